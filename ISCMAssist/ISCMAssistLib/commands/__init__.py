@@ -1,0 +1,1 @@
+"""Sub-commands of iscm-assist; see ISCMAssistLib.cli."""
