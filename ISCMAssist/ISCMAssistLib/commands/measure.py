@@ -1,0 +1,110 @@
+"""``iscm-assist measure``: sizes and segment counts of lesion/edema masks against vertebral levels."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the options of ``measure``."""
+    parser.add_argument("--volume", required=True, type=Path,
+                        help="the image read: NIfTI file or DICOM series folder")
+    parser.add_argument("--levels", required=True, type=Path,
+                        help="vertebral levels: a .mrk.json point list (labels 'T4', 'T4/T5', 'conus') "
+                             "or a level label map (NIfTI/DICOM; 1 = C1 ... 8 = T1 ...)")
+    parser.add_argument("--lesion-seg", type=Path, help="binary mask of the enhancing lesion")
+    parser.add_argument("--edema-seg", type=Path, help="binary mask of the cord T2 hyperintensity")
+    parser.add_argument("--role", default="t2_sagittal",
+                        choices=["t2_sagittal", "t1_pre", "t1_post", "t2_axial", "t1_post_axial", "other"],
+                        help="series role of --volume in the case (default t2_sagittal)")
+    parser.add_argument("--case-id", default="case-001", help="pseudonymous case id (default case-001)")
+    parser.add_argument("--out", type=Path, help="write the case JSON here instead of printing it")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure the masks, print or write the case JSON; return 0, or raise with a clear message."""
+    from ..case import new_case, new_lesion
+    from ..case_io import save_case
+    from ..cli import CommandError
+    from ..read import LesionMasks, compute_read
+    from ..volumes import load_volume
+
+    if args.lesion_seg is None and args.edema_seg is None:
+        raise CommandError("give --lesion-seg and/or --edema-seg: there is nothing to measure")
+    volume = load_volume(args.volume)
+    model = load_level_model(args.levels)
+    warnings: list[str] = []
+    lesion_mask = _measure_mask(args.lesion_seg, volume, model, "lesion", warnings)
+    edema_mask = _measure_mask(args.edema_seg, volume, model, "edema", warnings)
+
+    case = new_case(args.case_id)
+    case["series"] = [{"role": args.role, "file": args.volume.name}]
+    case["levels"] = levels_record(model, source="landmarks" if _is_markups(args.levels) else "label_map")
+    lesion = new_lesion("L1")
+    case["lesions"].append(lesion)
+    compute_read(case, model, masks={"L1": LesionMasks(lesion=lesion_mask, edema=edema_mask)},
+                 warnings=warnings)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.out:
+        save_case(case, args.out)
+        print(f"wrote {args.out}")
+    else:
+        print(json.dumps(case, indent=2))
+    return 0
+
+
+def load_level_model(path: Path):
+    """Take a .mrk.json point list or a level label map path; return a levels.LevelModel."""
+    from ..levels import LevelModel
+    from ..markups_io import read_markups
+    from ..volumes import load_volume
+
+    if _is_markups(path):
+        nodes = [node for node in read_markups(path) if len(node.labels) >= 2]
+        if not nodes:
+            raise ValueError(f"{path}: no point list with at least two labelled level landmarks")
+        return LevelModel.from_landmarks(list(nodes[0].labels), nodes[0].points_ras)
+    return LevelModel.from_label_map(load_volume(path))
+
+
+def levels_record(model, source: str) -> dict:
+    """Take a LevelModel; return the case JSON ``levels`` record (landmarks in LPS mm)."""
+    from ..coords import ras_to_lps
+
+    return {"landmarks": [{"label": label, "position_lps": [round(float(v), 3) for v in ras_to_lps(point)]}
+                          for label, point in model.landmarks],
+            "source": source}
+
+
+def _is_markups(path: Path) -> bool:
+    return path.name.lower().endswith(".json")
+
+
+def _measure_mask(path: Path | None, volume, model, what: str, warnings: list[str]):
+    from ..measurements import mask_measurements
+    from ..volumes import load_volume
+
+    if path is None:
+        return None
+    mask = load_volume(path)
+    corners = mask.voxel_to_ras(_bounding_box_corners(mask))
+    if not volume.contains_ras(corners).any():
+        raise ValueError(f"{path}: the {what} mask lies wholly outside the volume it should measure")
+    result = mask_measurements(mask, model)
+    warnings.extend(f"{what} mask {path.name}: {text}" for text in result.warnings)
+    return result
+
+
+def _bounding_box_corners(mask):
+    import numpy as np
+
+    inside = np.argwhere(np.asarray(mask.array) > 0)  # [k, j, i]
+    if inside.size == 0:
+        return np.zeros((1, 3))
+    low, high = inside.min(axis=0)[::-1], inside.max(axis=0)[::-1]
+    return np.array([[x, y, z] for x in (low[0], high[0]) for y in (low[1], high[1]) for z in (low[2], high[2])],
+                    dtype=float)

@@ -1,0 +1,193 @@
+"""Figures a person looks at: a sagittal slice with markups, level labels and hints.
+
+matplotlib is imported inside the functions (Agg backend), so importing this module is cheap.
+Display convention: sagittal slices as radiologists view them, anterior to the left, superior up,
+axes in mm (posterior and superior RAS coordinates).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from . import RESEARCH_USE_LABEL
+from .volumes import Volume
+
+DIRECTION_COLOURS = {"typical": "#1a9850", "against": "#d73027", "search": "#4575b4"}
+
+
+@dataclass(frozen=True)
+class SagittalView:
+    """One sagittal slice of a volume and the map from RAS points to its display axes (mm)."""
+
+    image: np.ndarray            # row 0 most inferior, column 0 most anterior (imshow origin="lower")
+    extent: tuple[float, float, float, float]   # imshow extent: left, right, bottom, top (mm)
+    slice_ras_r: float           # the R coordinate (mm) of the slice shown
+
+    @staticmethod
+    def display_xy(points_ras: np.ndarray) -> np.ndarray:
+        """Take RAS points (N, 3) in mm; return display coordinates (N, 2): x = -A (posterior), y = S."""
+        points = np.atleast_2d(np.asarray(points_ras, dtype=float))
+        return np.column_stack([-points[:, 1], points[:, 2]])
+
+
+def sagittal_view(volume: Volume, through_ras: Sequence[float] | None = None) -> SagittalView:
+    """Take a volume and a RAS point (mm; default the volume centre); return the sagittal slice through it.
+
+    The slice is the voxel plane most nearly perpendicular to R; an oblique volume is shown on its
+    own voxel grid, so the display is exact for sagittal acquisitions and approximate otherwise.
+    """
+    directions = volume.ijk_to_ras[:3, :3] / np.linalg.norm(volume.ijk_to_ras[:3, :3], axis=0)
+    axis_r, axis_a, axis_s = (int(np.argmax(np.abs(directions[row]))) for row in range(3))
+    if len({axis_r, axis_a, axis_s}) != 3:
+        raise ValueError("cannot find sagittal voxel axes in this volume (strongly oblique geometry)")
+    shape_ijk = volume.array.shape[::-1]
+    if through_ras is None:
+        centre = (np.array(shape_ijk) - 1) / 2.0
+    else:
+        centre = volume.ras_to_voxel(np.asarray(through_ras, dtype=float)[None, :])[0]
+    index = int(np.clip(round(centre[axis_r]), 0, shape_ijk[axis_r] - 1))
+    image_ijk = np.moveaxis(volume.array.transpose(2, 1, 0), axis_r, 0)[index]  # remaining axes in i,j,k order
+    remaining = [axis for axis in range(3) if axis != axis_r]
+    if remaining.index(axis_s) == 1:
+        image_ijk = image_ijk.T  # make rows follow the S axis, columns the A axis
+    corner = np.zeros(3)
+    corner[axis_r] = index
+
+    def corner_ras(a: float, s: float) -> np.ndarray:
+        return volume.voxel_to_ras(_with(corner, {axis_a: a, axis_s: s})[None, :])[0]
+
+    x_first, x_last = -corner_ras(-0.5, 0)[1], -corner_ras(shape_ijk[axis_a] - 0.5, 0)[1]
+    y_first, y_last = corner_ras(0, -0.5)[2], corner_ras(0, shape_ijk[axis_s] - 0.5)[2]
+    if x_first > x_last:  # make columns run anterior -> posterior, left to right
+        image_ijk, x_first, x_last = image_ijk[:, ::-1], x_last, x_first
+    if y_first > y_last:  # make row 0 the most inferior, for origin="lower"
+        image_ijk, y_first, y_last = image_ijk[::-1, :], y_last, y_first
+    return SagittalView(image=np.ascontiguousarray(image_ijk), extent=(x_first, x_last, y_first, y_last),
+                        slice_ras_r=float(corner_ras(0, 0)[0]))
+
+
+def _with(vector: np.ndarray, values: dict[int, float]) -> np.ndarray:
+    out = vector.astype(float).copy()
+    for axis, value in values.items():
+        out[axis] = value
+    return out
+
+
+def draw_read_figure(
+    path: str | Path,
+    panels: Iterable[tuple[str, Volume]],
+    case: dict,
+    level_points: Iterable[tuple[str, np.ndarray]],
+    hints: Sequence,
+    through_ras: Sequence[float] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> Path:
+    """Write a PNG: one sagittal panel per (title, volume) with the lesions' lines, level labels and hints.
+
+    Takes the output path, panels of (title, Volume), the case dict (lines in LPS mm), the level
+    landmarks as (label, RAS point) pairs, the hints (hints.Hint) and the RAS point the slices pass
+    through. Returns the written path.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .coords import lps_to_ras
+    from .files import atomic_write_bytes
+
+    panels = list(panels)
+    level_points = list(level_points)
+    figure = plt.figure(figsize=(5.2 * len(panels) + 5.5, 8.5), dpi=110)
+    grid = figure.add_gridspec(1, len(panels) + 1, width_ratios=[1] * len(panels) + [1.15])
+    colours = plt.get_cmap("tab10")
+    for column, (title, volume) in enumerate(panels):
+        axes = figure.add_subplot(grid[0, column])
+        view = sagittal_view(volume, through_ras)
+        low, high = np.percentile(view.image, [1, 99.5])
+        axes.imshow(view.image, cmap="gray", extent=view.extent, vmin=low, vmax=high, origin="lower",
+                    interpolation="bilinear")
+        for label, point in level_points:
+            x, y = view.display_xy(point)[0]
+            is_disc = "/" in label
+            axes.plot(x, y, "o" if not is_disc else "_", color="#ffd92f", markersize=4 if not is_disc else 9)
+            if not is_disc:
+                axes.annotate(label, (x, y), xytext=(-14, 0), textcoords="offset points", color="#ffd92f",
+                              fontsize=7, ha="right", va="center")
+        for number, lesion in enumerate(case.get("lesions", [])):
+            for name, points in (lesion.get("lines_lps") or {}).items():
+                xy = view.display_xy(lps_to_ras(points))
+                style = "--" if name == "edema_si" else "-"
+                axes.plot(xy[:, 0], xy[:, 1], style, color=colours(number), linewidth=1.6,
+                          marker="+" if name != "edema_si" else None)
+            top = view.display_xy(lps_to_ras(_lesion_top(lesion)))[0] if _lesion_top(lesion) else None
+            if top is not None:
+                axes.annotate(f"Lesion {number + 1}", top, xytext=(12, 8), textcoords="offset points",
+                              color=colours(number), fontsize=8, weight="bold")
+        axes.set_title(title, fontsize=10)
+        axes.set_xlabel("posterior (mm)  \u2190 anterior | posterior \u2192", fontsize=7)
+        axes.set_ylabel("superior (mm)", fontsize=7)
+        axes.tick_params(labelsize=6)
+        if progress:
+            progress((column + 1) / (len(panels) + 1))
+    text_axes = figure.add_subplot(grid[0, -1])
+    text_axes.axis("off")
+    text_axes.text(0, 1, _summary_text(case), va="top", fontsize=8, family="monospace", wrap=True)
+    y = 0.62
+    text_axes.text(0, y, "Hints (evidence from the reference study)", fontsize=9, weight="bold")
+    for hint in hints:
+        y -= 0.045
+        text_axes.text(0, y, _wrap(f"[{hint.direction}] {hint.text}", 62), fontsize=7,
+                       color=DIRECTION_COLOURS.get(hint.direction, "black"), va="top")
+        y -= 0.022 * _wrap(hint.text, 62).count("\n")
+        for evidence in hint.evidence:
+            y -= 0.03
+            text_axes.text(0.03, y, _wrap(str(evidence), 70), fontsize=6, color="#555555", va="top")
+            y -= 0.018 * _wrap(str(evidence), 70).count("\n")
+    figure.suptitle(f"ISCMAssist read of {case.get('case_id', '')} \u2014 {RESEARCH_USE_LABEL}",
+                    fontsize=10, color="#b2182b")
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
+    import io
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    if progress:
+        progress(1.0)
+    return Path(path)
+
+
+def _lesion_top(lesion: dict):
+    lines = lesion.get("lines_lps") or {}
+    points = lines.get("si") or next(iter(lines.values()), None)
+    if not points:
+        return None
+    return max(points, key=lambda point: point[2])
+
+
+def _summary_text(case: dict) -> str:
+    rows = []
+    for number, lesion in enumerate(case.get("lesions", []), start=1):
+        size = lesion.get("size_mm") or {}
+        rows += [
+            f"Lesion {number}: {lesion.get('levels') or '?'} ({lesion.get('location') or '?'})",
+            f"  size AP x TR x SI: {_mm(size.get('ap'))} x {_mm(size.get('transverse'))} x {_mm(size.get('si'))} mm",
+            f"  enhancement {lesion.get('enhancement_length_segments') or '?'} seg, "
+            f"cord T2 {lesion.get('t2_length_segments') or '?'} seg, ratio {lesion.get('t2_to_enhancement_ratio') or '?'}",
+        ]
+    return "\n".join(rows)
+
+
+def _mm(value) -> str:
+    return "?" if value is None else f"{value:.1f}"
+
+
+def _wrap(text: str, width: int) -> str:
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, width))

@@ -1,0 +1,123 @@
+"""The read: from the reader's markups and the vertebral levels to every derivable checklist value.
+
+``compute_read`` is the hot path that runs after every control-point move, so it touches only the
+few points of each lesion's lines (masks are measured once, by the caller, with
+``measurements.mask_measurements``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from .case import set_derived_value
+from .coords import lps_to_ras
+from .levels import LevelModel
+from .measurements import MaskMeasurements, line_length_mm
+
+#: Lines a lesion may carry in ``lines_lps``: the enhancing lesion's three diameters and the edema.
+LESION_LINES = ("si", "ap", "transverse")
+EDEMA_LINE = "edema_si"
+#: Beyond this many segments outside the level landmarks, counts are extrapolated: say so.
+EXTRAPOLATION_WARNING_SEGMENTS = 2.0
+
+
+@dataclass(frozen=True)
+class LesionMasks:
+    """Measurements of one lesion's segmentations (either may be None)."""
+
+    lesion: MaskMeasurements | None = None
+    edema: MaskMeasurements | None = None
+
+
+def compute_read(
+    case: dict,
+    model: LevelModel | None,
+    masks: dict[str, LesionMasks] | None = None,
+    warnings: list[str] | None = None,
+) -> dict:
+    """Fill every derivable field of ``case`` in place and return it.
+
+    Takes the case dict (docs/core-api.md; lines in ``lesions[*].lines_lps``, LPS mm), the level
+    model (None: no levels placed, so no segment counts or location), optional mask measurements per
+    lesion id, and an optional list that collects warnings for the reader (e.g. a lesion far outside
+    the placed levels). Writes sizes (mm), levels spanned, location, enhancement and T2 lengths
+    (vertebral segments), their ratio, and the patient's multiplicity; a field the reader set
+    (provenance "reader") is never overwritten.
+    """
+    masks = masks or {}
+    for lesion in case.get("lesions", []):
+        _derive_lesion(lesion, model, masks.get(lesion["id"], LesionMasks()), warnings)
+    findings = case.setdefault("patient_findings", {})
+    lesion_count = len(case.get("lesions", []))
+    set_derived_value(findings, "multiplicity", None if lesion_count == 0 else
+                      "solitary" if lesion_count == 1 else "multiple")
+    return case
+
+
+def _derive_lesion(lesion: dict, model: LevelModel | None, masks: LesionMasks,
+                   warnings: list[str] | None) -> None:
+    lines = {name: lps_to_ras(points) for name, points in (lesion.get("lines_lps") or {}).items()
+             if points is not None}
+
+    sizes = {axis: None for axis in LESION_LINES}
+    if masks.lesion is not None:
+        sizes.update(si=masks.lesion.si_mm, ap=masks.lesion.ap_mm, transverse=masks.lesion.transverse_mm)
+    for axis in LESION_LINES:
+        if axis in lines:  # a line the reader drew wins over the mask's estimate
+            sizes[axis] = round(line_length_mm(*lines[axis]), 1)
+    if any(value is not None for value in sizes.values()):
+        set_derived_value(lesion, "size_mm", {axis: _rounded(sizes[axis]) for axis in LESION_LINES})
+
+    if model is None:
+        return
+    lesion_extent = _extent(model, [lines[name] for name in LESION_LINES if name in lines], masks.lesion)
+    edema_extent = _extent(model, [lines[EDEMA_LINE]] if EDEMA_LINE in lines else [], masks.edema)
+    enhancement_count = t2_count = None
+    if lesion_extent is not None:
+        span = model.count_segments(*lesion_extent)
+        enhancement_count = span.count
+        set_derived_value(lesion, "levels", span.text)
+        set_derived_value(lesion, "location", model.location(*lesion_extent))
+        set_derived_value(lesion, "enhancement_length_segments", enhancement_count)
+        _warn_if_extrapolated(model, lesion_extent, f"lesion {lesion['id']}", warnings)
+    if edema_extent is not None:
+        t2_count = model.count_segments(*edema_extent).count
+        set_derived_value(lesion, "t2_length_segments", t2_count)
+        _warn_if_extrapolated(model, edema_extent, f"edema of lesion {lesion['id']}", warnings)
+    # The ratio uses the values in force, so a reader's corrected count feeds it.
+    enhancement_count = lesion.get("enhancement_length_segments")
+    t2_count = lesion.get("t2_length_segments")
+    if enhancement_count and t2_count:
+        set_derived_value(lesion, "t2_to_enhancement_ratio", round(t2_count / enhancement_count, 2))
+
+
+def _extent(model: LevelModel, point_sets: Iterable[np.ndarray],
+            mask: MaskMeasurements | None) -> tuple[float, float] | None:
+    """Level-coordinate interval covered by the given RAS point sets and mask, or None if empty."""
+    point_sets = list(point_sets)
+    bounds: list[float] = []
+    if point_sets:
+        u = np.atleast_1d(model.coordinate(np.vstack(point_sets)))
+        bounds += [float(u.min()), float(u.max())]
+    if mask is not None and mask.u_min is not None:
+        bounds += [mask.u_min, mask.u_max]
+    return (min(bounds), max(bounds)) if bounds else None
+
+
+def _warn_if_extrapolated(model: LevelModel, extent: tuple[float, float], what: str,
+                          warnings: list[str] | None) -> None:
+    if warnings is None:
+        return
+    known = model.level_range
+    if (extent[0] < known[0] - EXTRAPOLATION_WARNING_SEGMENTS
+            or extent[1] > known[1] + EXTRAPOLATION_WARNING_SEGMENTS):
+        warnings.append(
+            f"{what} lies more than {EXTRAPOLATION_WARNING_SEGMENTS:g} segments beyond the placed "
+            "vertebral levels: its level count is extrapolated; place a level landmark near it")
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
