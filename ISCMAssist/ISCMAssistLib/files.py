@@ -1,0 +1,99 @@
+"""Atomic file writes: a reader of the file sees the old or the new complete version, never a mix.
+
+Every file ISCMAssist writes goes through ``atomic_write_text`` / ``atomic_write_bytes``: the data go
+to a temporary file in the same folder, which is flushed and fsynced, then ``os.replace``d over the
+target (atomic on POSIX and Windows), then the folder is fsynced so the rename survives a power cut.
+On any failure the old file is left untouched and the temporary file is removed. A process killed
+with SIGKILL mid-write can leave a ``.<name>.*.tmp`` file behind, never a torn target.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+
+class FileWriteError(OSError):
+    """A file could not be written; the message names the file and the reason."""
+
+
+def _default_mode() -> int:
+    """Return the mode a new file gets (0o666 minus the process umask), without changing the umask."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)  # no /proc: read it the only portable way (briefly sets it)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _fsync_folder(folder: Path) -> None:
+    if os.name == "nt":  # Windows cannot open a folder for fsync; os.replace is durable enough there
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP):  # some file systems cannot fsync folders
+            raise
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Take a file path and bytes; replace the file's content with them atomically (see module doc).
+
+    A symbolic link is followed (its target is replaced). A new file gets the usual mode (0666 minus
+    umask); an existing file keeps its mode. Raises FileWriteError (an OSError) naming the path.
+    """
+    target = Path(os.path.realpath(os.fspath(path)))
+    folder = target.parent
+    try:
+        mode = os.stat(target).st_mode & 0o7777
+    except FileNotFoundError:
+        mode = _default_mode()
+    except OSError as error:
+        raise FileWriteError(f"{path}: cannot write: {error.strerror or error}") from error
+    try:
+        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as error:
+        reason = "folder does not exist" if isinstance(error, FileNotFoundError) else (error.strerror or str(error))
+        raise FileWriteError(f"{path}: cannot write: {reason}") from error
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp_name, mode)
+        os.replace(temp_name, target)
+    except BaseException as error:
+        try:
+            os.unlink(temp_name)
+        except FileNotFoundError:
+            pass
+        if isinstance(error, OSError) and not isinstance(error, FileWriteError):
+            raise FileWriteError(f"{path}: cannot write: {error.strerror or error}") from error
+        raise
+    try:
+        _fsync_folder(folder)
+    except OSError as error:
+        raise FileWriteError(f"{path}: written, but the folder could not be synced: {error.strerror or error}") from error
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8") -> None:
+    """Take a file path and text; write it atomically in ``encoding`` (UTF-8), newlines unchanged.
+
+    Raises FileWriteError (an OSError) naming the path; a text that cannot be encoded raises
+    FileWriteError too, before anything is written.
+    """
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError as error:
+        raise FileWriteError(f"{path}: cannot write: text cannot be encoded as {encoding} ({error.reason})") from error
+    atomic_write_bytes(path, data)
