@@ -1,0 +1,341 @@
+"""The reference study's numbers, as data, each with its exact source.
+
+Study: systematic review of MR imaging and clinical features of intramedullary spinal cord
+metastasis (ISCM) in 49 patients with 70 lesions (Tables 1-3 and the text). Reference 7 of that
+study is Rykken et al., AJNR 2013;34:908-15 (the "rim" and "flame" signs).
+
+Two kinds of data live here:
+
+* ``EVIDENCE``: id -> :class:`Evidence`, the short statements the hints show.
+* ``TABLE_1``, ``TABLE_2``, ``TABLE_3``: the study's tables, row by row in the printed order, so
+  the cohort module can print the study's value beside a cohort's. Count rows carry the printed
+  percent; summary rows carry mean or median and range. Each row also names the case-JSON field
+  and the values it counts (see ``CountRow``), which is how ``cohort.py`` fills the same row.
+
+Percentages are the study's: ``100 * n / d`` rounded half up to an integer (1/70 -> 1%).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+REFERENCE_7 = "Rykken et al., AJNR 2013;34:908-15 (ref. 7)"
+SOURCES: tuple[str, ...] = ("Table 1", "Table 2", "Table 3", "Results", "Abstract", REFERENCE_7)
+
+
+def study_percent(numerator: int, denominator: int) -> int:
+    """Take a count and its denominator; return the percent as the study prints it.
+
+    The study rounds half up to an integer: 1/70 -> 1, 29/49 -> 59, 1/64 -> 2.
+    """
+    if denominator <= 0:
+        raise ValueError(f"denominator must be > 0, got {denominator}")
+    value = Fraction(100 * numerator, denominator)
+    return int(value + Fraction(1, 2)) if value >= 0 else -int(-value + Fraction(1, 2))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One statement from the study: ``text`` holds in ``numerator``/``denominator`` cases.
+
+    ``numerator``/``denominator`` are None for statements that are not a count (a mean, a
+    specificity quoted from ref. 7); then ``text`` carries the figure itself. ``source`` is one of
+    ``SOURCES``.
+    """
+
+    text: str
+    numerator: int | None
+    denominator: int | None
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"Evidence source {self.source!r} is not one of {SOURCES}")
+        if (self.numerator is None) != (self.denominator is None):
+            raise ValueError(f"Evidence {self.text!r}: give both numerator and denominator or neither")
+
+    @property
+    def percent(self) -> int | None:
+        """The percent as the study prints it (integer), or None when this is not a count."""
+        if self.numerator is None or self.denominator is None:
+            return None
+        return study_percent(self.numerator, self.denominator)
+
+    def __str__(self) -> str:
+        if self.percent is None:
+            return f"{self.source}: {self.text}"
+        return f"{self.source}: {self.text} in {self.numerator}/{self.denominator} ({self.percent}%)"
+
+
+def _e(text: str, numerator: int | None, denominator: int | None, source: str) -> Evidence:
+    return Evidence(text, numerator, denominator, source)
+
+
+#: id -> Evidence. Ids are stable; hints and the demo refer to them.
+EVIDENCE: dict[str, Evidence] = {
+    # Enhancement
+    "enhancement_present": _e("enhancement", 63, 64, "Table 2"),
+    "enhancement_absent": _e("no enhancement", 1, 64, "Table 2"),
+    "enhancement_homogeneous": _e("homogeneous enhancement (of enhancing lesions)", 31, 63, "Table 2"),
+    "enhancement_heterogeneous": _e("heterogeneous enhancement (of enhancing lesions)", 31, 63, "Table 2"),
+    "enhancement_ring": _e("peripheral (ring) enhancement (of enhancing lesions)", 1, 63, "Table 2"),
+    # Edema (cord T2 hyperintensity)
+    "t2_ge_3_segments": _e("cord T2 hyperintensity >= 3 vertebral segments", 37, 69, "Results"),
+    "t2_ge_2_segments": _e("cord T2 hyperintensity >= 2 vertebral segments", 43, 69, "Results"),
+    "t2_ge_3_segments_patients": _e("cord T2 hyperintensity >= 3 segments (patients, longest lesion)",
+                                    32, 48, "Results"),
+    "t2_length_mean": _e("length of cord T2 hyperintensity: mean 4.5 vertebral segments "
+                         "(range 1-15), n = 69 lesions", None, None, "Table 2"),
+    "t2_ratio_mean": _e("ratio of T2 signal length to enhancing length: mean 3.6-fold (range 1-14), "
+                        "n = 63 lesions", None, None, "Table 2"),
+    "enhancement_length_mean": _e("length of enhancement: mean 1.4 vertebral segments (range 1-8), "
+                                  "n = 63 lesions", None, None, "Table 2"),
+    # Rare findings that argue against ISCM
+    "cystic_intratumoral": _e("intratumoral cystic change", 2, 70, "Table 2"),
+    "cystic_peritumoral": _e("peritumoral cystic change", 0, 70, "Table 2"),
+    "hemorrhage": _e("intratumoral hemorrhage", 1, 70, "Table 2"),
+    "cystic_hemorrhage_conclusion": _e("presence of cystic change/hemorrhage makes ISCM unlikely "
+                                       "(conclusion)", None, None, "Abstract"),
+    "no_primary_no_symptoms_conclusion": _e("lack of known primary malignancy or spinal cord symptoms should "
+                                            "not discourage consideration of ISCM (conclusion)",
+                                            None, None, "Abstract"),
+    # Clinical presentation
+    "presentation_preceded_primary": _e("ISCM presentation preceded primary tumor diagnosis",
+                                        10, 49, "Table 1"),
+    "diagnosis_preceded_primary": _e("ISCM diagnosis preceded primary tumor diagnosis", 5, 49, "Table 1"),
+    "asymptomatic": _e("asymptomatic with regard to the ISCM", 4, 49, "Table 1"),
+    "asymptomatic_multiple": _e("multiple ISCMs among asymptomatic patients", 2, 4, "Results"),
+    "weakness": _e("weakness as dominant presenting symptom", 28, 49, "Table 1"),
+    # Primary tumour
+    "primary_lung": _e("lung carcinoma as primary malignancy", 24, 49, "Table 1"),
+    "primary_breast": _e("breast carcinoma as primary malignancy", 7, 49, "Table 1"),
+    "multiple_lung": _e("lung cancer among patients with multiple ISCMs", 7, 10, "Results"),
+    "multiple_breast": _e("breast cancer among patients with multiple ISCMs", 3, 10, "Results"),
+    # Other findings on the reference MR (per patient)
+    "other_or_primary_any": _e("other CNS/spinal (non-cord) metastases and/or primary tumor/non-CNS "
+                               "metastases visible on the reference MR", 43, 49, "Table 3"),
+    "other_cns_spinal": _e("other CNS or spinal (non-cord) metastases on the reference MR",
+                           29, 49, "Table 3"),
+    "primary_or_non_cns": _e("primary tumor and/or non-CNS metastases on the reference MR",
+                             29, 49, "Table 3"),
+    "both_other_and_primary": _e("both other CNS/spinal metastases and primary tumor/non-CNS "
+                                 "metastases on the reference MR", 15, 49, "Table 3"),
+    "leptomeningeal": _e("leptomeningeal metastases on the reference MR", 18, 49, "Table 3"),
+    "leptomeningeal_diffuse": _e("leptomeningeal metastases along cord/conus, cauda equina and "
+                                 "cul-de-sac together (of patients with leptomeningeal metastases)",
+                                 8, 18, "Results"),
+    "other_cns_multiple": _e("other CNS/spinal metastases with multiple ISCMs", 9, 10, "Results"),
+    "other_cns_solitary": _e("other CNS/spinal metastases with a solitary ISCM (vs 9/10 with multiple, "
+                             "P = .0263)", 20, 39, "Results"),
+    "multiple_iscm": _e("multiple ISCMs", 10, 49, "Table 3"),
+    "new_iscm_follow_up": _e("a new ISCM on follow-up MR", 11, 49, "Results"),
+    # Position and origin
+    "exophytic": _e("exophytic position (lesions with axial images)", 4, 62, "Table 2"),
+    "eccentric": _e("eccentric position (lesions with axial images)", 35, 62, "Table 2"),
+    "possible_leptomeningeal_origin": _e("possible leptomeningeal origin (dominant surface component; "
+                                         "4 lesions were exophytic)", 3, 70, "Results"),
+    # Reference 7: enhancement signs
+    "rim_sign": _e("rim sign: 97% specificity for metastasis vs primary intramedullary cord masses",
+                   None, None, REFERENCE_7),
+    "flame_sign": _e("flame sign: 97% specificity for metastasis vs primary intramedullary cord masses",
+                     None, None, REFERENCE_7),
+    "rim_flame_exophytic": _e("of the 4 exophytic lesions, one showed the rim sign and one both the "
+                              "rim and flame signs", None, None, "Results"),
+}
+
+
+def evidence(evidence_id: str) -> Evidence:
+    """Take an id of ``EVIDENCE``; return the Evidence (KeyError names the unknown id)."""
+    try:
+        return EVIDENCE[evidence_id]
+    except KeyError:
+        raise KeyError(f"no study evidence with id {evidence_id!r}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Tables 1-3 as data
+
+
+@dataclass(frozen=True)
+class CountRow:
+    """A row "label n (percent%)" of a study table.
+
+    ``field`` is the case-JSON field counted, relative to the record of the table's basis
+    ("clinical.primary_tumor" of a case, "enhancement" of a lesion) or a derived key computed by
+    ``cohort.py`` (documented there). A record counts in ``n`` when its value is in ``values``; it
+    counts in the denominator when its value is not None and, if ``among`` is given, is in
+    ``among`` (e.g. enhancement pattern counts only enhancing lesions).
+    """
+
+    group: str
+    label: str
+    field: str
+    values: tuple
+    n: int
+    denominator: int
+    percent: int  # as printed in the study
+    among: tuple | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """A row "label statistic (low-high)" of a study table: mean or median with range, over n."""
+
+    group: str
+    label: str
+    field: str
+    statistic: str  # "mean" | "median"
+    value: float
+    low: float
+    high: float
+    n: int
+    unit: str
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class StudyTable:
+    """One of the study's tables: name ("Table 1"), title, basis ("patient" | "lesion"), total, rows."""
+
+    name: str
+    title: str
+    basis: str
+    total: int
+    rows: tuple
+
+
+def _count(group: str, label: str, field: str, values, n: int, denominator: int, percent: int,
+           among=None, source: str = "") -> CountRow:
+    values = values if isinstance(values, tuple) else (values,)
+    return CountRow(group, label, field, values, n, denominator, percent, among, source)
+
+
+_ENHANCING = ("homogeneous", "heterogeneous", "peripheral_ring")
+
+TABLE_1 = StudyTable("Table 1", "Clinical features of ISCMs, per-patient basis", "patient", 49, (
+    _count("Sex", "Female", "clinical.sex", "female", 26, 49, 53),
+    _count("Primary malignancy", "Lung carcinoma", "clinical.primary_tumor", "lung", 24, 49, 49),
+    _count("Primary malignancy", "Breast carcinoma", "clinical.primary_tumor", "breast", 7, 49, 14),
+    _count("Primary malignancy", "Melanoma", "clinical.primary_tumor", "melanoma", 5, 49, 10),
+    _count("Primary malignancy", "CNS origin", "clinical.primary_tumor", "cns", 4, 49, 8),
+    _count("Primary malignancy", "Renal cell carcinoma", "clinical.primary_tumor", "renal_cell", 3, 49, 6),
+    _count("Primary malignancy", "Other", "clinical.primary_tumor", "other", 6, 49, 12),
+    _count("Timing of primary tumor diagnosis", "ISCM presentation preceded primary tumor diagnosis",
+           "clinical.primary_known_at_presentation", False, 10, 49, 20),
+    _count("Timing of primary tumor diagnosis", "ISCM diagnosis preceded primary tumor diagnosis",
+           "clinical.primary_known_at_iscm_diagnosis", False, 5, 49, 10),
+    _count("Dominant presenting symptoms", "Weakness", "clinical.dominant_symptom", "weakness", 28, 49, 57),
+    _count("Dominant presenting symptoms", "Sensory symptoms", "clinical.dominant_symptom", "sensory",
+           8, 49, 16),
+    _count("Dominant presenting symptoms", "Bowel and/or bladder dysfunction", "clinical.dominant_symptom",
+           "bowel_bladder", 5, 49, 10),
+    _count("Dominant presenting symptoms", "Pain", "clinical.dominant_symptom", "pain", 4, 49, 8),
+    _count("Dominant presenting symptoms", "Asymptomatic", "clinical.dominant_symptom", "asymptomatic",
+           4, 49, 8),
+    SummaryRow("Time interval, median (range)", "Duration of symptoms at clinical presentation",
+               "clinical.symptom_duration_weeks", "median", 2.0, 0.1, 32.0, 44, "weeks"),
+    SummaryRow("Time interval, median (range)", "Primary tumor diagnosis to ISCM presentation",
+               "clinical.primary_to_presentation_years", "median", 1.8, 0.0, 19.3, 38, "years"),
+    SummaryRow("Time interval, median (range)", "Primary tumor diagnosis to ISCM diagnosis",
+               "clinical.primary_to_iscm_diagnosis_years", "median", 1.6, 0.0, 19.5, 44, "years"),
+    SummaryRow("Age", "Age at diagnosis", "clinical.age_years", "median", 57.7, 7.0, 80.0, 49, "years",
+               source="Results"),
+))
+
+TABLE_2 = StudyTable("Table 2", "MRI features of ISCMs, per-lesion basis", "lesion", 70, (
+    _count("Location", "Cervical", "location", "cervical", 16, 70, 23),
+    _count("Location", "Cervicothoracic", "location", "cervicothoracic", 2, 70, 3),
+    _count("Location", "Thoracic", "location", "thoracic", 40, 70, 57),
+    _count("Location", "Thoracic-conus", "location", "thoracic_conus", 1, 70, 1),
+    _count("Location", "Conus", "location", "conus", 11, 70, 16),
+    _count("Position", "Central", "position", "central", 23, 62, 37),
+    _count("Position", "Eccentric", "position", "eccentric", 35, 62, 56),
+    _count("Position", "Exophytic", "position", "exophytic", 4, 62, 6),
+    _count("Morphology", "Well-circumscribed", "morphology", "well_circumscribed", 64, 66, 97),
+    _count("Morphology", "Ill-defined", "morphology", "ill_defined", 2, 66, 3),
+    _count("Cord expansion", "Present", "cord_expansion", True, 44, 70, 63),
+    _count("Cord expansion", "Absent", "cord_expansion", False, 26, 70, 37),
+    _count("Enhancement", "Present", "enhancement", _ENHANCING, 63, 64, 98),
+    _count("Enhancement", "Absent", "enhancement", "absent", 1, 64, 2),
+    _count("Enhancement pattern", "Homogeneous", "enhancement", "homogeneous", 31, 63, 49, _ENHANCING),
+    _count("Enhancement pattern", "Heterogeneous", "enhancement", "heterogeneous", 31, 63, 49, _ENHANCING),
+    _count("Enhancement pattern", "Peripheral (ring)", "enhancement", "peripheral_ring", 1, 63, 2,
+           _ENHANCING),
+    SummaryRow("Size of enhancing lesion, mm, mean (range)", "Anterior-posterior", "size_mm.ap",
+               "mean", 6.5, 1, 16, 63, "mm"),
+    SummaryRow("Size of enhancing lesion, mm, mean (range)", "Transverse", "size_mm.transverse",
+               "mean", 7.3, 2, 23, 53, "mm"),
+    SummaryRow("Size of enhancing lesion, mm, mean (range)", "Superior-inferior", "size_mm.si",
+               "mean", 19.9, 2, 114, 63, "mm"),
+    SummaryRow("Longitudinal extent, No. of vertebral segments, mean (range)", "Length of enhancement",
+               "enhancement_length_segments", "mean", 1.4, 1, 8, 63, "segments"),
+    SummaryRow("Longitudinal extent, No. of vertebral segments, mean (range)",
+               "Length of cord T2 signal hyperintensity", "t2_length_segments", "mean", 4.5, 1, 15, 69,
+               "segments"),
+    SummaryRow("Longitudinal extent, No. of vertebral segments, mean (range)", "Ratio, T2 signal/enhancement",
+               "t2_to_enhancement_ratio", "mean", 3.6, 1, 14, 63, "fold"),
+    # The text's thresholds on the same T2 length (Results), shown under Table 2.
+    _count("Length of cord T2 signal hyperintensity", ">= 2 segments", "t2_length_ge_2", True, 43, 69, 62,
+           source="Results"),
+    _count("Length of cord T2 signal hyperintensity", ">= 3 segments", "t2_length_ge_3", True, 37, 69, 54,
+           source="Results"),
+    _count("T2 signal intensity", "Hyperintense", "t2_signal", "hyperintense", 55, 70, 79),
+    _count("T2 signal intensity", "Hypointense", "t2_signal", "hypointense", 1, 70, 1),
+    _count("T2 signal intensity", "Isointense", "t2_signal", "isointense", 14, 70, 20),
+    _count("T1 signal intensity", "Hyperintense", "t1_signal", "hyperintense", 10, 63, 16),
+    _count("T1 signal intensity", "Hypointense", "t1_signal", "hypointense", 5, 63, 8),
+    _count("T1 signal intensity", "Isointense", "t1_signal", "isointense", 48, 63, 76),
+    # "both" counts under intratumoral and under peritumoral.
+    _count("Cystic change", "Intratumoral", "cystic_change", ("intratumoral", "both"), 2, 70, 3),
+    _count("Cystic change", "Peritumoral", "cystic_change", ("peritumoral", "both"), 0, 70, 0),
+    _count("Intratumoral hemorrhage", "Present", "hemorrhage", True, 1, 70, 1),
+))
+
+TABLE_3 = StudyTable("Table 3", "Additional MRI features of ISCMs on reference MRI, per-patient basis",
+                     "patient", 49, (
+    _count("Number of ISCMs", "Solitary ISCM", "patient_findings.multiplicity", "solitary", 39, 49, 80),
+    _count("Number of ISCMs", "Multiple ISCMs", "patient_findings.multiplicity", "multiple", 10, 49, 20),
+    _count("Findings", "Non-cord CNS and/or spinal metastasis",
+           "patient_findings.other_cns_or_spinal_metastases", True, 29, 49, 59),
+    _count("Findings", "Leptomeningeal metastasis", "patient_findings.leptomeningeal_metastases", True,
+           18, 49, 37),
+    _count("Findings", "Primary tumor and/or non-CNS metastasis",
+           "patient_findings.primary_tumor_or_non_cns_metastases", True, 29, 49, 59),
+    _count("Findings", "Non-cord CNS/spinal metastasis OR primary tumor/non-CNS metastasis",
+           "other_or_primary", True, 43, 49, 88),
+    _count("Findings", "Both non-cord CNS/spinal metastasis AND primary tumor/non-CNS metastasis",
+           "other_and_primary", True, 15, 49, 31),
+))
+
+TABLES: tuple[StudyTable, ...] = (TABLE_1, TABLE_2, TABLE_3)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A solitary vs multiple chi-square comparison of the study (per patient).
+
+    ``field`` is the per-patient field compared (as in ``CountRow.field``); ``p_value`` is as
+    printed. ``solitary``/``multiple`` are (n, denominator) where the study gives them, else None.
+    """
+
+    key: str
+    label: str
+    field: str
+    p_value: float
+    solitary: tuple[int, int] | None
+    multiple: tuple[int, int] | None
+    source: str
+
+
+COMPARISONS: tuple[Comparison, ...] = (
+    Comparison("primary_tumor", "Primary tumor type", "clinical.primary_tumor", 0.1607, None, None,
+               "Results"),
+    Comparison("other_cns_or_spinal_metastases", "Other CNS or spinal (non-cord) metastases",
+               "patient_findings.other_cns_or_spinal_metastases", 0.0263, (20, 39), (9, 10), "Results"),
+    Comparison("primary_tumor_or_non_cns_metastases", "Primary tumor/non-CNS metastases",
+               "patient_findings.primary_tumor_or_non_cns_metastases", 0.3484, None, None, "Results"),
+    Comparison("leptomeningeal_metastases", "Leptomeningeal metastases",
+               "patient_findings.leptomeningeal_metastases", 0.872, None, None, "Results"),
+)
