@@ -1,0 +1,212 @@
+"""Write a Volume as a DICOM MR series: one single-frame MR Image Storage file per slice.
+
+Used by the demo's synthetic exam and by everyone's tests (``Testing/core/dicom_factory.py`` builds
+the odd cases on top of it). Geometry is exact: ImagePositionPatient / ImageOrientationPatient /
+PixelSpacing come from ``volume.ijk_to_ras`` converted to LPS through ``coords``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import coords
+
+MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+
+#: Pseudonymous patient/study defaults; override through ``patient``.
+DEFAULT_PATIENT_TAGS: dict[str, Any] = {
+    "PatientName": "ISCM^Synthetic",
+    "PatientID": "ISCM-SYNTH-0001",
+    "PatientBirthDate": "",
+    "PatientSex": "O",
+    "StudyDate": "20260101",
+    "StudyTime": "120000",
+    "StudyID": "1",
+    "AccessionNumber": "",
+    "ReferringPhysicianName": "",
+    "StudyDescription": "MRI SPINE (synthetic)",
+    "Manufacturer": "ISCMAssist",
+    "InstitutionName": "",
+}
+
+
+class DicomWriteError(ValueError):
+    """A volume or tag set that cannot be written as DICOM; the message names the field and the problem."""
+
+
+def slice_geometry_lps(ijk_to_ras: np.ndarray) -> tuple[list[float], list[float], np.ndarray, np.ndarray]:
+    """Take a 4x4 voxel-index-to-RAS matrix; return the DICOM geometry in LPS mm.
+
+    Returns ``(image_orientation_patient (6 floats), pixel_spacing [row spacing, column spacing] mm,
+    origin_lps (3,), slice_step_lps (3,))``. Raises DicomWriteError when the i and j axes are not
+    orthogonal (DICOM pixels are square-gridded).
+    """
+    ijk_to_lps = coords.RAS_TO_LPS @ np.asarray(ijk_to_ras, dtype=float)
+    column_i, column_j = ijk_to_lps[:3, 0], ijk_to_lps[:3, 1]
+    spacing_i, spacing_j = float(np.linalg.norm(column_i)), float(np.linalg.norm(column_j))
+    if spacing_i <= 0 or spacing_j <= 0 or not np.isfinite(spacing_i * spacing_j):
+        raise DicomWriteError(f"ijk_to_ras: in-plane spacing {spacing_i}, {spacing_j} mm is not positive")
+    row_direction, column_direction = column_i / spacing_i, column_j / spacing_j
+    if abs(float(row_direction @ column_direction)) > 1e-6:
+        raise DicomWriteError("ijk_to_ras: the i and j axes are not orthogonal; DICOM cannot store that plane")
+    orientation = [float(v) for v in (*row_direction, *column_direction)]
+    # PixelSpacing is [spacing between rows (along j), spacing between columns (along i)].
+    return orientation, [spacing_j, spacing_i], ijk_to_lps[:3, 3].copy(), ijk_to_lps[:3, 2].copy()
+
+
+def _uid(seed: str | None, *parts: object) -> str:
+    from pydicom.uid import generate_uid
+
+    if seed is None:
+        return generate_uid()
+    return generate_uid(entropy_srcs=[str(seed), *(str(p) for p in parts)])
+
+
+def _stored_pixels(array: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Return (uint16 array, slope, intercept) such that array ~= stored * slope + intercept."""
+    values = np.asarray(array)
+    if values.size == 0:
+        raise DicomWriteError("volume.array is empty")
+    if not np.all(np.isfinite(values)):
+        raise DicomWriteError("volume.array holds NaN or infinite values; DICOM cannot store them")
+    low, high = float(values.min()), float(values.max())
+    integral = np.issubdtype(values.dtype, np.integer) or bool(np.all(values == np.round(values)))
+    if integral and low >= 0 and high <= 65535:
+        return values.astype(np.uint16), 1.0, 0.0
+    if integral and high - low <= 65535:
+        return (values - low).astype(np.uint16), 1.0, low
+    slope = (high - low) / 65535.0 if high > low else 1.0
+    stored = np.round((values.astype(np.float64) - low) / slope)
+    return np.clip(stored, 0, 65535).astype(np.uint16), slope, low
+
+
+def write_series(
+    folder: str | os.PathLike,
+    volume: Any,
+    *,
+    modality: str = "MR",
+    series_description: str = "SAG T2",
+    series_number: int = 1,
+    patient: Mapping[str, Any] | None = None,
+    mr_tags: Mapping[str, Any] | None = None,
+    frame_of_reference_uid: str | None = None,
+    study_instance_uid: str | None = None,
+    series_instance_uid: str | None = None,
+    seed: str | None = None,
+    file_prefix: str = "IM",
+) -> list[Path]:
+    """Write ``volume`` (a volumes.Volume: array [k, j, i], ijk_to_ras) as one DICOM file per slice k.
+
+    Takes the output ``folder`` (created if needed); ``patient``: patient/study tags overriding the
+    pseudonymous defaults; ``mr_tags``: extra tags such as ScanningSequence, EchoTime (ms),
+    RepetitionTime (ms), ContrastBolusAgent, SliceThickness (mm); UIDs (generated when None,
+    deterministically from ``seed`` when given). Pixels are stored as uint16 with RescaleSlope/
+    RescaleIntercept when the values need them. Explicit VR little endian. Returns the file paths
+    in slice order (k = 0 first). Raises DicomWriteError for volumes DICOM cannot store.
+    """
+    import pydicom
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    array = np.asarray(volume.array)
+    if array.ndim != 3:
+        raise DicomWriteError(f"volume.array must be 3D [k, j, i], got shape {array.shape}")
+    orientation, pixel_spacing, origin_lps, step_lps = slice_geometry_lps(volume.ijk_to_ras)
+    stored, slope, intercept = _stored_pixels(array)
+    normal = np.cross(orientation[:3], orientation[3:])
+    slice_spacing = float(abs(step_lps @ normal))
+
+    study_uid = study_instance_uid or _uid(seed, "study")
+    series_uid = series_instance_uid or _uid(seed, "series", series_number, series_description)
+    for_uid = frame_of_reference_uid or _uid(seed, "frame-of-reference")
+    tags = dict(DEFAULT_PATIENT_TAGS)
+    tags.update(patient or {})
+
+    paths: list[Path] = []
+    for k in range(array.shape[0]):
+        sop_uid = _uid(seed, "image", series_uid, k) if seed is not None else _uid(None)
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
+        meta.MediaStorageSOPInstanceUID = sop_uid
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds = pydicom.Dataset()
+        ds.file_meta = meta
+        ds.SOPClassUID = MR_IMAGE_STORAGE
+        ds.SOPInstanceUID = sop_uid
+        ds.SpecificCharacterSet = "ISO_IR 100"
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
+        ds.Modality = modality
+        ds.SeriesDate = tags.get("StudyDate", "")
+        ds.SeriesTime = tags.get("StudyTime", "")
+        for keyword, value in tags.items():
+            setattr(ds, keyword, value)
+        ds.StudyInstanceUID = study_uid
+        ds.SeriesInstanceUID = series_uid
+        ds.SeriesNumber = int(series_number)
+        ds.SeriesDescription = series_description
+        ds.InstanceNumber = k + 1
+        ds.FrameOfReferenceUID = for_uid
+        ds.PositionReferenceIndicator = ""
+        ds.BodyPartExamined = "SPINE"
+        ds.PatientPosition = "HFS"
+        position = origin_lps + k * step_lps
+        ds.ImagePositionPatient = [_ds(v) for v in position]
+        ds.ImageOrientationPatient = [_ds(v) for v in orientation]
+        ds.PixelSpacing = [_ds(v) for v in pixel_spacing]
+        ds.SliceThickness = _ds(slice_spacing)
+        ds.SpacingBetweenSlices = _ds(slice_spacing)
+        ds.SliceLocation = _ds(float(position @ normal))
+        ds.ScanningSequence = "SE"
+        ds.SequenceVariant = "NONE"
+        ds.ScanOptions = ""
+        ds.MRAcquisitionType = "2D"
+        for keyword, value in (mr_tags or {}).items():
+            setattr(ds, keyword, value)
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.Rows, ds.Columns = int(array.shape[1]), int(array.shape[2])
+        ds.BitsAllocated = 16
+        ds.BitsStored = 16
+        ds.HighBit = 15
+        ds.PixelRepresentation = 0
+        ds.RescaleSlope = _ds(slope)
+        ds.RescaleIntercept = _ds(intercept)
+        ds.RescaleType = "US"
+        ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
+        path = folder / f"{file_prefix}{k + 1:05d}.dcm"
+        _save(ds, path)
+        paths.append(path)
+    return paths
+
+
+def _ds(value: float) -> str:
+    """Format a float as a DICOM DS string (at most 16 characters) keeping as many digits as fit."""
+    value = float(value)
+    if value == 0:
+        return "0"
+    for digits in range(16, 0, -1):
+        text = f"{value:.{digits}g}"
+        if len(text) <= 16:
+            return text
+    raise DicomWriteError(f"value {value} does not fit a DICOM decimal string")
+
+
+def _save(ds: Any, path: Path) -> None:
+    """Write a dataset with the DICOM preamble through the project's atomic writer when present."""
+    from io import BytesIO
+
+    buffer = BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    try:
+        from .files import atomic_write_bytes
+    except ImportError:  # files.py not there yet: write directly
+        path.write_bytes(buffer.getvalue())
+        return
+    atomic_write_bytes(path, buffer.getvalue())

@@ -1,0 +1,775 @@
+"""Find the series of an exam folder and propose their reading roles.
+
+``scan_folder`` walks a folder recursively (or reads a DICOMDIR), groups DICOM images by
+SeriesInstanceUID, lists NIfTI files (BIDS names and JSON sidecars understood), and skips - with a
+reason - non-DICOM, truncated, unreadable and non-image files (SR, presentation states).
+``describe`` summarises each series (orientation, weighting guess, contrast, slices, spacing,
+station/body part); ``propose_roles`` picks T2 sagittal, T1 sagittal pre/post, axial T2 and axial
+T1 post, each with the reasons for the guess; ``apply_overrides`` lets the reader change any role.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .volumes import VolumeLoadError, is_nifti_path, read_dicom_header
+
+ProgressCallback = Callable[[int, int], None]
+
+#: Reading roles, in the order they are proposed (the case JSON's series roles, "other" aside).
+ROLES = ("t2_sagittal", "t1_pre", "t1_post", "t2_axial", "t1_post_axial")
+ROLE_TITLES = {
+    "t2_sagittal": "T2 sagittal",
+    "t1_pre": "T1 sagittal pre-contrast",
+    "t1_post": "T1 sagittal post-contrast",
+    "t2_axial": "axial T2",
+    "t1_post_axial": "axial T1 post-contrast",
+}
+
+#: SOP class UID prefixes of objects that are not images.
+_NON_IMAGE_PREFIXES = {
+    "1.2.840.10008.5.1.4.1.1.88.": "structured report",
+    "1.2.840.10008.5.1.4.1.1.11.": "presentation state",
+    "1.2.840.10008.5.1.4.1.1.66": "raw data / registration / segmentation",
+    "1.2.840.10008.5.1.4.1.1.104.": "encapsulated document",
+    "1.2.840.10008.5.1.4.1.1.481.": "radiotherapy object",
+}
+_DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
+_SIDECAR_SUFFIXES = (".json", ".tsv", ".bval", ".bvec")
+_SILENT_NAMES = {"README", "CHANGES", "LICENSE", ".bidsignore"}
+
+
+class IngestError(ValueError):
+    """Bad input to the series finder (e.g. an unknown role or series in an override); names it."""
+
+
+@dataclass
+class SkippedFile:
+    """A file that is not a usable image: ``category`` is not_dicom | damaged | unreadable | non_image | sidecar | dicomdir."""
+
+    path: Path
+    reason: str
+    category: str
+
+
+@dataclass
+class SeriesSummary:
+    """One series found in a folder (a DICOM series or a NIfTI file) and what its headers say.
+
+    Spacing is mm as (row spacing, column spacing, slice spacing) for DICOM, NIfTI voxel sizes
+    (i, j, k) for NIfTI. ``si_range_mm`` is the (inferior, superior) extent of the slice positions
+    along the patient's S axis (LPS/RAS z). ``reasons`` explain the weighting and contrast guesses;
+    ``problems`` list what would stop or spoil loading.
+    """
+
+    kind: str  # "dicom" | "nifti"
+    uid: str
+    path: Path
+    description: str = ""
+    series_number: int | None = None
+    modality: str = ""
+    files: list[Path] = field(default_factory=list, repr=False)
+    headers: list[Any] = field(default_factory=list, repr=False)
+    n_slices: int = 0
+    rows: int | None = None
+    columns: int | None = None
+    spacing_mm: tuple[float, float, float] | None = None
+    orientation: str = "unknown"  # sagittal | axial | coronal | oblique | mixed | unknown
+    weighting: str = "unknown"  # T1 | T2 | PD | STIR | FLAIR | DWI | T2* | localizer | unknown
+    contrast: bool | None = None
+    localizer: bool = False
+    body_part: str = ""
+    station: str = ""
+    region: str = ""  # cervical | thoracic | lumbar | whole | "" (from description/body part)
+    echo_time_ms: float | None = None
+    repetition_time_ms: float | None = None
+    inversion_time_ms: float | None = None
+    scanning_sequence: str = ""
+    acquisition_time: str = ""
+    si_range_mm: tuple[float, float] | None = None
+    bids: dict[str, str] = field(default_factory=dict)
+    reasons: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def n_files(self) -> int:
+        """Return the number of files of the series."""
+        return len(self.files)
+
+    @property
+    def label(self) -> str:
+        """Return a short name: '#<number> <description>' (DICOM) or the file name (NIfTI)."""
+        if self.kind == "nifti":
+            return self.path.name
+        return f"#{self.series_number if self.series_number is not None else '?'} {self.description}".strip()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (paths as strings, headers left out)."""
+        return {
+            "kind": self.kind,
+            "uid": self.uid,
+            "path": str(self.path),
+            "description": self.description,
+            "series_number": self.series_number,
+            "modality": self.modality,
+            "n_files": self.n_files,
+            "n_slices": self.n_slices,
+            "rows": self.rows,
+            "columns": self.columns,
+            "spacing_mm": list(self.spacing_mm) if self.spacing_mm else None,
+            "orientation": self.orientation,
+            "weighting": self.weighting,
+            "contrast": self.contrast,
+            "localizer": self.localizer,
+            "body_part": self.body_part,
+            "station": self.station,
+            "region": self.region,
+            "echo_time_ms": self.echo_time_ms,
+            "repetition_time_ms": self.repetition_time_ms,
+            "inversion_time_ms": self.inversion_time_ms,
+            "scanning_sequence": self.scanning_sequence,
+            "si_range_mm": list(self.si_range_mm) if self.si_range_mm else None,
+            "bids": self.bids,
+            "reasons": self.reasons,
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class RoleProposal:
+    """The series proposed for one reading role (or none), why, and the other candidates."""
+
+    role: str
+    series_uid: str | None
+    label: str = ""
+    reasons: list[str] = field(default_factory=list)
+    alternatives: list[str] = field(default_factory=list)  # uids of other candidates
+    overridden: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "role": self.role,
+            "series_uid": self.series_uid,
+            "label": self.label,
+            "reasons": self.reasons,
+            "alternatives": self.alternatives,
+            "overridden": self.overridden,
+        }
+
+
+@dataclass
+class ScanResult:
+    """What ``scan_folder`` found: the series (DICOM and NIfTI) and the skipped files with reasons."""
+
+    root: Path
+    series: list[SeriesSummary]
+    skipped: list[SkippedFile]
+
+    def find(self, key: str) -> SeriesSummary:
+        """Return the series whose SeriesNumber, SeriesInstanceUID or NIfTI file name is ``key``.
+
+        Raises IngestError naming the key when none (or more than one, for a series number) matches.
+        """
+        matches = [s for s in self.series if s.uid == key or str(s.path) == key or s.path.name == key]
+        if not matches and key.lstrip("-").isdigit():
+            matches = [s for s in self.series if s.series_number == int(key)]
+        if not matches:
+            known = ", ".join(s.label for s in self.series) or "none"
+            raise IngestError(f"{self.root}: no series {key!r} (series found: {known})")
+        if len(matches) > 1:
+            raise IngestError(
+                f"{self.root}: series number {key} is ambiguous ({len(matches)} series); give the SeriesInstanceUID"
+            )
+        return matches[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Scanning
+
+
+def _list_files(root: Path) -> tuple[list[Path], list[SkippedFile]]:
+    """Return the files under ``root`` (sorted, hidden files left out) and the folders that could not be listed."""
+    files: list[Path] = []
+    skipped: list[SkippedFile] = []
+
+    def on_error(error: OSError) -> None:
+        skipped.append(SkippedFile(Path(error.filename or root), f"cannot be listed ({error.strerror})", "unreadable"))
+
+    for folder, subfolders, names in os.walk(root, onerror=on_error):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        files.extend(Path(folder) / name for name in sorted(names) if not name.startswith("."))
+    return files, skipped
+
+
+def _dicomdir_files(dicomdir: Path) -> list[Path]:
+    """Return the files a DICOMDIR references (IMAGE and other records), in its order."""
+    import pydicom
+    from pydicom.fileset import FileSet
+
+    try:
+        fileset = FileSet(pydicom.dcmread(dicomdir))
+    except Exception as error:
+        raise IngestError(f"{dicomdir}: not a readable DICOMDIR ({error})") from error
+    return [Path(instance.path) for instance in fileset]
+
+
+def _non_image_kind(sop_class: str, has_pixels: bool) -> str | None:
+    """Return why a SOP class is not an image (e.g. 'structured report'), or None for images."""
+    for prefix, kind in _NON_IMAGE_PREFIXES.items():
+        if sop_class.startswith(prefix):
+            return kind
+    if not has_pixels:
+        return "no pixel data"
+    return None
+
+
+def scan_folder(
+    path: str | os.PathLike,
+    progress: ProgressCallback | None = None,
+    include_nifti: bool = True,
+) -> ScanResult:
+    """Find every series under ``path`` (a folder searched recursively, or a DICOMDIR file).
+
+    DICOM images are grouped by SeriesInstanceUID; NIfTI files (.nii, .nii.gz) are one series each
+    (with BIDS entities and JSON sidecar read) when ``include_nifti``. Non-DICOM, truncated,
+    unreadable and non-image files are skipped with a reason. ``progress(done, total)`` is called
+    per file. Returns a ScanResult with series sorted by series number then description. Raises
+    IngestError when ``path`` does not exist or cannot be listed.
+    """
+    root = Path(path)
+    if not root.exists():
+        raise IngestError(f"{root}: no such file or folder")
+    skipped: list[SkippedFile] = []
+    if root.is_file() and root.name.upper() == "DICOMDIR":
+        files = _dicomdir_files(root)
+        root = root.parent
+    elif root.is_file():
+        files = [root]
+    else:
+        if not os.access(root, os.R_OK | os.X_OK):
+            raise IngestError(f"{root}: folder cannot be read (permission denied)")
+        files, skipped = _list_files(root)
+
+    groups: dict[str, tuple[list[Path], list[Any]]] = {}
+    nifti_files: list[Path] = []
+    nifti_names = {f.name for f in files if is_nifti_path(f)}
+    for done, file in enumerate(files, start=1):
+        if progress:
+            progress(done, len(files))
+        if is_nifti_path(file):
+            if include_nifti:
+                nifti_files.append(file)
+            continue
+        if file.suffix.lower() in _SIDECAR_SUFFIXES or file.name in _SILENT_NAMES:
+            stem = file.name[: -len(file.suffix)]
+            if f"{stem}.nii.gz" in nifti_names or f"{stem}.nii" in nifti_names or file.name in _SILENT_NAMES:
+                skipped.append(SkippedFile(file, "sidecar / metadata file", "sidecar"))
+                continue
+        try:
+            header = read_dicom_header(file)
+        except VolumeLoadError as error:
+            skipped.append(SkippedFile(file, _strip_path(str(error), file), error.kind))
+            continue
+        sop_class = str(header.get("SOPClassUID", "") or getattr(header, "file_meta", {}).get("MediaStorageSOPClassUID", ""))
+        if sop_class == _DICOMDIR_SOP_CLASS or file.name.upper() == "DICOMDIR":
+            skipped.append(SkippedFile(file, "DICOMDIR index (its files are scanned directly)", "dicomdir"))
+            continue
+        kind = _non_image_kind(sop_class, "PixelData" in header)
+        if kind:
+            skipped.append(SkippedFile(file, f"not an image: {kind} ({_uid_name(sop_class)})", "non_image"))
+            continue
+        uid = str(header.get("SeriesInstanceUID", "") or "")
+        group = groups.setdefault(uid, ([], []))
+        group[0].append(file)
+        group[1].append(header)
+
+    series = [describe_dicom(uid, files_, headers) for uid, (files_, headers) in groups.items()]
+    series.extend(describe_nifti(f) for f in nifti_files)
+    series.sort(key=lambda s: (s.kind != "dicom", s.series_number if s.series_number is not None else 1 << 30, s.description, s.uid))
+    return ScanResult(root=root, series=series, skipped=skipped)
+
+
+def _strip_path(message: str, path: Path) -> str:
+    prefix = f"{path}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def _uid_name(uid: str) -> str:
+    from pydicom.uid import UID
+
+    name = UID(uid).name if uid else ""
+    return name if name and name != uid else (uid or "no SOPClassUID")
+
+
+# ----------------------------------------------------------------------------------------------
+# Describing a series
+
+
+def plane_of_normal(normal: np.ndarray) -> tuple[str, float]:
+    """Take a slice normal (LPS or RAS, any length); return (plane name, angle in degrees from that plane's normal).
+
+    The plane is sagittal (normal along L-R), coronal (A-P) or axial (S-I) when the normal is
+    within 30 degrees of that axis, else "oblique".
+    """
+    normal = np.asarray(normal, dtype=float)
+    normal = normal / np.linalg.norm(normal)
+    axis = int(np.argmax(np.abs(normal)))
+    angle = float(np.degrees(np.arccos(min(1.0, abs(normal[axis])))))
+    if angle > 30.0:
+        return "oblique", angle
+    return ("sagittal", "coronal", "axial")[axis], angle
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if np.isfinite(number) else None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
+        return "\\".join(str(v) for v in value)
+    return str(value)
+
+
+_POST_WORDS = re.compile(r"(\+\s*C\b|\bC\s*\+|\+\s*GD|\+\s*GAD|\bPOST|\bGAD|\bGADO|\bGD\b|\bCE\b|\bCONTRAST|\bKM\b|\bMDC\b|\bENH)", re.I)
+_PRE_WORDS = re.compile(r"(\bPRE\b|\bPRE[-_ ]?C|\bNATIV|\bNON[-_ ]?CON|\bWITHOUT\b|\bNATIVE\b|\bPRECONTRAST)", re.I)
+_LOCALIZER_WORDS = re.compile(r"(LOC(ALI[SZ]ER)?\b|SCOUT|SURVEY|3[-_ ]?PLANE|TRI[-_ ]?PILOT|\bPILOT|AAHSCOUT|MYELO)", re.I)
+_WEIGHTING_WORDS = [
+    ("STIR", re.compile(r"(STIR|TIRM|\bSPAIR\b.*STIR)", re.I)),
+    ("FLAIR", re.compile(r"FLAIR", re.I)),
+    ("DWI", re.compile(r"(\bDWI|\bDIFF|\bADC\b|\bTRACE\b|\bDTI\b)", re.I)),
+    ("PD", re.compile(r"(\bPD\b|PDW|PROTON)", re.I)),
+    ("T2*", re.compile(r"(T2\*|T2STAR|\bMEDIC\b|\bMERGE\b|\bSWI\b)", re.I)),
+    ("T2", re.compile(r"(T2|\bSPACE\b|\bCUBE\b|\bVISTA\b|\bCISS\b|\bFIESTA\b|\bHASTE\b|\bMYELO)", re.I)),
+    ("T1", re.compile(r"(T1|MPRAGE|\bVIBE\b|\bLAVA\b|\bTHRIVE\b|\bFLASH\b)", re.I)),
+]
+_REGION_WORDS = [
+    ("whole", re.compile(r"(WHOLE|\bW[-_ ]?SPINE|TOTAL|\bALL\b)", re.I)),
+    ("cervical", re.compile(r"(CERV|C[-_ ]?SPINE|\bHWS\b|\bCWS\b|\bNECK\b|\bC[-_]?SP\b)", re.I)),
+    ("thoracic", re.compile(r"(THOR|T[-_ ]?SPINE|\bBWS\b|\bDORS|\bTSP\b)", re.I)),
+    ("lumbar", re.compile(r"(LUMB|L[-_ ]?SPINE|\bLWS\b|\bLSP\b|SACR|\bLS\b)", re.I)),
+]
+
+
+def guess_weighting(
+    description: str,
+    scanning_sequence: str = "",
+    echo_time_ms: float | None = None,
+    repetition_time_ms: float | None = None,
+    inversion_time_ms: float | None = None,
+) -> tuple[str, list[str]]:
+    """Guess the MR weighting from the series description and the timing tags (ms).
+
+    Returns (weighting, reasons): weighting is T1 | T2 | PD | STIR | FLAIR | DWI | T2* | unknown.
+    A weighting word in the description wins; the tags decide otherwise (inversion recovery with
+    TI 100-300 ms = STIR, TI > 1500 ms = FLAIR; TR < 1000 and TE < 30 = T1; TR >= 1500 and TE >= 60 =
+    T2; TR >= 1500 and TE < 40 = PD).
+    """
+    reasons: list[str] = []
+    by_words = next((name for name, pattern in _WEIGHTING_WORDS if pattern.search(description or "")), None)
+    by_tags: str | None = None
+    sequence = (scanning_sequence or "").upper()
+    timing = ", ".join(
+        f"{name} {value:g} ms"
+        for name, value in (("TR", repetition_time_ms), ("TE", echo_time_ms), ("TI", inversion_time_ms))
+        if value is not None
+    )
+    if "IR" in sequence.split("\\") and inversion_time_ms is not None:
+        if 80 <= inversion_time_ms <= 300:
+            by_tags = "STIR"
+        elif inversion_time_ms >= 1500:
+            by_tags = "FLAIR"
+    if by_tags is None and echo_time_ms is not None and repetition_time_ms is not None:
+        if repetition_time_ms < 1000 and echo_time_ms < 30:
+            by_tags = "T1"
+        elif repetition_time_ms >= 1500 and echo_time_ms >= 60:
+            by_tags = "T2"
+        elif repetition_time_ms >= 1500 and echo_time_ms < 40:
+            by_tags = "PD"
+    if by_words:
+        reasons.append(f"SeriesDescription {description!r} names {by_words}")
+    if by_tags:
+        reasons.append(f"ScanningSequence {sequence or '?'} with {timing} fits {by_tags}")
+    elif timing:
+        reasons.append(f"{timing} do not decide the weighting")
+    if by_words and by_tags and by_words != by_tags and not (by_words == "T2" and by_tags == "STIR"):
+        reasons.append(f"the description ({by_words}) and the timing ({by_tags}) disagree; the description is taken")
+    return (by_words or by_tags or "unknown"), reasons
+
+
+def guess_contrast(description: str, contrast_agent: str = "", bids_ce: str = "") -> tuple[bool | None, list[str]]:
+    """Guess whether contrast had been given: (True/False/None when nothing says, reasons).
+
+    ContrastBolusAgent (or a BIDS ``ce-`` entity) set -> True; post-contrast words in the
+    description (+C, POST, GAD, GD, CE, KM...) -> True; pre-contrast words (PRE, NATIVE) -> False.
+    """
+    if bids_ce:
+        return True, [f"BIDS entity ce-{bids_ce}"]
+    if contrast_agent.strip():
+        return True, [f"ContrastBolusAgent = {contrast_agent.strip()!r}"]
+    if _PRE_WORDS.search(description or ""):
+        return False, [f"SeriesDescription {description!r} says pre-contrast"]
+    match = _POST_WORDS.search(description or "")
+    if match:
+        return True, [f"SeriesDescription {description!r} says post-contrast ({match.group(0).strip()!r})"]
+    return None, ["no ContrastBolusAgent and no contrast words in the description"]
+
+
+def _region(*texts: str) -> str:
+    for name, pattern in _REGION_WORDS:
+        if any(pattern.search(t or "") for t in texts):
+            return name
+    return ""
+
+
+def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> SeriesSummary:
+    """Summarise one DICOM series from its headers (no pixels read); problems are listed, not raised."""
+    first = headers[0]
+    description = _text(first.get("SeriesDescription", "")).strip()
+    protocol = _text(first.get("ProtocolName", "")).strip()
+    words = " ".join(t for t in (description, protocol) if t)
+    number = _number(first.get("SeriesNumber"))
+    image_type = _text(first.get("ImageType", "")).upper()
+    folder = Path(os.path.commonpath([str(f.parent) for f in files])) if files else Path()
+    summary = SeriesSummary(
+        kind="dicom",
+        uid=uid,
+        path=folder,
+        description=description or protocol,
+        series_number=int(number) if number is not None else None,
+        modality=_text(first.get("Modality", "")),
+        files=list(files),
+        headers=list(headers),
+        body_part=_text(first.get("BodyPartExamined", "")),
+        station=_text(first.get("StationName", "")),
+        echo_time_ms=_number(first.get("EchoTime")),
+        repetition_time_ms=_number(first.get("RepetitionTime")),
+        inversion_time_ms=_number(first.get("InversionTime")),
+        scanning_sequence=_text(first.get("ScanningSequence", "")),
+        acquisition_time=_text(first.get("AcquisitionTime", "") or first.get("SeriesTime", "")),
+    )
+    if not uid:
+        summary.problems.append("no SeriesInstanceUID")
+    n_frames = 0
+    normals: list[np.ndarray] = []
+    positions: list[np.ndarray] = []
+    sizes: set[tuple[int, int]] = set()
+    spacing = None
+    for header in headers:
+        frames = int(_number(header.get("NumberOfFrames")) or 1)
+        n_frames += frames
+        try:
+            sizes.add((int(header.Rows), int(header.Columns)))
+        except Exception:
+            summary.problems.append("Rows/Columns missing")
+        geometry = _header_geometry(header)
+        if geometry is None:
+            continue
+        orientation, position, pixel_spacing = geometry
+        normals.append(np.cross(orientation[:3], orientation[3:]))
+        positions.extend(position)
+        spacing = spacing if spacing is not None else pixel_spacing
+    summary.n_slices = n_frames
+    if len(sizes) == 1:
+        summary.rows, summary.columns = sizes.pop()
+    elif len(sizes) > 1:
+        summary.problems.append(f"mixed image sizes: {sorted(sizes)}")
+    if len(normals) < len(headers):
+        summary.problems.append(f"{len(headers) - len(normals)} file(s) without usable ImageOrientation/Position/PixelSpacing")
+    if normals:
+        planes = {plane_of_normal(n)[0] for n in normals}
+        spread = max(float(np.max(np.abs(n - normals[0]))) for n in normals)
+        if spread > 1e-3:
+            summary.orientation = "mixed"
+            summary.problems.append(f"mixed orientations ({', '.join(sorted(planes))})")
+        else:
+            plane, angle = plane_of_normal(normals[0])
+            summary.orientation = plane
+            if plane != "oblique" and angle > 5:
+                summary.reasons.append(f"{plane}, tilted {angle:.0f} degrees")
+        distances = np.sort(np.array([p @ normals[0] for p in positions]))
+        steps = np.diff(distances)
+        slice_spacing = float(np.median(steps)) if len(steps) else _number(first.get("SpacingBetweenSlices") or first.get("SliceThickness"))
+        if spacing is not None:
+            summary.spacing_mm = (float(spacing[0]), float(spacing[1]), float(slice_spacing or 0.0))
+        z = np.array([p[2] for p in positions])
+        summary.si_range_mm = (float(z.min()), float(z.max()))
+        if len(steps) > 1 and summary.orientation != "mixed":
+            if np.any(steps < 1e-3):
+                summary.problems.append("several images share a slice position (echoes / time points / stacks)")
+            elif np.max(steps) > 1.5 * np.min(steps):
+                summary.problems.append(f"uneven slice spacing ({np.min(steps):.2f} to {np.max(steps):.2f} mm): slices missing")
+    summary.localizer = "LOCALIZER" in image_type or bool(_LOCALIZER_WORDS.search(words)) or summary.orientation == "mixed"
+    if summary.localizer:
+        summary.weighting = "localizer"
+        summary.reasons.append("localizer (ImageType LOCALIZER, a scout/survey description or several planes)")
+    else:
+        summary.weighting, reasons = guess_weighting(
+            words, summary.scanning_sequence, summary.echo_time_ms, summary.repetition_time_ms, summary.inversion_time_ms
+        )
+        summary.reasons.extend(reasons)
+    agent = _text(first.get("ContrastBolusAgent", ""))
+    summary.contrast, reasons = guess_contrast(words, agent)
+    summary.reasons.extend(reasons)
+    summary.region = _region(words, summary.body_part)
+    return summary
+
+
+def _header_geometry(header: Any) -> tuple[np.ndarray, list[np.ndarray], np.ndarray] | None:
+    """Return (IOP (6,), list of frame IPPs, PixelSpacing (2,)) from a header, or None when unusable."""
+    try:
+        if "PerFrameFunctionalGroupsSequence" in header:
+            shared = header.SharedFunctionalGroupsSequence[0] if "SharedFunctionalGroupsSequence" in header else None
+            per_frame = header.PerFrameFunctionalGroupsSequence
+            first = per_frame[0]
+
+            def item(group: Any, keyword: str) -> Any:
+                for source in (group, shared):
+                    if source is not None and keyword in source:
+                        return source[keyword].value[0]
+                raise KeyError(keyword)
+
+            orientation = np.array(item(first, "PlaneOrientationSequence").ImageOrientationPatient, dtype=float)
+            spacing = np.array(item(first, "PixelMeasuresSequence").PixelSpacing, dtype=float)
+            positions = [np.array(item(g, "PlanePositionSequence").ImagePositionPatient, dtype=float) for g in per_frame]
+        else:
+            orientation = np.array(header.ImageOrientationPatient, dtype=float)
+            spacing = np.array(header.PixelSpacing, dtype=float)
+            positions = [np.array(header.ImagePositionPatient, dtype=float)]
+    except Exception:
+        return None
+    if orientation.shape != (6,) or spacing.shape != (2,) or not all(p.shape == (3,) for p in positions):
+        return None
+    if not (np.all(np.isfinite(orientation)) and np.all(np.isfinite(spacing)) and np.all(spacing > 0)):
+        return None
+    if not all(np.all(np.isfinite(p)) for p in positions):
+        return None
+    normal = np.cross(orientation[:3], orientation[3:])
+    if np.linalg.norm(normal) < 0.5:
+        return None
+    return orientation, positions, spacing
+
+
+_BIDS_ENTITY = re.compile(r"^([a-zA-Z0-9]+)-([a-zA-Z0-9]+)$")
+
+
+def parse_bids_name(path: str | os.PathLike) -> dict[str, str]:
+    """Take a BIDS file name (e.g. sub-01_ses-1_acq-sag_ce-gad_T1w.nii.gz); return its entities and 'suffix'."""
+    name = Path(path).name
+    stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else Path(name).stem
+    entities: dict[str, str] = {}
+    parts = stem.split("_")
+    for part in parts[:-1]:
+        match = _BIDS_ENTITY.match(part)
+        if match:
+            entities[match.group(1)] = match.group(2)
+    if len(parts) > 1 and not _BIDS_ENTITY.match(parts[-1]):
+        entities["suffix"] = parts[-1]
+    return entities
+
+
+def _sidecar(path: Path) -> dict[str, Any]:
+    name = path.name
+    stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else path.stem
+    sidecar = path.with_name(stem + ".json")
+    if not sidecar.is_file():
+        return {}
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def describe_nifti(path: Path) -> SeriesSummary:
+    """Summarise a NIfTI file from its header, BIDS name and JSON sidecar (no voxels read)."""
+    import nibabel as nib
+
+    bids = parse_bids_name(path)
+    sidecar = _sidecar(path)
+    description = str(sidecar.get("SeriesDescription") or sidecar.get("ProtocolName") or "")
+    summary = SeriesSummary(kind="nifti", uid=str(path), path=path, description=description or path.name, files=[path], bids=bids)
+    summary.series_number = int(sidecar["SeriesNumber"]) if isinstance(sidecar.get("SeriesNumber"), int) else None
+    summary.modality = str(sidecar.get("Modality", "MR"))
+    for key, attribute in (("EchoTime", "echo_time_ms"), ("RepetitionTime", "repetition_time_ms"), ("InversionTime", "inversion_time_ms")):
+        value = _number(sidecar.get(key))
+        if value is not None:
+            setattr(summary, attribute, value * 1000.0)  # BIDS sidecars hold seconds
+    summary.body_part = str(sidecar.get("BodyPartExamined", ""))
+    summary.station = str(sidecar.get("StationName", ""))
+    try:
+        image = nib.load(str(path))
+        shape = image.shape
+        zooms = image.header.get_zooms()
+        affine = image.affine
+    except Exception as error:
+        summary.problems.append(f"not a readable NIfTI file ({error})")
+        return summary
+    if len(shape) < 3 or (len(shape) > 3 and int(np.prod(shape[3:])) != 1):
+        summary.problems.append(f"shape {shape} is not one 3D volume")
+    if len(shape) >= 3:
+        summary.columns, summary.rows, summary.n_slices = int(shape[0]), int(shape[1]), int(shape[2])
+        summary.spacing_mm = tuple(float(z) for z in zooms[:3])  # type: ignore[assignment]
+        normal = np.cross(affine[:3, 0], affine[:3, 1])
+        if np.linalg.norm(normal) > 0:
+            summary.orientation = plane_of_normal(normal)[0]
+        corners = np.array([[i, j, k, 1] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1) for k in (0, shape[2] - 1)], dtype=float)
+        z = (corners @ affine.T)[:, 2]
+        summary.si_range_mm = (float(z.min()), float(z.max()))
+    suffix = bids.get("suffix", "")
+    by_suffix = {"T1w": "T1", "T2w": "T2", "PDw": "PD", "FLAIR": "FLAIR", "T2starw": "T2*", "dwi": "DWI", "STIR": "STIR"}.get(suffix)
+    words = " ".join(t for t in (description, bids.get("acq", ""), bids.get("desc", "")) if t)
+    if by_suffix:
+        summary.weighting = by_suffix
+        summary.reasons.append(f"BIDS suffix {suffix}")
+    else:
+        summary.weighting, reasons = guess_weighting(
+            words or path.name, "", summary.echo_time_ms, summary.repetition_time_ms, summary.inversion_time_ms
+        )
+        summary.reasons.extend(reasons)
+    agent = str(sidecar.get("ContrastBolusAgent") or sidecar.get("ContrastBolusIngredient") or "")
+    summary.contrast, reasons = guess_contrast(words, agent, bids.get("ce", ""))
+    summary.reasons.extend(reasons)
+    summary.region = _region(words, summary.body_part, path.name)
+    summary.localizer = bool(_LOCALIZER_WORDS.search(words))
+    return summary
+
+
+# ----------------------------------------------------------------------------------------------
+# Roles
+
+
+def _order_key(summary: SeriesSummary) -> tuple:
+    return (summary.series_number if summary.series_number is not None else 1 << 30, summary.acquisition_time, summary.uid)
+
+
+def _coverage(summary: SeriesSummary) -> float:
+    if summary.si_range_mm is None:
+        return 0.0
+    return summary.si_range_mm[1] - summary.si_range_mm[0]
+
+
+def propose_roles(series: Sequence[SeriesSummary]) -> dict[str, RoleProposal]:
+    """Propose one series per reading role (``ROLES``) with reasons; a role may stay empty (uid None).
+
+    Localizers and series with loading problems are not proposed. Sagittal roles need a sagittal
+    (or near-sagittal) series, axial roles an axial one. T1 pre/post follow the contrast guess;
+    when two T1 sagittal series carry no contrast information, the earlier (by SeriesNumber, then
+    acquisition time) is taken as pre and the later as post. With several candidates (e.g. cervical
+    and thoracic stations) the one covering the longest S-I extent is proposed, the others listed as
+    alternatives. Returns {role: RoleProposal}.
+    """
+    usable = [s for s in series if not s.localizer and not s.problems and s.modality in ("MR", "")]
+    proposals: dict[str, RoleProposal] = {}
+    taken: set[str] = set()
+
+    def pick(role: str, candidates: list[SeriesSummary], why: str) -> None:
+        candidates = [c for c in candidates if c.uid not in taken]
+        if not candidates:
+            proposals[role] = RoleProposal(role, None, reasons=[f"no {why} series found"])
+            return
+        best = max(candidates, key=lambda s: (_coverage(s), -_order_key(s)[0]))
+        reasons = [f"{best.orientation} {best.weighting}" + ("" if best.contrast is None else (" post-contrast" if best.contrast else " pre-contrast"))]
+        reasons.extend(r for r in best.reasons if "tilted" not in r)
+        if len(candidates) > 1:
+            reasons.append(f"longest S-I coverage ({_coverage(best):.0f} mm) of {len(candidates)} candidates")
+        proposals[role] = RoleProposal(
+            role, best.uid, best.label, reasons, [c.uid for c in candidates if c.uid != best.uid]
+        )
+        taken.add(best.uid)
+
+    sagittal = [s for s in usable if s.orientation == "sagittal"]
+    axial = [s for s in usable if s.orientation == "axial"]
+    pick("t2_sagittal", [s for s in sagittal if s.weighting == "T2" and s.contrast is not True]
+         or [s for s in sagittal if s.weighting == "T2"], "sagittal T2")
+
+    t1_sagittal = sorted([s for s in sagittal if s.weighting == "T1"], key=_order_key)
+    pre = [s for s in t1_sagittal if s.contrast is False]
+    post = [s for s in t1_sagittal if s.contrast is True]
+    unknown = [s for s in t1_sagittal if s.contrast is None]
+    if not post and len(unknown) >= 2:
+        post = [unknown[-1]]
+        pre = pre or unknown[:-1]
+        note_post = "the later of the T1 sagittal series without contrast information"
+    elif not post:
+        note_post = ""
+    else:
+        note_post = ""
+        pre = pre or [s for s in unknown if _order_key(s) < _order_key(post[0])]
+    pick("t1_pre", pre, "pre-contrast sagittal T1")
+    if not pre and unknown and not post:
+        proposals["t1_pre"] = RoleProposal("t1_pre", unknown[0].uid, unknown[0].label,
+                                           ["sagittal T1 with no contrast information: taken as pre-contrast"])
+        taken.add(unknown[0].uid)
+    pick("t1_post", post, "post-contrast sagittal T1")
+    if note_post and proposals["t1_post"].series_uid:
+        proposals["t1_post"].reasons.append(note_post)
+
+    pick("t2_axial", [s for s in axial if s.weighting == "T2"], "axial T2")
+    t1_axial = sorted([s for s in axial if s.weighting == "T1"], key=_order_key)
+    pick("t1_post_axial", [s for s in t1_axial if s.contrast is True]
+         or ([t1_axial[-1]] if len(t1_axial) >= 2 and all(s.contrast is None for s in t1_axial) else []),
+         "post-contrast axial T1")
+    return proposals
+
+
+def apply_overrides(scan: ScanResult, proposals: dict[str, RoleProposal], overrides: Mapping[str, str]) -> dict[str, RoleProposal]:
+    """Apply the reader's choices {role: series number, SeriesInstanceUID or NIfTI name ("" or "none" clears)}.
+
+    Returns the proposals with the overridden roles marked ``overridden``; raises IngestError for
+    an unknown role or series.
+    """
+    result = dict(proposals)
+    for role, key in overrides.items():
+        if role not in ROLES:
+            raise IngestError(f"--role {role}={key}: unknown role {role!r} (roles: {', '.join(ROLES)})")
+        if key.strip().lower() in ("", "none"):
+            result[role] = RoleProposal(role, None, reasons=["cleared by the reader"], overridden=True)
+            continue
+        chosen = scan.find(key)
+        result[role] = RoleProposal(role, chosen.uid, chosen.label, ["chosen by the reader"], overridden=True)
+    return result
+
+
+def case_series_entries(scan: ScanResult, proposals: Mapping[str, RoleProposal]) -> list[dict[str, str]]:
+    """Return the case JSON ``series`` list: {role, series_uid, file, description} per filled role."""
+    entries = []
+    for role in ROLES:
+        proposal = proposals.get(role)
+        if proposal is None or proposal.series_uid is None:
+            continue
+        summary = scan.find(proposal.series_uid)
+        try:
+            file = os.path.relpath(summary.path, scan.root)
+        except ValueError:
+            file = str(summary.path)
+        entries.append({
+            "role": role,
+            "series_uid": summary.uid if summary.kind == "dicom" else "",
+            "file": file if summary.kind == "nifti" else file.rstrip("/") + "/",
+            "description": summary.description,
+        })
+    return entries
+
+
+def load_series(summary: SeriesSummary, progress: ProgressCallback | None = None):
+    """Load one found series as a volumes.Volume (DICOM headers already read are reused). Raises VolumeLoadError."""
+    from .volumes import load_dicom_series, load_nifti
+
+    if summary.kind == "nifti":
+        return load_nifti(summary.path)
+    return load_dicom_series(summary.files, headers=summary.headers, source=f"{summary.path} ({summary.label})", progress=progress)
