@@ -21,6 +21,7 @@ DIRECTIONS: tuple[str, ...] = ("typical", "against", "search")
 ENHANCING: tuple[str, ...] = ("homogeneous", "heterogeneous", "peripheral_ring")
 EDEMA_SEGMENTS_THRESHOLD = 3  # cord T2 hyperintensity >= 3 segments in 37/69 lesions
 EDEMA_RATIO_THRESHOLD = 2.0  # T2 length / enhancing length; study mean 3.6 (range 1-14)
+_CYST_TEXT = {"intratumoral": "intratumoral", "peritumoral": "peritumoral", "both": "intra- and peritumoral"}
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,8 @@ def lesion_hints(lesion: dict) -> list[Hint]:
     has_hemorrhage = lesion.get("hemorrhage") is True
     if has_cyst or has_hemorrhage:
         found = " and ".join(
-            text for text, present in ((f"{cystic} cystic change", has_cyst), ("hemorrhage", has_hemorrhage))
+            text for text, present in ((f"{_CYST_TEXT.get(cystic)} cystic change", has_cyst),
+                                       ("hemorrhage", has_hemorrhage))
             if present)
         ids = (["cystic_intratumoral", "cystic_peritumoral"] if has_cyst else []) + (
             ["hemorrhage"] if has_hemorrhage else [])

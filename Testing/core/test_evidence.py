@@ -1,0 +1,161 @@
+"""The study's numbers: every stored percent equals the printed one, and the tables match the text."""
+
+from __future__ import annotations
+
+import pytest
+
+from ISCMAssistLib import evidence as ev
+from ISCMAssistLib.evidence import EVIDENCE, TABLES, CountRow, Evidence, SummaryRow, study_percent
+
+# Typed from the paper (000_0861b762289aef61.txt), independently of evidence.py: id -> (n, d, printed %).
+PRINTED = {
+    "enhancement_present": (63, 64, 98),
+    "enhancement_absent": (1, 64, 2),
+    "enhancement_homogeneous": (31, 63, 49),
+    "enhancement_heterogeneous": (31, 63, 49),
+    "enhancement_ring": (1, 63, 2),
+    "t2_ge_3_segments": (37, 69, 54),
+    "t2_ge_2_segments": (43, 69, 62),
+    "t2_ge_3_segments_patients": (32, 48, 67),
+    "cystic_intratumoral": (2, 70, 3),
+    "cystic_peritumoral": (0, 70, 0),
+    "hemorrhage": (1, 70, 1),
+    "presentation_preceded_primary": (10, 49, 20),
+    "diagnosis_preceded_primary": (5, 49, 10),
+    "asymptomatic": (4, 49, 8),
+    "asymptomatic_multiple": (2, 4, 50),
+    "weakness": (28, 49, 57),
+    "primary_lung": (24, 49, 49),
+    "primary_breast": (7, 49, 14),
+    "multiple_lung": (7, 10, 70),
+    "multiple_breast": (3, 10, 30),
+    "other_or_primary_any": (43, 49, 88),
+    "other_cns_spinal": (29, 49, 59),
+    "primary_or_non_cns": (29, 49, 59),
+    "both_other_and_primary": (15, 49, 31),
+    "leptomeningeal": (18, 49, 37),
+    "leptomeningeal_diffuse": (8, 18, 44),
+    "other_cns_multiple": (9, 10, 90),
+    "other_cns_solitary": (20, 39, 51),
+    "multiple_iscm": (10, 49, 20),
+    "new_iscm_follow_up": (11, 49, 22),
+    "exophytic": (4, 62, 6),
+    "eccentric": (35, 62, 56),
+    # The text also prints "6% of the 62 ISCMs" for these 3 lesions, but 3/62 = 4.8%; that figure is
+    # not stored. 3/70 -> 4% is.
+    "possible_leptomeningeal_origin": (3, 70, 4),
+}
+
+
+def test_study_percent_rounds_like_the_paper():
+    assert study_percent(1, 70) == 1
+    assert study_percent(29, 49) == 59
+    assert study_percent(1, 64) == 2  # 1.56 -> 2
+    assert study_percent(63, 64) == 98
+    assert study_percent(1, 8) == 13  # 12.5 rounds half up, not to even
+    assert study_percent(0, 70) == 0
+    with pytest.raises(ValueError):
+        study_percent(1, 0)
+
+
+def test_every_count_evidence_is_printed_in_the_paper():
+    counted = {key for key, item in EVIDENCE.items() if item.numerator is not None}
+    assert counted == set(PRINTED), "an evidence count was added or removed without checking the paper"
+    for key, (n, d, printed) in PRINTED.items():
+        item = EVIDENCE[key]
+        assert (item.numerator, item.denominator) == (n, d), key
+        assert item.percent == printed, key
+        assert item.percent == round(100 * n / d), key  # no .5 ties among these
+
+
+def test_evidence_sources_and_str():
+    assert str(EVIDENCE["enhancement_present"]) == "Table 2: enhancement in 63/64 (98%)"
+    assert EVIDENCE["rim_sign"].source == "Rykken et al., AJNR 2013;34:908-15 (ref. 7)"
+    assert "97%" in str(EVIDENCE["rim_sign"]) and EVIDENCE["rim_sign"].percent is None
+    assert all(item.source in ev.SOURCES for item in EVIDENCE.values())
+    with pytest.raises(ValueError, match="source"):
+        Evidence("x", 1, 2, "Table 9")
+    with pytest.raises(ValueError, match="numerator"):
+        Evidence("x", 1, None, "Table 1")
+    with pytest.raises(KeyError, match="no_such"):
+        ev.evidence("no_such")
+
+
+def _count_rows(table):
+    return [row for row in table.rows if isinstance(row, CountRow)]
+
+
+def test_every_table_percent_equals_rounded_fraction():
+    rows = [row for table in TABLES for row in _count_rows(table)]
+    assert len(rows) == 14 + 28 + 7
+    for row in rows:
+        assert row.percent == study_percent(row.n, row.denominator), (row.group, row.label)
+        assert row.percent == round(100 * row.n / row.denominator), (row.group, row.label)
+
+
+def _group_sum(table, group):
+    rows = [row for row in _count_rows(table) if row.group == group]
+    assert len({row.denominator for row in rows}) == 1, group
+    return sum(row.n for row in rows), rows[0].denominator
+
+
+@pytest.mark.parametrize("table, group", [
+    (ev.TABLE_1, "Primary malignancy"),
+    (ev.TABLE_1, "Dominant presenting symptoms"),
+    (ev.TABLE_2, "Location"),
+    (ev.TABLE_2, "Position"),
+    (ev.TABLE_2, "Morphology"),
+    (ev.TABLE_2, "Cord expansion"),
+    (ev.TABLE_2, "Enhancement"),
+    (ev.TABLE_2, "Enhancement pattern"),
+    (ev.TABLE_2, "T2 signal intensity"),
+    (ev.TABLE_2, "T1 signal intensity"),
+    (ev.TABLE_3, "Number of ISCMs"),
+])
+def test_table_categories_sum_to_their_n(table, group):
+    total, denominator = _group_sum(table, group)
+    assert total == denominator
+
+
+def test_tables_match_the_text():
+    t1 = {row.label: row for row in _count_rows(ev.TABLE_1)}
+    t2 = {(row.group, row.label): row for row in _count_rows(ev.TABLE_2)}
+    t3 = {row.label: row for row in _count_rows(ev.TABLE_3)}
+    # Abstract/Results against the tables
+    assert t2[("Enhancement", "Present")].n == EVIDENCE["enhancement_present"].numerator == 63
+    assert t2[("Enhancement pattern", "Homogeneous")].denominator == t2[("Enhancement", "Present")].n
+    assert t2[("Location", "Thoracic")].n == 40 and t2[("Position", "Eccentric")].n == 35
+    assert t2[("Cystic change", "Intratumoral")].n == EVIDENCE["cystic_intratumoral"].numerator
+    assert t2[("Intratumoral hemorrhage", "Present")].n == EVIDENCE["hemorrhage"].numerator
+    assert t1["Lung carcinoma"].n == EVIDENCE["primary_lung"].numerator
+    assert t1["ISCM presentation preceded primary tumor diagnosis"].n == 10
+    assert t1["Asymptomatic"].n == EVIDENCE["asymptomatic"].numerator
+    assert t3["Multiple ISCMs"].n == 10 and t3["Solitary ISCM"].n == 39
+    # 29 + 29 - 15 = 43 (OR) in Table 3
+    other = t3["Non-cord CNS and/or spinal metastasis"].n
+    primary = t3["Primary tumor and/or non-CNS metastasis"].n
+    both = t3["Both non-cord CNS/spinal metastasis AND primary tumor/non-CNS metastasis"].n
+    either = t3["Non-cord CNS/spinal metastasis OR primary tumor/non-CNS metastasis"].n
+    assert other + primary - both == either == 43
+    # solitary vs multiple split of the other-CNS row (Results: 20/39 vs 9/10)
+    assert EVIDENCE["other_cns_solitary"].numerator + EVIDENCE["other_cns_multiple"].numerator == other
+    # multiple ISCMs only with lung (7) and breast (3)
+    assert EVIDENCE["multiple_lung"].numerator + EVIDENCE["multiple_breast"].numerator == t3["Multiple ISCMs"].n
+    # 39 solitary lesions + 31 in patients with multiple ISCMs = 70 lesions
+    assert ev.TABLE_2.total == 70 and ev.TABLE_1.total == ev.TABLE_3.total == 49
+
+
+def test_summary_rows():
+    summaries = {row.label: row for table in TABLES for row in table.rows if isinstance(row, SummaryRow)}
+    assert (summaries["Ratio, T2 signal/enhancement"].value, summaries["Ratio, T2 signal/enhancement"].high) == (3.6, 14)
+    assert summaries["Length of cord T2 signal hyperintensity"].n == 69
+    assert summaries["Transverse"].n == 53 and summaries["Superior-inferior"].value == 19.9
+    assert summaries["Duration of symptoms at clinical presentation"].statistic == "median"
+    for row in summaries.values():
+        assert row.low <= row.value <= row.high, row.label
+
+
+def test_comparisons_printed_p_values():
+    p = {c.key: c.p_value for c in ev.COMPARISONS}
+    assert p == {"primary_tumor": 0.1607, "other_cns_or_spinal_metastases": 0.0263,
+                 "primary_tumor_or_non_cns_metastases": 0.3484, "leptomeningeal_metastases": 0.872}
