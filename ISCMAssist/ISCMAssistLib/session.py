@@ -151,9 +151,10 @@ def read_cases_csv(cases_csv: str | os.PathLike[str]) -> tuple[list[SessionCase]
     if header is None:
         raise SessionError(f"cases CSV {path}: empty; expected the header {','.join(CSV_COLUMNS)}")
     if tuple(header) != CSV_COLUMNS:
+        hint = "; separate columns with commas" if any(";" in cell or "\t" in cell for cell in header) else ""
         raise SessionError(
             f"cases CSV {path} line {reader.line_num}: header is {','.join(header)!r}; "
-            f"expected {','.join(CSV_COLUMNS)} (one row per series)"
+            f"expected {','.join(CSV_COLUMNS)} (one row per series){hint}"
         )
     base = path.resolve().parent
     series_by_case: dict[str, list[tuple[str, str]]] = {}

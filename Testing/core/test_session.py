@@ -104,6 +104,7 @@ def test_create_refuses_an_existing_session(session_dir: Path, study: Path) -> N
     ("csv_text", "expected"),
     [
         ("case_id,path\nc1,x\n", r"line 1: header is 'case_id,path'"),
+        ("case_id;role;path\nc1;t2_sagittal;x\n", r"line 1: .*separate columns with commas"),
         ("case_id,role,path\nc1,t2_sagittal,x\nc2,t3,y\n", r"line 3, column role: 't3' is not one of"),
         ("case_id,role,path\nc1,t2_sagittal,x\n../c2,t2_sagittal,y\n", r"line 3, column case_id: case_id '../c2'"),
         ("case_id,role,path\n\nc1,t2_sagittal,\n", r"line 3, column path: empty"),
@@ -470,3 +471,26 @@ def test_cli_create_status_next_done_consensus(tmp_path: Path, study: Path, caps
 
     assert cli.main(["session", "done", directory, "--reader", "alice", "--case", "nope"]) == 2
     assert "no case 'nope'" in capsys.readouterr().err
+
+
+def test_recomputing_a_consensus_draft_keeps_agreed_values_and_disputes_open() -> None:
+    from ISCMAssistLib.read import compute_read
+
+    def read(reader: str, transverse_mm: float) -> dict:
+        case = new_case("case-001", reader)
+        lesion = new_lesion("L1")
+        lesion["lines_lps"] = {
+            "si": [[0.0, 0.0, 110.0], [0.0, 0.0, 90.0]],  # 20 mm
+            "ap": [[0.0, -3.0, 100.0], [0.0, 3.0, 100.0]],  # 6 mm
+            "transverse": [[-transverse_mm / 2, 0.0, 100.0], [transverse_mm / 2, 0.0, 100.0]],
+        }
+        case["lesions"].append(lesion)
+        return compute_read(case, None)
+
+    alice, bob = read("alice", 7.0), read("bob", 9.0)
+    assert bob["lesions"][0]["size_mm"] == {"ap": 6.0, "transverse": 9.0, "si": 20.0}
+    draft, disagreements = build_consensus({"alice": alice, "bob": bob}, "case-001")
+    assert [d.field for d in disagreements] == ["lesions[0].size_mm.transverse"]
+    compute_read(draft, None)
+    assert draft["lesions"][0]["size_mm"] == {"ap": 6.0, "transverse": None, "si": 20.0}
+    assert draft["patient_findings"]["multiplicity"] == "solitary"
