@@ -87,6 +87,21 @@ class ReaderProgress:
 
 
 @dataclass(frozen=True)
+class OpenCase:
+    """What the panel needs to show a case: its series to load, the read to restore and where the reader was.
+
+    case_id; series: (role, absolute path) in CSV order; case: the saved read or a new one (case dict);
+    ui: the UI state saved with the last autosave ({} if none); status: "unread", "in_progress" or "done".
+    """
+
+    case_id: str
+    series: list[tuple[str, Path]]
+    case: dict
+    ui: dict
+    status: str
+
+
+@dataclass(frozen=True)
 class Disagreement:
     """A field the readers of a consensus draft disagree on: its path in the draft and each reader's value."""
 
@@ -347,6 +362,11 @@ class Session:
         self.case(case_id)
         return self.directory / READS_DIR / reader / f"{case_id}.json"
 
+    def scene_folder(self, reader: str, case_id: str) -> Path:
+        """Return DIR/reads/<reader>/<case_id>.scene: where the Slicer module may keep the reader's markups and
+        segmentations of a case (its read folder); optional, the case JSON beside it is the read."""
+        return self.read_path(reader, case_id).with_name(f"{case_id}.scene")
+
     def state_path(self, reader: str, case_id: str) -> Path:
         """Return DIR/reads/<reader>/<case_id>.state.json (the file may not exist yet)."""
         return self.read_path(reader, case_id).with_name(f"{case_id}.state.json")
@@ -453,6 +473,17 @@ class Session:
         case = case_mod.new_case(case_id, reader)
         case["series"] = [{"role": role, "file": series_path} for role, series_path in self.case(case_id).series]
         return case
+
+    def open_case(self, reader: str, case_id: str | None = None, progress: Progress | None = None) -> OpenCase | None:
+        """Return what the panel loads for the reader's case `case_id`, or for next_case(reader) when None
+        (None when every case is done): series paths, the read (saved or new) and the saved UI state."""
+        if case_id is None:
+            case_id = self.next_case(reader, progress)
+            if case_id is None:
+                return None
+        state = self.load_state(reader, case_id)
+        return OpenCase(case_id, self.series_paths(case_id), self.load_read(reader, case_id), state["ui"],
+                        state["status"])
 
     def autosave(self, reader: str, case_id: str, case: dict, ui_state: dict | None = None) -> Path:
         """Save the reader's read of a case now (call it on every change).

@@ -195,6 +195,24 @@ def test_next_resume_done_and_progress(session_dir: Path) -> None:
     assert case_io.load_case(session_dir / "reads/alice/case-003.json")["lesions"] == []
 
 
+def test_open_case_gives_series_read_and_ui_state(session_dir: Path, tmp_path: Path) -> None:
+    session = open_session(session_dir)
+    first = session.open_case("alice")
+    assert (first.case_id, first.status, first.ui, first.case["lesions"]) == ("case-001", "unread", {}, [])
+    assert first.series[0] == ("t2_sagittal", (tmp_path / "data" / "c1_t2").resolve())
+    case = first.case
+    case["lesions"].append(_lesion("L1", 50.0, position="exophytic"))
+    session.autosave("alice", "case-001", case, ui_state={"lesion": "L1"})
+    resumed = open_session(session_dir).open_case("alice")
+    assert resumed.case_id == "case-001" and resumed.status == "in_progress"
+    assert resumed.ui == {"lesion": "L1"} and resumed.case["lesions"][0]["position"] == "exophytic"
+    assert session.open_case("alice", "case-003").series[1][0] == "t1_post"
+    assert session.scene_folder("alice", "case-001") == session_dir / "reads" / "alice" / "case-001.scene"
+    for case_id in session.case_ids:
+        session.mark_done("alice", case_id)
+    assert session.open_case("alice") is None
+
+
 def test_resume_prefers_the_most_recently_saved_case(session_dir: Path) -> None:
     session = open_session(session_dir)
     for case_id in ("case-003", "case-001"):
