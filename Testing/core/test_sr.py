@@ -1,0 +1,400 @@
+"""DICOM SR export/import: TID 1500 content, stable tracking UIDs, exact round trip, dciodvfy validity."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.sr.codedict import codes
+
+from ISCMAssistLib import case as C
+from ISCMAssistLib import sr, sr_codes
+from ISCMAssistLib.dicom_series import write_series
+from ISCMAssistLib.volumes import Volume
+
+FOR_UID = "1.2.826.0.1.3680043.8.498.111"
+
+#: Every SR a test here writes to disk; test_dciodvfy_* validates them all at the end of the file.
+PRODUCED: list[Path] = []
+
+
+def make_series(folder: Path, description: str = "SAG T2", number: int = 1, patient: dict | None = None,
+                study_uid: str = "1.2.826.0.1.3680043.8.498.100") -> Path:
+    """A 4-slice sagittal MR series (LPS x = slice axis), 1 mm pixels, in FOR_UID."""
+    ijk_to_ras = np.array([[0, 0, -1.0, 2.0], [0, -1.0, 0, 40.0], [-1.0, 0, 0, 10.0], [0, 0, 0, 1]])
+    array = np.arange(4 * 8 * 6, dtype=np.int16).reshape(4, 8, 6)
+    write_series(folder, Volume(array, ijk_to_ras), series_description=description, series_number=number,
+                 patient=patient, frame_of_reference_uid=FOR_UID, study_instance_uid=study_uid,
+                 seed=f"test-sr-{description}")
+    return folder
+
+
+def full_case() -> dict:
+    """A case with every field filled, odd floats and provenance, both line kinds."""
+    case = C.new_case("case-007", "reader1")
+    case["reader"]["read_at"] = "2026-11-25T12:00:00Z"
+    case["series"] = [{"role": "t2_sagittal", "series_uid": None, "file": "t2/", "description": "SAG T2"}]
+    case["levels"] = {"landmarks": [{"label": "T4", "position_lps": [0.1, 10.2, -120.3]},
+                                    {"label": "T4/T5", "position_lps": [0.0, 10.0, -135.123456789]},
+                                    {"label": "conus", "position_lps": [0.0, 5.0, -300.0]}],
+                      "source": "landmarks"}
+    lesion = C.new_lesion("L1")
+    lesion.update({
+        "levels": "T4-T6", "location": "thoracic", "position": "eccentric", "origin": "intramedullary",
+        "morphology": "well_circumscribed", "cord_expansion": True, "t2_signal": "hyperintense",
+        "t1_signal": "isointense", "cystic_change": "intratumoral", "hemorrhage": False,
+        "enhancement": "heterogeneous",
+        "size_mm": {"ap": 6.5, "transverse": 7, "si": 19.912345678901234},
+        "enhancement_length_segments": 2, "t2_length_segments": 5, "t2_to_enhancement_ratio": 2.5,
+        "rim_sign": False, "flame_sign": True,
+        "lines_lps": {"si": [[0.1, 1.2, 2.3], [0.1, 1.2, 22.212345678901234]],
+                      "ap": [[0, 0, 10], [0, 6.5, 10]],
+                      "transverse": [[-3, 2, 10], [4, 2, 10]],
+                      "edema_si": [[0, 1, -20.000001], [0, 1, 60.3333333333]]},
+        "provenance": {"size_mm": "derived", "t2_signal": "reader", "size_mm.ap": "reader"},
+    })
+    lesion2 = C.new_lesion("L2")
+    lesion2.update({"position": "central", "t2_signal": "isointense", "enhancement": "peripheral_ring",
+                    "size_mm": {"ap": None, "transverse": None, "si": 3.25},
+                    "lines_lps": {"ap": [[1, 2, 3], [1, 5, 3]]},
+                    "levels": "C5", "location": "cervical"})
+    case["lesions"] += [lesion, lesion2]
+    case["patient_findings"].update({
+        "multiplicity": "multiple", "other_cns_or_spinal_metastases": True,
+        "primary_tumor_or_non_cns_metastases": False, "leptomeningeal_metastases": True,
+        "leptomeningeal_sites": ["cauda_equina", "cord_conus"], "provenance": {"multiplicity": "derived"},
+    })
+    case["clinical"].update({"sex": "female", "age_years": 58, "primary_tumor": "other",
+                             "primary_tumor_detail": "anaplastic thyroid carcinoma",
+                             "symptom_duration_weeks": 2.0})
+    case["notes"] = "ünïcode note"
+    C.validate_case(case)
+    return case
+
+
+@pytest.fixture(scope="module")
+def t2_folder(tmp_path_factory) -> Path:
+    return make_series(tmp_path_factory.mktemp("src") / "t2")
+
+
+def export(case: dict, folder: Path, path: Path, **options) -> pydicom.Dataset:
+    sr.write_sr(case, [folder], path, **options)
+    PRODUCED.append(path)
+    return pydicom.dcmread(path)
+
+
+def groups_of(ds: pydicom.Dataset) -> list:
+    container = [i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "126010"][0]
+    return list(container.ContentSequence)
+
+
+def items(group, value_type: str | None = None) -> list:
+    return [i for i in group.ContentSequence if value_type is None or i.ValueType == value_type]
+
+
+def named(group, code) -> list:
+    return [i for i in group.ContentSequence
+            if (i.ConceptNameCodeSequence[0].CodeValue, i.ConceptNameCodeSequence[0].CodingSchemeDesignator)
+            == (code.value, code.scheme_designator)]
+
+
+# --- codes ---------------------------------------------------------------------------------------
+
+#: (scheme, value, meaning) of every standard code sr_codes uses, as given in dicom-sr-notes.md / PS3.16.
+EXPECTED_STANDARD = {
+    ("SCT", "14799000"), ("SCT", "2748008"), ("SCT", "410668003"), ("SCT", "131197000"),
+    ("SCT", "103355008"), ("SCT", "52101004"), ("SCT", "272519000"), ("SCT", "26216008"),
+    ("SCT", "255380003"), ("SCT", "122494005"), ("SCT", "122495006"), ("SCT", "1217257000"),
+    ("SCT", "367643001"), ("SCT", "50960005"), ("SCT", "129738007"), ("SCT", "129741003"),
+    ("SCT", "14806007"), ("SCT", "73071006"), ("SCT", "23215003"), ("SCT", "66794005"), ("SCT", "49668003"),
+    ("SCT", "54735007"), ("SCT", "524008"),
+    ("DCM", "110804"), ("DCM", "110805"), ("DCM", "112160"), ("DCM", "112161"), ("DCM", "111037"),
+    ("DCM", "121006"), ("DCM", "121007"),
+    ("UCUM", "mm"), ("UCUM", "1"), ("LN", "18756-7"),
+}
+
+
+def all_codes() -> list:
+    found = [sr_codes.PROCEDURE_REPORTED, sr_codes.FINDING_TYPE, sr_codes.SITE_SPINAL_CORD, sr_codes.UNIT_MM,
+             sr_codes.UNIT_ONE, sr_codes.UNIT_SEGMENTS, sr_codes.OBSERVER_PERSON, sr_codes.OBSERVER_DEVICE,
+             sr_codes.QUALITATIVE_EVALUATIONS, sr_codes.CASE_SUPPLEMENT, sr_codes.LEPTOMENINGEAL_SITE]
+    found += list(sr_codes.VERTEBRA_CODES.values()) + list(sr_codes.SIZE_CODES.values())
+    found += list(sr_codes.LINE_LENGTH_CODES.values()) + list(sr_codes.LEPTOMENINGEAL_SITE_VALUES.values())
+    found += [name for name, _unit in sr_codes.SEGMENT_MEASUREMENTS.values()]
+    for name, table in list(sr_codes.LESION_EVALUATIONS.values()) + list(sr_codes.PATIENT_EVALUATIONS.values()):
+        found += [name, *table.values()]
+    return found
+
+
+def test_every_standard_code_is_in_pydicoms_dictionary_with_the_same_meaning():
+    dictionary: dict[tuple[str, str], set[str]] = {}
+    for scheme in ("SCT", "DCM", "UCUM", "LN"):
+        concepts = getattr(codes, scheme)
+        for keyword in concepts.dir():
+            code = getattr(concepts, keyword)
+            dictionary.setdefault((code.scheme_designator, code.value), set()).add(code.meaning)
+    standard = [c for c in all_codes() if c.scheme_designator in ("SCT", "DCM", "UCUM", "LN")]
+    for code in standard:
+        if (code.scheme_designator, code.value) == ("UCUM", "{segments}"):
+            continue  # a UCUM annotation unit ({...} means 1); pydicom lists only a few UCUM units
+        key = (code.scheme_designator, code.value)
+        assert key in dictionary, f"{key} {code.meaning!r} is not in pydicom's code dictionary"
+        assert code.meaning in dictionary[key], f"{key}: {code.meaning!r} not among {dictionary[key]}"
+    used = {(c.scheme_designator, c.value) for c in standard}
+    assert EXPECTED_STANDARD <= used
+    assert sr_codes.SITE_SPINAL_CORD.value == "2748008" and sr_codes.FINDING_TYPE.value == "14799000"
+    assert sr_codes.VERTEBRA_CODES[11].value == "73071006"  # T4
+    assert sr_codes.VERTEBRA_CODES[25].value == "54735007"  # S1 coded as sacrum
+
+
+def test_every_other_code_is_in_the_declared_private_scheme_and_unique():
+    others = [c for c in all_codes() if c.scheme_designator not in ("SCT", "DCM", "UCUM", "LN")]
+    assert {c.scheme_designator for c in others} == {"99ISCM", "UMLS"}
+    private = {(c.value, c.meaning) for c in others if c.scheme_designator == "99ISCM"}
+    assert len({v for v, _m in private}) == len(private)  # one meaning per private value
+    assert all(len(c.value) <= 16 for c in all_codes())  # fits Code Value (SH), not Long Code Value
+    item = sr_codes.private_coding_scheme()
+    assert item.CodingSchemeDesignator == "99ISCM"
+
+
+def test_every_case_enum_value_has_a_code():
+    features = {f.name: f for f in C.LESION_FEATURES + C.PATIENT_FEATURES}
+    for field, (_name, table) in list(sr_codes.LESION_EVALUATIONS.items()) + list(sr_codes.PATIENT_EVALUATIONS.items()):
+        assert set(table) == set(features[field].values), field
+    assert set(sr_codes.LEPTOMENINGEAL_SITE_VALUES) == set(features["leptomeningeal_sites"].values)
+    coded = set(sr_codes.LESION_EVALUATIONS) | set(sr_codes.SEGMENT_MEASUREMENTS) | {"levels", "size_mm"}
+    assert coded == {f.name for f in C.LESION_FEATURES}
+
+
+# --- content -------------------------------------------------------------------------------------
+
+
+def test_sr_is_comprehensive_3d_tid1500_with_patient_and_references(t2_folder, tmp_path):
+    ds = export(full_case(), t2_folder, tmp_path / "r.dcm")
+    assert ds.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"
+    assert ds.Modality == "SR" and ds.CompletionFlag == "COMPLETE" and ds.VerificationFlag == "UNVERIFIED"
+    assert ds.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+    assert ds.ConceptNameCodeSequence[0].CodeValue == "126000"
+    source = pydicom.dcmread(sorted(t2_folder.iterdir())[0])
+    assert ds.PatientID == source.PatientID and ds.StudyInstanceUID == source.StudyInstanceUID
+    referenced = {i.ReferencedSOPInstanceUID
+                  for s in ds.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence
+                  for i in s.ReferencedSOPSequence}
+    assert referenced == {pydicom.dcmread(p).SOPInstanceUID for p in t2_folder.iterdir()}
+    assert ds.CodingSchemeIdentificationSequence[0].CodingSchemeDesignator == "99ISCM"
+    assert "research use" in ds.SeriesDescription
+
+
+def test_lesion_group_holds_finding_sites_sizes_lines_lengths_and_features(t2_folder, tmp_path):
+    ds = export(full_case(), t2_folder, tmp_path / "r.dcm")
+    group1, group2 = groups_of(ds)
+    assert named(group1, codes.DCM.TrackingIdentifier)[0].TextValue == "L1"
+    assert named(group1, codes.DCM.Finding)[0].ConceptCodeSequence[0].CodeValue == "14799000"
+    sites = [i.ConceptCodeSequence[0].CodeValue for i in named(group1, codes.SCT.FindingSite)]
+    assert sites == ["2748008", "73071006", "56401006", "45296009"]  # cord, T4, T5, T6
+    si = named(group1, codes.SCT.Length)[0]
+    assert si.MeasuredValueSequence[0].FloatingPointValue == 19.912345678901234
+    assert si.MeasuredValueSequence[0].MeasurementUnitsCodeSequence[0].CodeValue == "mm"
+    scoord = si.ContentSequence[0]
+    assert scoord.ValueType == "SCOORD3D" and scoord.GraphicType == "POLYLINE"
+    assert scoord.ReferencedFrameOfReferenceUID == FOR_UID
+    assert np.allclose(scoord.GraphicData, [0.1, 1.2, 2.3, 0.1, 1.2, 22.212345678901234])  # LPS as given
+    width = named(group1, codes.SCT.Width)[0]
+    assert float(width.MeasuredValueSequence[0].NumericValue) == 7
+    assert "FloatingPointValue" not in width.MeasuredValueSequence[0]  # an int: read back as int
+    edema = named(group1, sr_codes.LINE_LENGTH_CODES["edema_si"])[0]
+    assert edema.MeasuredValueSequence[0].FloatingPointValue == pytest.approx(80.3333343333)
+    t2len = named(group1, sr_codes.T2_LENGTH)[0].MeasuredValueSequence[0]
+    assert int(t2len.NumericValue) == 5 and t2len.MeasurementUnitsCodeSequence[0].CodeValue == "{segments}"
+    ratio = named(group1, sr_codes.T2_TO_ENHANCEMENT_RATIO)[0].MeasuredValueSequence[0]
+    assert float(ratio.NumericValue) == 2.5 and ratio.MeasurementUnitsCodeSequence[0].CodeValue == "1"
+    t2 = named(group1, codes.DCM.T2WeightedMRSignalIntensity)[0]
+    assert t2.ConceptCodeSequence[0].CodeValue == "HYPERINTENSE"
+    hemorrhage = named(group1, codes.SCT.Hemorrhage)[0]
+    assert hemorrhage.ConceptCodeSequence[0].CodeValue == "272519000"  # absent
+    assert named(group1, sr_codes.LESION_EVALUATIONS["flame_sign"][0])[0].ConceptCodeSequence[0].CodeValue == "52101004"
+    assert named(group1, codes.DCM.Margins)[0].ConceptCodeSequence[0].CodeValue == "129738007"
+    # lesion 2: nulls omitted, AP line with no AP size kept as a line-length measurement
+    assert not named(group2, codes.SCT.Hemorrhage) and not named(group2, codes.SCT.Depth)
+    ap_line = named(group2, sr_codes.LINE_LENGTH_CODES["ap"])[0]
+    assert ap_line.MeasuredValueSequence[0].FloatingPointValue == 3.0
+    assert [i.ConceptCodeSequence[0].CodeValue for i in named(group2, codes.SCT.FindingSite)] == ["2748008", "36978003"]
+
+
+def test_patient_findings_are_coded_in_the_qualitative_evaluations_container(t2_folder, tmp_path):
+    ds = export(full_case(), t2_folder, tmp_path / "r.dcm")
+    container = [i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "C0034375"][0]
+    coded = {(i.ConceptNameCodeSequence[0].CodeValue, i.ConceptCodeSequence[0].CodeValue)
+             for i in container.ContentSequence if i.ValueType == "CODE"}
+    assert coded == {("MULTIPLICITY", "524008"), ("OTHER-CNS-METS", "52101004"),
+                     ("PRIMARY-NONCNS", "272519000"), ("LEPTOMENING-METS", "52101004"),
+                     ("LEPTOMENING-SITE", "SITE-CAUDA"), ("LEPTOMENING-SITE", "SITE-CORD-CONUS")}
+
+
+def test_tracking_uids_are_stable_across_reexports_and_differ_per_lesion_and_case(t2_folder, tmp_path):
+    case = full_case()
+    first = export(case, t2_folder, tmp_path / "a.dcm")
+    second = export(case, t2_folder, tmp_path / "b.dcm")
+    uids = lambda ds: [named(g, codes.DCM.TrackingUniqueIdentifier)[0].UID
+                       for g in groups_of(ds)]
+    assert uids(first) == uids(second)
+    assert len(set(uids(first))) == 2
+    assert first.SOPInstanceUID != second.SOPInstanceUID
+    assert uids(first)[0] == sr.tracking_uid("case-007", "L1") != sr.tracking_uid("case-008", "L1")
+
+
+# --- round trip ----------------------------------------------------------------------------------
+
+
+def test_round_trip_gives_back_the_identical_case(t2_folder, tmp_path):
+    case = full_case()
+    ds = export(case, t2_folder, tmp_path / "r.dcm")
+    back = sr.sr_to_case(tmp_path / "r.dcm")
+    assert back == case
+    assert json.dumps(back, ensure_ascii=False) == json.dumps(case, ensure_ascii=False)  # ints stay ints, order kept
+    assert sr.sr_to_case(ds) == case
+
+
+def test_round_trip_of_empty_and_minimal_cases(t2_folder, tmp_path):
+    empty = C.new_case("case-empty")
+    assert sr.sr_to_case(export(empty, t2_folder, tmp_path / "e.dcm")) == empty
+    minimal = {"schema_version": "1.0.0", "case_id": "m", "lesions": [{"id": "L3", "levels": "T4-T4"}]}
+    assert sr.sr_to_case(export(minimal, t2_folder, tmp_path / "m.dcm")) == minimal
+    every_null = C.new_case("nulls")
+    every_null["lesions"].append(C.new_lesion("L1"))
+    every_null["patient_findings"]["leptomeningeal_sites"] = []
+    assert sr.sr_to_case(export(every_null, t2_folder, tmp_path / "n.dcm")) == every_null
+
+
+@pytest.mark.parametrize("field", [f.name for f in C.LESION_FEATURES if f.kind in ("enum", "boolean")])
+def test_every_value_of_every_lesion_feature_round_trips(field, t2_folder):
+    feature = {f.name: f for f in C.LESION_FEATURES}[field]
+    for value in feature.values:
+        case = C.new_case("c")
+        lesion = C.new_lesion("L1")
+        lesion[field] = value
+        if field == "origin":
+            lesion["position"] = "eccentric"
+        case["lesions"].append(lesion)
+        assert sr.sr_to_case(sr.case_to_sr(case, [t2_folder])) == case
+
+
+def test_every_patient_finding_value_round_trips(t2_folder):
+    for feature in C.PATIENT_FEATURES:
+        values = [list(feature.values)] if feature.kind == "list" else list(feature.values)
+        for value in values:
+            case = C.new_case("c")
+            case["patient_findings"][feature.name] = value
+            assert sr.sr_to_case(sr.case_to_sr(case, [t2_folder])) == case
+
+
+def test_coded_values_win_over_the_supplement_and_float32_lines_are_used_when_edited(t2_folder):
+    case = full_case()
+    ds = sr.case_to_sr(case, [t2_folder])
+    group1 = groups_of(ds)[0]
+    named(group1, codes.SCT.Length)[0].MeasuredValueSequence[0].FloatingPointValue = 21.0
+    named(group1, codes.SCT.Length)[0].ContentSequence[0].GraphicData = [0, 0, 0, 0, 0, 21.0]
+    group1.ContentSequence = [i for i in group1.ContentSequence if not named_is(i, codes.SCT.Hemorrhage)]
+    back = sr.sr_to_case(ds)
+    assert back["lesions"][0]["size_mm"]["si"] == 21.0
+    assert back["lesions"][0]["lines_lps"]["si"] == [[0, 0, 0], [0, 0, 21.0]]
+    assert back["lesions"][0]["lines_lps"]["ap"] == case["lesions"][0]["lines_lps"]["ap"]
+    assert back["lesions"][0]["hemorrhage"] is None
+
+
+def named_is(item, code) -> bool:
+    c = item.ConceptNameCodeSequence[0]
+    return (c.CodeValue, c.CodingSchemeDesignator) == (code.value, code.scheme_designator)
+
+
+def test_sr_without_supplement_still_gives_a_valid_case(t2_folder):
+    ds = sr.case_to_sr(full_case(), [t2_folder])
+    container = [i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "C0034375"][0]
+    container.ContentSequence = [i for i in container.ContentSequence if i.ValueType != "TEXT"]
+    back = sr.sr_to_case(ds)
+    lesion = back["lesions"][0]
+    assert lesion["levels"] == "T4-T6" and lesion["size_mm"]["si"] == 19.912345678901234
+    assert lesion["lines_lps"]["si"][1][2] == pytest.approx(22.212345678901234, abs=1e-5)
+    assert lesion["provenance"] == {}
+    assert back["patient_findings"]["leptomeningeal_sites"] == ["cauda_equina", "cord_conus"]
+
+
+# --- errors --------------------------------------------------------------------------------------
+
+
+def test_bad_inputs_raise_project_errors_naming_the_problem(t2_folder, tmp_path):
+    with pytest.raises(sr.SRSourceError, match="does not exist"):
+        sr.case_to_sr(full_case(), [tmp_path / "nope"])
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "a.txt").write_text("not dicom")
+    with pytest.raises(sr.SRSourceError, match="no DICOM images"):
+        sr.case_to_sr(full_case(), [tmp_path / "junk"])
+    bad = full_case()
+    bad["lesions"][0]["position"] = "middle"
+    with pytest.raises(C.CaseValidationError, match=r"lesions\[0\]\.position"):
+        sr.case_to_sr(bad, [t2_folder])
+    with pytest.raises(sr.SRSourceError, match="does not exist"):
+        sr.sr_to_case(tmp_path / "missing.dcm")
+    with pytest.raises(sr.SRError, match="not a DICOM file"):
+        sr.sr_to_case(tmp_path / "junk" / "a.txt")
+    image = sorted(t2_folder.iterdir())[0]
+    with pytest.raises(sr.SRError, match="not a Comprehensive"):
+        sr.sr_to_case(image)
+
+
+def test_two_patients_are_refused(t2_folder, tmp_path):
+    other = make_series(tmp_path / "other", patient={"PatientID": "SOMEONE-ELSE"})
+    with pytest.raises(sr.SRSourceError, match="PatientIDs"):
+        sr.case_to_sr(full_case(), [t2_folder, other])
+
+
+def test_progress_callback_counts_source_files(t2_folder):
+    calls = []
+    sr.case_to_sr(full_case(), [t2_folder], progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+# --- CLI -----------------------------------------------------------------------------------------
+
+
+def test_cli_export_and_import(t2_folder, tmp_path, capsys):
+    from ISCMAssistLib.case_io import save_case
+    from ISCMAssistLib.cli import main
+
+    case = full_case()
+    save_case(case, tmp_path / "case.json")
+    out = tmp_path / "report.dcm"
+    assert main(["export-sr", str(tmp_path / "case.json"), "--series", str(t2_folder), "--out", str(out)]) == 0
+    PRODUCED.append(out)
+    assert main(["import-sr", str(out), "--out", str(tmp_path / "back.json")]) == 0
+    assert json.loads((tmp_path / "back.json").read_text("utf-8")) == case
+    capsys.readouterr()
+    assert main(["import-sr", str(out)]) == 0
+    assert json.loads(capsys.readouterr().out) == case
+    assert main(["import-sr", str(tmp_path / "missing.dcm")]) == 2
+    assert "missing.dcm" in capsys.readouterr().err
+
+
+# --- independent validation: dciodvfy (dicom3tools) -- keep last in this file ------------------------
+
+
+def test_dciodvfy_reports_no_errors_on_every_sr_produced():
+    dciodvfy = shutil.which("dciodvfy")
+    if dciodvfy is None:
+        message = "dciodvfy not found: install dicom3tools (apt-get install -y dicom3tools) to validate the SRs"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    assert PRODUCED, "no SR was produced by the tests above (run the whole file)"
+    for path in PRODUCED:
+        result = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
+        report = result.stdout + result.stderr
+        errors = [line for line in report.splitlines() if line.startswith("Error")]
+        assert not errors, f"{path.name}:\n" + "\n".join(errors)
