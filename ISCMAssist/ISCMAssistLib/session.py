@@ -212,10 +212,15 @@ def read_cases_csv(cases_csv: str | os.PathLike[str]) -> tuple[list[SessionCase]
 
 
 def _relative_to(path: str, folder: Path) -> str:
+    """`path` relative to `folder` when they share a folder below the file-system root, else unchanged:
+    a session and its data in one project folder move together; a path via the root is not portable."""
     try:
-        return Path(os.path.relpath(path, folder)).as_posix()
+        common = Path(os.path.commonpath([path, folder]))
     except ValueError:  # another drive on Windows
         return path
+    if common == Path(common.anchor):
+        return path
+    return Path(os.path.relpath(path, folder)).as_posix()
 
 
 def create_session(
@@ -228,7 +233,8 @@ def create_session(
 
     Takes the session folder (created if absent; must not already hold session.json), the cases CSV
     (see the module docstring), the first reader's name and an optional session name (default: the
-    folder name). Series paths are stored relative to the folder. Returns the open Session; its
+    folder name). Series paths are stored relative to the folder when both lie in a common folder below
+    the file-system root, else absolute. Returns the open Session; its
     ``warnings`` list the series paths that do not exist (not fatal). Raises SessionError.
     """
     check_name(reader, "reader name")

@@ -95,6 +95,14 @@ def test_create_groups_rows_by_case_stores_relative_paths_and_warns(tmp_path: Pa
     assert open_session(tmp_path / "sess").case_ids == ["case-001", "case-002", "case-003"]
 
 
+def test_paths_only_sharing_the_root_stay_absolute(tmp_path: Path) -> None:
+    root_path = "/" + "_iscm_no_such_folder/t2"  # shares only "/" with tmp_path
+    csv_path = _write_csv(tmp_path / "cases.csv", f"case_id,role,path\nc1,t2_sagittal,{root_path}\n")
+    session = create_session(tmp_path / "sess", csv_path, "alice")
+    assert json.loads((tmp_path / "sess" / "session.json").read_text())["cases"][0]["series"][0]["path"] == root_path
+    assert session.series_paths("c1") == [("t2_sagittal", Path(root_path))]
+
+
 def test_create_refuses_an_existing_session(session_dir: Path, study: Path) -> None:
     with pytest.raises(SessionError, match="already exists"):
         create_session(session_dir, study, "bob")
