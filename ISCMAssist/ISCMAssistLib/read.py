@@ -111,7 +111,7 @@ def _warn_if_extrapolated(model: LevelModel, extent: tuple[float, float], what: 
                           warnings: list[str] | None) -> None:
     if warnings is None:
         return
-    known = model.level_range
+    known = model.u_range
     if (extent[0] < known[0] - EXTRAPOLATION_WARNING_SEGMENTS
             or extent[1] > known[1] + EXTRAPOLATION_WARNING_SEGMENTS):
         warnings.append(
