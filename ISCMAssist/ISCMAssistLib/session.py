@@ -6,6 +6,7 @@ Layout of a session folder ``DIR`` (agreement.py and cohort.py read it too; keep
     DIR/reads/<reader>/<case_id>.json         the reader's case read (case JSON, saved by case_io.save_case)
     DIR/reads/<reader>/<case_id>.state.json   {"status": "in_progress"|"done", "updated_at", "ui": {...}}
     DIR/reads/consensus/...                   a consensus read is a reader named "consensus"
+    DIR/scenes/<reader>/<case_id>/            optional: the Slicer module's markups/segmentations of a read
 
 The status of a case for a reader is "done" when its state file says so, "in_progress" when a read or a
 state file exists, otherwise "unread". Every file is written atomically (temp file + fsync + rename), so a
@@ -35,6 +36,7 @@ from . import case_io, files
 SESSION_SCHEMA_VERSION = "1.0.0"
 SESSION_FILE = "session.json"
 READS_DIR = "reads"
+SCENES_DIR = "scenes"
 CONSENSUS_READER = "consensus"
 CSV_COLUMNS = ("case_id", "role", "path")
 STATUSES = ("unread", "in_progress", "done")
@@ -369,9 +371,22 @@ class Session:
         return self.directory / READS_DIR / reader / f"{case_id}.json"
 
     def scene_folder(self, reader: str, case_id: str) -> Path:
-        """Return DIR/reads/<reader>/<case_id>.scene: where the Slicer module may keep the reader's markups and
-        segmentations of a case (its read folder); optional, the case JSON beside it is the read."""
-        return self.read_path(reader, case_id).with_name(f"{case_id}.scene")
+        """Return DIR/scenes/<reader>/<case_id>: where the Slicer module may keep the reader's markups and
+        segmentations of a case (its read folder). Optional and outside reads/, so tools that gather every
+        *.json under reads/<reader>/ see each read once; reads/<reader>/<case_id>.json is the read."""
+        self.read_path(reader, case_id)
+        return self.directory / SCENES_DIR / reader / case_id
+
+    def read_files(self, reader: str, only_done: bool = False, progress: Progress | None = None) -> dict[str, Path]:
+        """Return {case_id: path of the reader's saved read} in session order, for cases with a read file
+        (only those marked done if `only_done`). State files and temporary files are never included."""
+        states = self.statuses(reader, progress)
+        result = {}
+        for case_id, state in states.items():
+            path = self.read_path(reader, case_id)
+            if path.exists() and (state["status"] == "done" or not only_done):
+                result[case_id] = path
+        return result
 
     def state_path(self, reader: str, case_id: str) -> Path:
         """Return DIR/reads/<reader>/<case_id>.state.json (the file may not exist yet)."""

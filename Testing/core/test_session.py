@@ -215,10 +215,13 @@ def test_open_case_gives_series_read_and_ui_state(session_dir: Path, tmp_path: P
     assert resumed.case_id == "case-001" and resumed.status == "in_progress"
     assert resumed.ui == {"lesion": "L1"} and resumed.case["lesions"][0]["position"] == "exophytic"
     assert session.open_case("alice", "case-003").series[1][0] == "t1_post"
-    assert session.scene_folder("alice", "case-001") == session_dir / "reads" / "alice" / "case-001.scene"
+    assert session.scene_folder("alice", "case-001") == session_dir / "scenes" / "alice" / "case-001"
+    assert session.read_files("alice") == {"case-001": session_dir / "reads" / "alice" / "case-001.json"}
+    assert session.read_files("alice", only_done=True) == {}
     for case_id in session.case_ids:
         session.mark_done("alice", case_id)
     assert session.open_case("alice") is None
+    assert list(session.read_files("alice", only_done=True)) == ["case-001", "case-002", "case-003"]
 
 
 def test_resume_prefers_the_most_recently_saved_case(session_dir: Path) -> None:
