@@ -298,6 +298,28 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         """Return the volume node selected for a series role, or None."""
         return self.getParameterNode().GetNodeReference(SERIES_PARAMETERS[role])
 
+    def addSeriesVolume(self, volume: Any, name: str, role: str | None = None) -> Any:
+        """Put a core Volume (array [k, j, i], ijk_to_ras RAS mm) into the scene as a scalar volume node
+        named ``name``; select it for series ``role`` when given. Returns the node."""
+        from vtk.util import numpy_support
+
+        array = np.ascontiguousarray(volume.array)
+        image = vtk.vtkImageData()
+        image.SetDimensions(array.shape[2], array.shape[1], array.shape[0])
+        scalars = numpy_support.numpy_to_vtk(array.ravel(), deep=True)
+        image.GetPointData().SetScalars(scalars)
+        node = self.scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+        ijkToRas = vtk.vtkMatrix4x4()
+        for row in range(4):
+            for column in range(4):
+                ijkToRas.SetElement(row, column, float(volume.ijk_to_ras[row][column]))
+        node.SetIJKToRASMatrix(ijkToRas)
+        node.SetAndObserveImageData(image)
+        node.CreateDefaultDisplayNodes()
+        if role is not None:
+            self.setSeriesVolume(role, node)
+        return node
+
     def loadSeries(self, path: str | os.PathLike, role: str, progress: ProgressCallback | None = None) -> Any:
         """Load a NIfTI/NRRD file or a folder of one DICOM series as a volume node and select it for
         ``role``; return the node. Raises ReadFolderError when nothing loads."""
@@ -415,7 +437,12 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         role = node.GetAttribute(ROLE_ATTRIBUTE)
         if lesionId:
             sh = self._shNode()
-            sh.SetItemParent(sh.GetItemByDataNode(node), self._lesionFolder(lesionId))
+            folder = self._lesionFolder(lesionId)
+            item = sh.GetItemByDataNode(node)
+            if item:
+                sh.SetItemParent(item, folder)
+            else:  # in the app the subject hierarchy plugins add the item; headless nobody does
+                sh.CreateItem(folder, node)
             color = lesionColor(lesionId)
             if role in ("edema_si", "edema_segment"):
                 color = _tint(color)

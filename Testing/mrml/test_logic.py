@@ -1,0 +1,271 @@
+"""ISCMAssistLogic on slicer-core's real MRML: roles, live recomputation, checklist overrides, observers.
+
+Expected values are the phantom's ground truth (ISCMAssistLib.phantom): a nodule spanning T4-T5
+(2 segments; 6 x 7 x 17 mm AP x transverse x SI) with cord edema over T3-T7 (5 segments).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import slicer
+from conftest import rounded, truth_lines
+
+from ISCMAssistHeadless import create_headless_context
+from ISCMAssistLib.case import CaseValidationError
+from ISCMAssistLogic import (
+    LESION_ATTRIBUTE,
+    ROLE_ATTRIBUTE,
+    ISCMAssistLogic,
+    RoleError,
+    lesionColor,
+)
+
+POINT_EVENTS = 5  # markups events observed per markups node (see ISCMAssistLogic._MARKUP_EVENTS)
+SCENE_EVENTS = 4  # NodeAdded, NodeRemoved, EndClose, EndImport
+
+
+def row(logic, lesion_id="L1") -> dict[str, str]:
+    return next(r for r in logic.tableRows() if r["Lesion ID"] == lesion_id)
+
+
+def test_phantom_read_fills_table_with_ground_truth(phantom_read, phantom):
+    logic, lesion_id = phantom_read
+    assert lesion_id == "L1"
+    r = row(logic)
+    assert r["Lesion"] == "Lesion 1"
+    assert r["Levels"] == phantom.lesion.levels == "T4-T5"
+    assert r["Location"] == "thoracic"
+    assert float(r["Length of enhancement (segments)"]) == 2
+    assert float(r["Length of cord T2 hyperintensity (segments)"]) == 5
+    assert float(r["Ratio T2 length / enhancement length"]) == 2.5
+    assert float(r["AP size (mm)"]) == 6.0
+    assert float(r["Transverse size (mm)"]) == 7.0
+    assert float(r["SI size (mm)"]) == 17.0
+    lesion = logic.getCase()["lesions"][0]
+    assert lesion["provenance"]["size_mm"] == "derived"
+    assert logic.getCase()["patient_findings"]["multiplicity"] == "solitary"
+    # lines are stored in LPS: x and y negated
+    si_ras = truth_lines(phantom)["lesion_si"]
+    assert lesion["lines_lps"]["si"][0] == pytest.approx([-si_ras[0][0], -si_ras[0][1], si_ras[0][2]])
+    hint_ids = {hint["id"] for hint in logic.hints()}
+    assert "edema_extensive" in hint_ids
+    edema_hint = next(h for h in logic.hints() if h["id"] == "edema_extensive")
+    assert edema_hint["evidence"] and all(e["line"] for e in edema_hint["evidence"])
+
+
+def test_moving_a_point_updates_table_parameter_node_and_hints(phantom_read, phantom):
+    logic, lesion_id = phantom_read
+    edema = logic.lesionNodes(lesion_id)["edema_si"]
+    lesion_si = truth_lines(phantom)["lesion_si"]
+    # Shrink the edema to the nodule's own SI extent: 2 segments, ratio 1.
+    edema.SetNthControlPointPositionWorld(0, *lesion_si[0])
+    edema.SetNthControlPointPositionWorld(1, *lesion_si[1])
+    r = row(logic)
+    assert float(r["Length of cord T2 hyperintensity (segments)"]) == 2
+    assert float(r["Ratio T2 length / enhancement length"]) == 1.0
+    assert "edema_extensive" not in {hint["id"] for hint in logic.hints()}
+    case_text = logic.getParameterNode().GetParameter("caseJson")
+    assert '"t2_length_segments":2' in case_text
+    # Lengthen the SI line by moving one end 10 mm caudally: 27 mm.
+    si = logic.lesionNodes(lesion_id)["lesion_si"]
+    p1 = np.array(si.GetNthControlPointPositionWorld(1))
+    si.SetNthControlPointPositionWorld(1, *(p1 - [0, 0, 10]))
+    assert float(row(logic)["SI size (mm)"]) == 27.0
+
+
+def test_roles_names_folders_and_colours(logic):
+    first = logic.addLesion()
+    second = logic.addLesion()
+    assert (first, second) == ("L1", "L2")
+    node = logic.addLesionMarkup(second, "lesion_ap", [[0, 0, 0], [0, 5, 0]])
+    assert node.GetName() == "Lesion 2 AP"
+    assert node.GetAttribute(ROLE_ATTRIBUTE) == "lesion_ap"
+    assert node.GetAttribute(LESION_ATTRIBUTE) == "L2"
+    sh = logic.scene.GetSubjectHierarchyNode()
+    folder = sh.GetItemParent(sh.GetItemByDataNode(node))
+    assert sh.GetItemName(folder) == "Lesion 2"
+    assert sh.GetItemAttribute(folder, LESION_ATTRIBUTE) == "L2"
+    assert node.GetDisplayNode().GetSelectedColor() == pytest.approx(lesionColor("L2"))
+    assert lesionColor("L1") != lesionColor("L2")
+    assert logic.addLesionMarkup(second, "lesion_ap") is node  # one node per role
+    with pytest.raises(RoleError, match="lesion role 'tumour'"):
+        logic.addLesionMarkup(second, "tumour")
+    with pytest.raises(RoleError, match="'Lesion3'"):
+        logic.addLesionMarkup("Lesion3", "lesion_ap")
+    assert [r["Lesion"] for r in logic.tableRows()] == ["Lesion 1", "Lesion 2"]
+    assert logic.getCase()["patient_findings"]["multiplicity"] == "multiple"
+
+
+def test_reader_override_survives_recomputation_and_can_be_reverted(phantom_read):
+    logic, lesion_id = phantom_read
+    logic.setReaderValue("lesion", "enhancement_length_segments", 3, lesion_id)
+    logic.setReaderValue("lesion", "t2_signal", "hyperintense", lesion_id)
+    logic.setReaderValue("clinical", "primary_tumor", "lung")
+    # Move a point: recomputation must keep the reader's values.
+    si = logic.lesionNodes(lesion_id)["lesion_si"]
+    si.SetNthControlPointPositionWorld(0, *np.array(si.GetNthControlPointPositionWorld(0)) + [0, 0, 1])
+    lesion = logic.getCase()["lesions"][0]
+    assert lesion["enhancement_length_segments"] == 3
+    assert lesion["provenance"]["enhancement_length_segments"] == "reader"
+    assert lesion["t2_to_enhancement_ratio"] == round(5 / 3, 2)  # the ratio uses the reader's count
+    assert lesion["t2_signal"] == "hyperintense"
+    assert logic.getCase()["clinical"]["primary_tumor"] == "lung"
+    assert row(logic)["Set by reader"] == "enhancement_length_segments, t2_signal"
+    logic.revertToDerived("lesion", "enhancement_length_segments", lesion_id)
+    lesion = logic.getCase()["lesions"][0]
+    assert lesion["enhancement_length_segments"] == 2
+    assert lesion["provenance"]["enhancement_length_segments"] == "derived"
+
+
+def test_every_checklist_feature_is_overridable(phantom_read):
+    from ISCMAssistLib.case import LESION_FEATURES
+
+    logic, lesion_id = phantom_read
+    for feature in LESION_FEATURES:
+        value = {"enum": feature.values[0] if feature.values else None, "boolean": True, "integer": 4,
+                 "number": 1.5, "sizes": {"ap": 1.0, "transverse": 2.0, "si": 3.0}, "text": "T4"}[feature.kind]
+        if feature.name == "origin":
+            logic.setReaderValue("lesion", "position", "eccentric", lesion_id)
+        logic.setReaderValue("lesion", feature.name, value, lesion_id)
+        assert logic.getCase()["lesions"][0][feature.name] == value
+        assert logic.getCase()["lesions"][0]["provenance"][feature.name] == "reader"
+
+
+def test_bad_checklist_value_is_refused_and_case_unchanged(phantom_read):
+    logic, lesion_id = phantom_read
+    before = logic.getParameterNode().GetParameter("caseJson")
+    with pytest.raises(CaseValidationError, match="position"):
+        logic.setReaderValue("lesion", "position", "middle", lesion_id)
+    with pytest.raises(RoleError, match="'L7' is not in the scene"):
+        logic.setReaderValue("lesion", "position", "central", "L7")
+    assert logic.getParameterNode().GetParameter("caseJson") == before
+
+
+def test_bad_level_label_is_a_warning_not_a_crash(logic):
+    lesion_id = logic.addLesion()
+    logic.setLevelLandmarks(["T4", "X9"], [[0, 0, 100], [0, 0, 70]])
+    logic.addLesionMarkup(lesion_id, "lesion_si", [[0, 0, 90], [0, 0, 80]])
+    assert any("X9" in warning for warning in logic.warnings())
+    lesion = logic.getCase()["lesions"][0]
+    assert lesion["levels"] is None
+    assert lesion["size_mm"]["si"] == 10.0
+
+
+def test_roi_gives_three_sizes(phantom_read, phantom):
+    logic, _ = phantom_read
+    lesion_id = logic.addLesion()
+    centre = phantom.lesion.nodule_center_ras
+    logic.addLesionMarkup(lesion_id, "lesion_roi", [centre, [7.0, 6.0, 17.0]])
+    r = row(logic, lesion_id)
+    assert (float(r["Transverse size (mm)"]), float(r["AP size (mm)"]), float(r["SI size (mm)"])) == (7.0, 6.0, 17.0)
+    assert r["Levels"] == "T4-T5"
+    assert math.isnan(float(r["Length of cord T2 hyperintensity (segments)"]))
+
+
+def observer_count(node) -> int:
+    return sum(node.HasObserver(event) for event in (
+        slicer.vtkMRMLMarkupsNode.PointModifiedEvent, slicer.vtkMRMLMarkupsNode.PointAddedEvent,
+        slicer.vtkMRMLMarkupsNode.PointRemovedEvent))
+
+
+def test_removing_a_lesion_removes_its_nodes_and_observers(phantom_read):
+    logic, first = phantom_read
+    second = logic.addLesion()
+    logic.addLesionMarkup(second, "lesion_si", [[0, 0, 60], [0, 0, 50]])
+    first_nodes = list(logic.lesionNodes(first).values())
+    assert len(first_nodes) == 4 and all(observer_count(node) == 3 for node in first_nodes)
+    before = len(logic.Observations)
+    logic.removeLesion(first)
+    assert len(logic.Observations) == before - 4 * POINT_EVENTS
+    assert all(node.GetScene() is None for node in first_nodes)
+    assert all(observer_count(node) == 0 for node in first_nodes)
+    assert logic.lesionIds() == [second]
+    assert [r["Lesion ID"] for r in logic.tableRows()] == [second]
+    assert [lesion["id"] for lesion in logic.getCase()["lesions"]] == [second]
+    assert first not in logic._lesionFolders()
+    assert logic.addLesion() == "L3"  # ids are not reused
+
+
+def test_deleting_a_markup_node_by_hand_updates_the_read(phantom_read):
+    logic, lesion_id = phantom_read
+    node = logic.lesionNodes(lesion_id)["edema_si"]
+    logic.scene.RemoveNode(node)
+    assert observer_count(node) == 0
+    assert "edema_si" not in logic.getCase()["lesions"][0]["lines_lps"]
+
+
+def test_scene_close_drops_every_node_observer(phantom_read):
+    logic, lesion_id = phantom_read
+    nodes = list(logic.lesionNodes(lesion_id).values()) + [logic.roleNode("levels")]
+    assert logic.observedNodeCount() == 5
+    logic.scene.Clear(0)
+    assert logic.observedNodeCount() == 0
+    assert len(logic.Observations) == SCENE_EVENTS
+    assert all(observer_count(node) == 0 for node in nodes)
+    # the logic keeps working on the emptied scene
+    assert logic.addLesion() == "L1"
+    assert logic.getCase()["lesions"][0]["levels"] is None
+    logic.cleanup()
+    assert len(logic.Observations) == 0
+
+
+def _save_scene(context, folder) -> str:
+    """Write every storable node's data and the .mrml; return the scene file path."""
+    scene = context.scene
+    nodes = scene.GetNodesByClass("vtkMRMLStorableNode")
+    for index in range(nodes.GetNumberOfItems()):
+        node = nodes.GetItemAsObject(index)
+        storage = node.GetStorageNode() or node.CreateDefaultStorageNode()
+        if storage is None:
+            continue
+        if storage.GetScene() is None:
+            scene.AddNode(storage)
+            node.SetAndObserveStorageNodeID(storage.GetID())
+        storage.SetFileName(os.path.join(folder, f"{node.GetID()}.{storage.GetDefaultWriteFileExtension()}"))
+        assert storage.WriteData(node)
+    path = os.path.join(folder, "scene.mrml")
+    scene.SetRootDirectory(str(folder))
+    scene.SetURL(path)
+    assert scene.Commit()
+    return path
+
+
+def test_roles_and_overrides_survive_scene_save_and_reload(phantom_read, tmp_path):
+    logic, lesion_id = phantom_read
+    logic.setReaderValue("lesion", "morphology", "ill_defined", lesion_id)
+    expected = logic.getCase()
+    path = _save_scene(type("C", (), {"scene": logic.scene})(), tmp_path)
+
+    other = create_headless_context()
+    reloaded = ISCMAssistLogic(other.scene, other.logics)
+    try:
+        other.scene.SetURL(path)
+        assert other.scene.Import()
+        assert reloaded.lesionIds() == [lesion_id]
+        assert set(reloaded.lesionNodes(lesion_id)) == {"lesion_si", "lesion_ap", "lesion_transverse", "edema_si"}
+        assert reloaded.observedNodeCount() == 5
+        case = reloaded.getCase()
+        assert case["lesions"][0]["morphology"] == "ill_defined"
+        assert case["lesions"][0]["provenance"]["morphology"] == "reader"
+        assert rounded(case) == rounded(expected)  # .mrk.json round trip: last-bit float differences
+        # live again after reload
+        edema = reloaded.lesionNodes(lesion_id)["edema_si"]
+        edema.SetNthControlPointPositionWorld(1, *edema.GetNthControlPointPositionWorld(0))
+        assert reloaded.getCase()["lesions"][0]["t2_length_segments"] == 1
+    finally:
+        reloaded.cleanup()
+        other.close()
+
+
+def test_series_selection_goes_into_the_case(logic, phantom):
+    node = logic.addSeriesVolume(phantom.t2, "SAG T2", "t2_sagittal")
+    assert logic.seriesVolume("t2_sagittal") is node
+    assert node.GetImageData().GetDimensions() == phantom.t2.array.shape[::-1]
+    case = logic.recompute()
+    assert case["series"] == [{"role": "t2_sagittal", "series_uid": None, "file": None, "description": "SAG T2"}]
+    with pytest.raises(RoleError, match="series role 't3'"):
+        logic.setSeriesVolume("t3", node)
