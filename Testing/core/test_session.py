@@ -523,3 +523,35 @@ def test_recomputing_a_consensus_draft_keeps_agreed_values_and_disputes_open() -
     compute_read(draft, None)
     assert draft["lesions"][0]["size_mm"] == {"ap": 6.0, "transverse": None, "si": 20.0}
     assert draft["patient_findings"]["multiplicity"] == "solitary"
+
+
+def _random_read(rng: random.Random, reader: str) -> dict:
+    from ISCMAssistLib.case import LESION_FEATURES, PATIENT_FEATURES
+
+    case = new_case("case-001", reader)
+    for number in range(1, rng.randint(1, 4)):
+        lesion = _lesion(f"L{number}", 60.0 * number)
+        for feature in LESION_FEATURES:
+            if feature.kind in ("enum", "boolean") and feature.name != "origin":
+                set_reader_value(lesion, feature.name, rng.choice(list(feature.values) + [None]))
+        set_reader_value(lesion, "size_mm", {"ap": rng.uniform(1, 9), "transverse": None, "si": rng.uniform(5, 40)})
+        set_reader_value(lesion, "t2_length_segments", rng.choice([None, 1, 3, 7]))
+        case["lesions"].append(lesion)
+    for feature in PATIENT_FEATURES:
+        if feature.kind == "boolean":
+            set_reader_value(case["patient_findings"], feature.name, rng.choice([True, False, None]))
+    return case
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_consensus_of_identical_reads_has_no_disagreement(seed: int) -> None:
+    read = _random_read(random.Random(seed), "alice")
+    other = json.loads(json.dumps(read))
+    other["reader"]["name"] = "bob"
+    other["lesions"].reverse()  # order does not matter: lesions are paired by position
+    draft, disagreements = build_consensus({"alice": read, "bob": other}, "case-001")
+    validate_case(draft)
+    assert disagreements == []
+    for mine, theirs in zip(draft["lesions"], read["lesions"]):
+        assert {k: v for k, v in mine.items() if k != "id"} == {k: v for k, v in theirs.items() if k != "id"}
+    assert draft["patient_findings"] == read["patient_findings"]
