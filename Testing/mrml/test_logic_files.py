@@ -1,0 +1,154 @@
+"""Read folders from MRML: save (temp folder + swap), open into an empty scene, failures, series loading."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import rounded
+
+from ISCMAssistHeadless import create_headless_context
+from ISCMAssistLogic import (
+    CASE_FILE,
+    MANIFEST_FILE,
+    TABLE_FILE,
+    ISCMAssistLogic,
+    ReadFolderError,
+    lesionColor,
+)
+
+
+@pytest.fixture
+def full_read(phantom_read):
+    """The phantom read plus a second lesion, a conus point and reader values."""
+    logic, first = phantom_read
+    second = logic.addLesion()
+    logic.addLesionMarkup(second, "lesion_si", [[0, -20, 20], [0, -20, 8]])
+    logic.addLesionMarkup(second, "edema_si", [[0, -20, 30], [0, -20, -2]])
+    logic.setReaderValue("lesion", "t2_signal", "isointense", first)
+    logic.setReaderValue("lesion", "size_mm.ap", 6.5, first)
+    logic.setReaderValue("patient_findings", "leptomeningeal_metastases", True)
+    logic.setReaderValue("clinical", "age_years", 58)
+    logic.setCaseInfo(caseId="case-042", readerName="reader1", notes="phantom")
+    return logic
+
+
+@pytest.fixture
+def other_logic():
+    """A second, empty scene with its own logic (to open a saved folder into)."""
+    ctx = create_headless_context()
+    module_logic = ISCMAssistLogic(ctx.scene, ctx.logics)
+    yield module_logic
+    module_logic.cleanup()
+    ctx.close()
+
+
+def test_save_then_open_gives_the_same_read(full_read, other_logic, tmp_path):
+    folder = tmp_path / "read"
+    full_read.saveRead(folder)
+    expected_case, expected_rows = full_read.getCase(), full_read.tableRows()
+
+    case = other_logic.openRead(folder)
+    assert rounded(case) == rounded(expected_case)
+    assert case["case_id"] == "case-042" and case["reader"]["name"] == "reader1" and case["notes"] == "phantom"
+    assert case["lesions"][0]["provenance"]["size_mm.ap"] == "reader"
+    assert case["lesions"][0]["size_mm"]["ap"] == 6.5
+    assert other_logic.tableRows() == expected_rows
+    assert other_logic.lesionIds() == ["L1", "L2"]
+    si = other_logic.lesionNodes("L2")["lesion_si"]
+    assert si.GetName() == "Lesion 2 SI"
+    assert si.GetDisplayNode().GetSelectedColor() == pytest.approx(lesionColor("L2"))
+    assert np.allclose(si.GetNthControlPointPositionWorld(0), [0, -20, 20])
+    assert [label for label, _ in zip(*other_logic._landmarks())][-1] == "L1"
+    # the opened read is live
+    si.SetNthControlPointPositionWorld(1, 0, -20, 0)
+    assert other_logic.getCase()["lesions"][1]["size_mm"]["si"] == 20.0
+
+
+def test_saved_folder_holds_case_markups_in_lps_and_table_csv(full_read, tmp_path):
+    from ISCMAssistLib.case_io import load_case
+
+    folder = full_read.saveRead(tmp_path / "read")
+    names = sorted(path.name for path in folder.iterdir())
+    assert CASE_FILE in names and MANIFEST_FILE in names and TABLE_FILE in names
+    assert "L2_lesion_si.mrk.json" in names and "levels.mrk.json" in names
+    assert load_case(folder / CASE_FILE)["case_id"] == "case-042"
+    markup = json.loads((folder / "L2_lesion_si.mrk.json").read_text())["markups"][0]
+    assert markup["coordinateSystem"] == "LPS"
+    assert markup["controlPoints"][0]["position"] == pytest.approx([0, 20, 20])  # RAS (0,-20,20)
+    header = (folder / TABLE_FILE).read_text().splitlines()[0]
+    assert "SI size (mm)" in header and "Length of enhancement (segments)" in header
+    assert not list(tmp_path.glob("read.tmp-*")) and not list(tmp_path.glob("read.old-*"))
+
+
+def test_failed_save_keeps_the_previous_save(full_read, tmp_path, monkeypatch):
+    import ISCMAssistLib.case_io as case_io
+
+    folder = full_read.saveRead(tmp_path / "read")
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    full_read.setReaderValue("clinical", "age_years", 61)
+
+    def broken_save(case, path):
+        raise OSError(f"{path}: disk full")
+
+    monkeypatch.setattr(case_io, "save_case", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        full_read.saveRead(folder)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert not list(tmp_path.glob("read.tmp-*"))
+
+
+def test_save_refuses_to_replace_a_folder_that_is_not_a_read(full_read, tmp_path):
+    folder = tmp_path / "documents"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("keep me")
+    with pytest.raises(ReadFolderError, match="not an ISCMAssist read folder"):
+        full_read.saveRead(folder)
+    assert (folder / "thesis.txt").read_text() == "keep me"
+    assert not list(tmp_path.glob("documents.tmp-*"))
+
+
+def test_open_errors_name_the_folder_or_file(other_logic, full_read, tmp_path):
+    with pytest.raises(ReadFolderError, match="empty.*no iscm-assist-read.json"):
+        (tmp_path / "empty").mkdir()
+        other_logic.openRead(tmp_path / "empty")
+    folder = full_read.saveRead(tmp_path / "read")
+    (folder / MANIFEST_FILE).write_text("{not json")
+    with pytest.raises(ReadFolderError, match="iscm-assist-read.json: damaged manifest"):
+        other_logic.openRead(folder)
+    folder = full_read.saveRead(tmp_path / "read2")
+    (folder / "L2_lesion_si.mrk.json").unlink()
+    with pytest.raises(ReadFolderError, match="bad node entry"):
+        other_logic.openRead(folder)
+    assert other_logic.lesionIds() == []  # nothing half-opened
+
+
+def test_open_replaces_the_current_read(full_read, tmp_path):
+    folder = full_read.saveRead(tmp_path / "read")
+    full_read.addLesion()
+    assert full_read.lesionIds() == ["L1", "L2", "L3"]
+    full_read.openRead(folder)
+    assert full_read.lesionIds() == ["L1", "L2"]
+    assert full_read.observedNodeCount() == 7  # 4 + 2 lesion lines, levels
+
+
+def test_progress_is_reported_in_order(full_read, other_logic, tmp_path):
+    seen: list[float] = []
+    full_read.saveRead(tmp_path / "read", progress=lambda fraction, message: seen.append(fraction))
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen) and len(seen) > 5
+    seen.clear()
+    other_logic.openRead(tmp_path / "read", progress=lambda fraction, message: seen.append(fraction))
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_load_real_series_from_nifti(logic, shared_data):
+    path = shared_data / "pam50_small" / "PAM50_small_t2.nii.gz"
+    node = logic.loadSeries(path, "t2_sagittal")
+    assert logic.seriesVolume("t2_sagittal") is node
+    assert node.GetImageData() is not None
+    assert node.GetSpacing() == pytest.approx((1.0, 1.0, 2.0))  # README: 1 x 1 x 2 mm
+    series = logic.recompute()["series"]
+    assert series[0]["role"] == "t2_sagittal" and series[0]["file"].endswith("PAM50_small_t2.nii.gz")
+    with pytest.raises(ReadFolderError, match="no such file"):
+        logic.loadSeries(shared_data / "missing.nii.gz", "t1_post")
