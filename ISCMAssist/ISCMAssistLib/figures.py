@@ -102,8 +102,8 @@ def draw_read_figure(
 
     panels = list(panels)
     level_points = list(level_points)
-    figure = plt.figure(figsize=(5.2 * len(panels) + 5.5, 8.5), dpi=110)
-    grid = figure.add_gridspec(1, len(panels) + 1, width_ratios=[1] * len(panels) + [1.15])
+    figure = plt.figure(figsize=(3.6 * len(panels) + 6.5, 8.5), dpi=110)
+    grid = figure.add_gridspec(1, len(panels) + 1, width_ratios=[3.6] * len(panels) + [6.5])
     colours = plt.get_cmap("tab10")
     for column, (title, volume) in enumerate(panels):
         axes = figure.add_subplot(grid[0, column])
@@ -129,28 +129,26 @@ def draw_read_figure(
                 axes.annotate(f"Lesion {number + 1}", top, xytext=(12, 8), textcoords="offset points",
                               color=colours(number), fontsize=8, weight="bold")
         axes.set_title(title, fontsize=10)
-        axes.set_xlabel("posterior (mm)  \u2190 anterior | posterior \u2192", fontsize=7)
+        axes.set_xlabel("anterior \u2190  (mm)  \u2192 posterior", fontsize=7)
         axes.set_ylabel("superior (mm)", fontsize=7)
         axes.tick_params(labelsize=6)
         if progress:
             progress((column + 1) / (len(panels) + 1))
     text_axes = figure.add_subplot(grid[0, -1])
     text_axes.axis("off")
-    text_axes.text(0, 1, _summary_text(case), va="top", fontsize=8, family="monospace", wrap=True)
-    y = 0.62
-    text_axes.text(0, y, "Hints (evidence from the reference study)", fontsize=9, weight="bold")
-    for hint in hints:
-        y -= 0.045
-        text_axes.text(0, y, _wrap(f"[{hint.direction}] {hint.text}", 62), fontsize=7,
-                       color=DIRECTION_COLOURS.get(hint.direction, "black"), va="top")
-        y -= 0.022 * _wrap(hint.text, 62).count("\n")
-        for evidence in hint.evidence:
-            y -= 0.03
-            text_axes.text(0.03, y, _wrap(str(evidence), 70), fontsize=6, color="#555555", va="top")
-            y -= 0.018 * _wrap(str(evidence), 70).count("\n")
+    figure.tight_layout(rect=(0, 0, 1, 0.96))
+    _write_text_column(figure, text_axes, [
+        (_summary_text(case), {"fontsize": 8.5, "family": "monospace"}),
+        ("Hints (recomputed from this read; evidence from the reference study)",
+         {"fontsize": 9.5, "weight": "bold"}),
+        *[item for hint in hints for item in (
+            (_wrap(f"[{hint.direction}] {hint.text}", 84),
+             {"fontsize": 8, "color": DIRECTION_COLOURS.get(hint.direction, "black")}),
+            *[(_wrap(str(evidence), 96), {"fontsize": 6.8, "color": "#555555", "x": 0.03})
+              for evidence in hint.evidence])],
+    ])
     figure.suptitle(f"ISCMAssist read of {case.get('case_id', '')} \u2014 {RESEARCH_USE_LABEL}",
                     fontsize=10, color="#b2182b")
-    figure.tight_layout(rect=(0, 0, 1, 0.97))
     import io
 
     buffer = io.BytesIO()
@@ -160,6 +158,19 @@ def draw_read_figure(
     if progress:
         progress(1.0)
     return Path(path)
+
+
+def _write_text_column(figure, axes, blocks: list[tuple[str, dict]]) -> None:
+    """Stack text blocks top-down in ``axes``, each placed below the measured bottom of the last."""
+    renderer = figure.canvas.get_renderer()
+    to_axes = axes.transAxes.inverted()
+    y = 1.0
+    for text, style in blocks:
+        style = dict(style)
+        x = style.pop("x", 0.0)
+        artist = axes.text(x, y, text, va="top", ha="left", transform=axes.transAxes, **style)
+        bottom = to_axes.transform(artist.get_window_extent(renderer).get_points())[0][1]
+        y = bottom - 0.012
 
 
 def _lesion_top(lesion: dict):

@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 
 from .case import set_derived_value
-from .coords import lps_to_ras
+from .coords import lps_to_ras, ras_to_lps
 from .levels import LevelModel
 from .measurements import MaskMeasurements, line_length_mm
 
@@ -121,3 +121,11 @@ def _warn_if_extrapolated(model: LevelModel, extent: tuple[float, float], what: 
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(float(value), 1)
+
+
+def levels_record(model: LevelModel, source: str) -> dict:
+    """Take a LevelModel and how its landmarks were made ("landmarks" | "label_map" | "automatic");
+    return the case JSON ``levels`` record (landmark labels and positions in LPS mm)."""
+    return {"landmarks": [{"label": label, "position_lps": [round(float(v), 3) for v in ras_to_lps(point)]}
+                          for label, point in model.landmarks],
+            "source": source}

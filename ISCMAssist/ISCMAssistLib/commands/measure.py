@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from ..case import new_case, new_lesion
     from ..case_io import save_case
     from ..cli import CommandError
-    from ..read import LesionMasks, compute_read
+    from ..read import LesionMasks, compute_read, levels_record
     from ..volumes import load_volume
 
     if args.lesion_seg is None and args.edema_seg is None:
@@ -69,15 +69,6 @@ def load_level_model(path: Path):
             raise ValueError(f"{path}: no point list with at least two labelled level landmarks")
         return LevelModel.from_landmarks(list(nodes[0].labels), nodes[0].points_ras)
     return LevelModel.from_label_map(load_volume(path))
-
-
-def levels_record(model, source: str) -> dict:
-    """Take a LevelModel; return the case JSON ``levels`` record (landmarks in LPS mm)."""
-    from ..coords import ras_to_lps
-
-    return {"landmarks": [{"label": label, "position_lps": [round(float(v), 3) for v in ras_to_lps(point)]}
-                          for label, point in model.landmarks],
-            "source": source}
 
 
 def _is_markups(path: Path) -> bool:
