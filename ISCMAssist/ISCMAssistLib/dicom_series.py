@@ -59,6 +59,11 @@ def slice_geometry_lps(ijk_to_ras: np.ndarray) -> tuple[list[float], list[float]
     return orientation, [spacing_j, spacing_i], ijk_to_lps[:3, 3].copy(), ijk_to_lps[:3, 2].copy()
 
 
+def make_uid(seed: str | None, *parts: object) -> str:
+    """Return a DICOM UID: random when ``seed`` is None, else derived from seed and parts (same inputs, same UID)."""
+    return _uid(seed, *parts)
+
+
 def _uid(seed: str | None, *parts: object) -> str:
     from pydicom.uid import generate_uid
 
@@ -199,14 +204,11 @@ def _ds(value: float) -> str:
 
 
 def _save(ds: Any, path: Path) -> None:
-    """Write a dataset with the DICOM preamble through the project's atomic writer when present."""
+    """Write a dataset with the DICOM preamble through the project's atomic writer."""
     from io import BytesIO
+
+    from .files import atomic_write_bytes
 
     buffer = BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
-    try:
-        from .files import atomic_write_bytes
-    except ImportError:  # files.py not there yet: write directly
-        path.write_bytes(buffer.getvalue())
-        return
     atomic_write_bytes(path, buffer.getvalue())

@@ -222,6 +222,13 @@ def _dicomdir_files(dicomdir: Path) -> list[Path]:
     return [Path(instance.path) for instance in fileset]
 
 
+def _is_image_sop_class(sop_class: str) -> bool:
+    """Return whether a SOP class UID is an image storage class (by pydicom's UID name)."""
+    from pydicom.uid import UID
+
+    return bool(sop_class) and "Image Storage" in UID(sop_class).name
+
+
 def _non_image_kind(sop_class: str, has_pixels: bool) -> str | None:
     """Return why a SOP class is not an image (e.g. 'structured report'), or None for images."""
     for prefix, kind in _NON_IMAGE_PREFIXES.items():
@@ -282,6 +289,9 @@ def scan_folder(
         sop_class = str(header.get("SOPClassUID", "") or getattr(header, "file_meta", {}).get("MediaStorageSOPClassUID", ""))
         if sop_class == _DICOMDIR_SOP_CLASS or file.name.upper() == "DICOMDIR":
             skipped.append(SkippedFile(file, "DICOMDIR index (its files are scanned directly)", "dicomdir"))
+            continue
+        if "PixelData" not in header and _is_image_sop_class(sop_class):
+            skipped.append(SkippedFile(file, "truncated DICOM file (an image header without pixel data)", "damaged"))
             continue
         kind = _non_image_kind(sop_class, "PixelData" in header)
         if kind:

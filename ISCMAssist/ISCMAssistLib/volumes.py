@@ -464,19 +464,31 @@ def _slice_grid(frames: list[_Frame], source: str) -> tuple[list[_Frame], np.nda
             "a series with several echoes/time points/stacks cannot be loaded as one volume"
         )
     step = float(steps.min())
-    index = np.rint((distance - distance[0]) / step).astype(int)
-    # Refine the step on all slices (exact for clean data), then check each slice sits on the grid.
+    multiples = np.rint(steps / step)
+    if np.any(np.abs(steps - multiples * step) > POSITION_TOLERANCE * step):
+        typical = float(np.median(steps))
+        ratio = steps / typical
+        odd = [k for k in range(len(steps)) if np.rint(ratio[k]) < 1 or abs(ratio[k] - np.rint(ratio[k])) > POSITION_TOLERANCE]
+        listing = ", ".join(
+            f"{steps[k]:.2f} mm between {_frame_name(frames[k])} and {_frame_name(frames[k + 1])}" for k in odd[:4]
+        )
+        raise VolumeLoadError(
+            f"{source}: uneven slice spacing: {listing}{' ...' if len(odd) > 4 else ''} "
+            f"(regular step {typical:.2f} mm); cannot be represented as one volume",
+            "geometry",
+        )
+    index = np.concatenate([[0], np.cumsum(multiples)]).astype(int)
+    # Refine the step on all slices (exact for clean data), then check each slice sits on one line.
     offsets = positions - positions[0]
     step_vector = (index[:, None] * offsets).sum(axis=0) / float((index**2).sum())
     residual = np.linalg.norm(offsets - index[:, None] * step_vector, axis=1)
     tolerance = POSITION_TOLERANCE * float(np.linalg.norm(step_vector))
     if np.any(residual > tolerance):
         k = int(np.argmax(residual))
-        gaps_mm = ", ".join(f"{s:.3f}" for s in steps[: min(len(steps), 12)])
         raise VolumeLoadError(
-            f"{source}: uneven slice spacing: {_frame_name(frames[k])} lies {residual[k]:.3f} mm off the regular "
-            f"grid of step {np.linalg.norm(step_vector):.3f} mm (slice distances: {gaps_mm}{' ...' if len(steps) > 12 else ''} mm); "
-            "cannot be represented as one volume"
+            f"{source}: slice positions do not lie on one line: {_frame_name(frames[k])} lies {residual[k]:.3f} mm "
+            f"off the line through the other slices (step {np.linalg.norm(step_vector):.3f} mm)",
+            "geometry",
         )
     if np.any(np.diff(index) == 0):
         raise VolumeLoadError(f"{source}: two images fall on the same slice of the grid")
