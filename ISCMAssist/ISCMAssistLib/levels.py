@@ -39,6 +39,9 @@ _DEFAULT_CONUS_START_U = 19.5
 #: With a conus landmark at u_tip, the conus region is [u_tip - 2, u_tip].
 _CONUS_REGION_SEGMENTS = 2.0
 
+#: Up to this many points, coordinate() walks the planes in plain Python: less per-call overhead.
+_FEW_POINTS = 16
+
 LOCATIONS = ("cervical", "cervicothoracic", "thoracic", "thoracic_conus", "conus")
 
 
@@ -85,7 +88,9 @@ class LevelModel:
         tangents[0] = self._x[1] - self._x[0]
         tangents[-1] = self._x[-1] - self._x[-2]
         self._n = tangents / np.linalg.norm(tangents, axis=1, keepdims=True)
+        self._n_t = np.ascontiguousarray(self._n.T)
         self._c = np.einsum("ij,ij->i", self._n, self._x)
+        self._u_list = [float(value) for value in self._u]
         steps = self._x[1:] - self._x[:-1]
         ahead = np.einsum("ij,ij->i", self._n[:-1], steps)  # next landmark lies caudal of plane i
         behind = np.einsum("ij,ij->i", self._n[1:], steps)  # previous landmark lies cranial of plane i+1
@@ -95,8 +100,8 @@ class LevelModel:
                     f"landmarks out of order along the spine: '{self._labels[i]}' and "
                     f"'{self._labels[i + 1]}' (the spine folds back between them)"
                 )
-        self._top_rate = (self._u[1] - self._u[0]) / ahead[0]
-        self._bottom_rate = (self._u[-1] - self._u[-2]) / behind[-1]
+        self._top_rate = float((self._u[1] - self._u[0]) / ahead[0])
+        self._bottom_rate = float((self._u[-1] - self._u[-2]) / behind[-1])
         self._segment_mm = np.linalg.norm(steps, axis=1) / np.diff(self._u)
         self._conus_label = conus_label
         self._conus_ras = None if conus_ras is None else np.asarray(conus_ras, dtype=float)
@@ -229,7 +234,10 @@ class LevelModel:
             raise LevelModelError(f"points: need RAS points of shape (3,) or (N, 3), got {points.shape}")
         if single:
             points = points[None, :]
-        d = points @ self._n.T - self._c  # signed distance of each point past each landmark plane
+        d = points @ self._n_t - self._c  # signed distance of each point past each landmark plane
+        if len(points) <= _FEW_POINTS:
+            u_few = [self._coordinate_from_distances(row) for row in d.tolist()]
+            return u_few[0] if single else np.array(u_few)
         past = d >= 0
         # Interval i holds the point when d_i >= 0 > d_{i+1}: take the first plane not yet passed.
         nxt = np.argmin(past[:, 1:], axis=1) + 1
@@ -240,9 +248,19 @@ class LevelModel:
         denominator[denominator <= 0] = 1.0  # rows handled by the extrapolation below
         u0 = self._u[nxt - 1]
         u = u0 + (self._u[nxt] - u0) * d_i / denominator
-        u = np.where(past[:, -1], self._u[-1] + self._bottom_rate * d[:, -1], u)
+        u = np.where(past.all(axis=1), self._u[-1] + self._bottom_rate * d[:, -1], u)
         u = np.where(past[:, 0], u, self._u[0] + self._top_rate * d[:, 0])
         return float(u[0]) if single else u
+
+    def _coordinate_from_distances(self, d: list[float]) -> float:
+        """Take one point's signed distances past each landmark plane; return its u (the few-points path)."""
+        u = self._u_list
+        if d[0] < 0:
+            return u[0] + self._top_rate * d[0]
+        for i in range(1, len(d)):
+            if d[i] < 0:
+                return u[i - 1] + (u[i] - u[i - 1]) * d[i - 1] / (d[i - 1] - d[i])
+        return u[-1] + self._bottom_rate * d[-1]
 
     def tangent(self, points_ras: Any) -> np.ndarray:
         """Take RAS mm points ((3,) or (N, 3)); return the unit spine tangent (pointing caudally) there,

@@ -57,8 +57,8 @@ def line_length_mm(p0_ras: Any, p1_ras: Any) -> float:
 def extent_of_points(model: LevelModel, points_ras: Any) -> tuple[float, float]:
     """Take a LevelModel and RAS mm points ((3,) or (N, 3)); return (u_min, u_max), their level-coordinate extent."""
     points = _points(points_ras, "points")
-    u = np.atleast_1d(model.coordinate(points))
-    return float(u.min()), float(u.max())
+    u = np.atleast_1d(model.coordinate(points)).tolist()
+    return float(min(u)), float(max(u))
 
 
 def mask_measurements(mask: Volume, model: LevelModel | None = None) -> MaskMeasurements:
@@ -135,12 +135,14 @@ def mask_measurements(mask: Volume, model: LevelModel | None = None) -> MaskMeas
 def _points(points_ras: Any, what: str) -> np.ndarray:
     """Take RAS mm points ((3,) or (N, 3)); return a finite float (N, 3) array, else MeasurementError naming `what`."""
     try:
-        points = np.atleast_2d(np.asarray(points_ras, dtype=float))
+        points = np.asarray(points_ras, dtype=float)
     except (TypeError, ValueError):
         raise MeasurementError(f"{what}: not numbers") from None
+    if points.ndim == 1:
+        points = points[None, :]
     if points.ndim != 2 or points.shape[1] != 3 or len(points) == 0:
         raise MeasurementError(f"{what}: need RAS points of shape (3,) or (N, 3), got {np.shape(points_ras)}")
-    if not np.all(np.isfinite(points)):
+    if not np.isfinite(points).all():
         raise MeasurementError(f"{what}: coordinates are not finite")
     return points
 

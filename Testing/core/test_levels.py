@@ -304,3 +304,12 @@ def test_from_label_map_errors(change, words):
         LevelModel.from_label_map(Volume(change(volume.array), volume.ijk_to_ras))
     for word in words:
         assert word in str(raised.value)
+
+
+def test_few_and_many_point_paths_agree_far_from_a_curved_spine():
+    model = arc_model()
+    rng = np.random.default_rng(7)
+    points = arc_point(8.0) + rng.uniform(-300, 300, size=(2000, 3))
+    many = model.coordinate(points)
+    few = np.concatenate([model.coordinate(points[i : i + 2]) for i in range(0, 2000, 2)])
+    np.testing.assert_allclose(many, few)
