@@ -85,6 +85,8 @@ EVIDENCE: dict[str, Evidence] = {
     "t2_ge_2_segments": _e("cord T2 hyperintensity >= 2 vertebral segments", 43, 69, "Results"),
     "t2_ge_3_segments_patients": _e("cord T2 hyperintensity >= 3 segments (patients, longest lesion)",
                                     32, 48, "Results"),
+    "t2_ge_2_segments_patients": _e("cord T2 hyperintensity >= 2 segments (patients, longest lesion)",
+                                    36, 48, "Results"),
     "t2_length_mean": _e("length of cord T2 hyperintensity: mean 4.5 vertebral segments "
                          "(range 1-15), n = 69 lesions", None, None, "Table 2"),
     "t2_ratio_mean": _e("ratio of T2 signal length to enhancing length: mean 3.6-fold (range 1-14), "
@@ -277,9 +279,9 @@ TABLE_2 = StudyTable("Table 2", "MRI features of ISCMs, per-lesion basis", "lesi
     SummaryRow("Longitudinal extent, No. of vertebral segments, mean (range)", "Ratio, T2 signal/enhancement",
                "t2_to_enhancement_ratio", "mean", 3.6, 1, 14, 63, "fold"),
     # The text's thresholds on the same T2 length (Results), shown under Table 2.
-    _count("Length of cord T2 signal hyperintensity", ">= 2 segments", "t2_length_ge_2", True, 43, 69, 62,
+    _count("Length of cord T2 signal hyperintensity", "T2 hyperintensity >= 2 segments", "t2_length_ge_2", True, 43, 69, 62,
            source="Results"),
-    _count("Length of cord T2 signal hyperintensity", ">= 3 segments", "t2_length_ge_3", True, 37, 69, 54,
+    _count("Length of cord T2 signal hyperintensity", "T2 hyperintensity >= 3 segments", "t2_length_ge_3", True, 37, 69, 54,
            source="Results"),
     _count("T2 signal intensity", "Hyperintense", "t2_signal", "hyperintense", 55, 70, 79),
     _count("T2 signal intensity", "Hypointense", "t2_signal", "hypointense", 1, 70, 1),
@@ -307,6 +309,11 @@ TABLE_3 = StudyTable("Table 3", "Additional MRI features of ISCMs on reference M
            "other_or_primary", True, 43, 49, 88),
     _count("Findings", "Both non-cord CNS/spinal metastasis AND primary tumor/non-CNS metastasis",
            "other_and_primary", True, 15, 49, 31),
+    # The text's per-patient figures for the longest lesion's cord T2 hyperintensity (Results).
+    _count("Length of cord T2 signal hyperintensity (longest lesion)", "Longest lesion T2 >= 2 segments", "t2_longest_ge_2", True,
+           36, 48, 75, source="Results"),
+    _count("Length of cord T2 signal hyperintensity (longest lesion)", "Longest lesion T2 >= 3 segments", "t2_longest_ge_3", True,
+           32, 48, 67, source="Results"),
 ))
 
 TABLES: tuple[StudyTable, ...] = (TABLE_1, TABLE_2, TABLE_3)

@@ -1,0 +1,471 @@
+"""Cohort statistics: a folder of case reads -> the study's Tables 1-3 and solitary vs multiple tests.
+
+Every row of the study's tables (``evidence.TABLES``) is filled from the cohort's cases and shown
+beside the study's value. Denominators leave out not-assessable (None) values, as the study's do
+(e.g. position over the 62 lesions with axial images). The solitary vs multiple comparisons are
+chi-square tests without continuity correction (``scipy.stats.chi2_contingency``), per patient.
+
+Fields a table row may name (``CountRow.field`` / ``SummaryRow.field``):
+
+* per patient: "clinical.<name>", "patient_findings.<name>" and the derived keys
+  "other_or_primary" (other CNS/spinal metastases OR primary tumor/non-CNS metastases),
+  "other_and_primary" (both), "t2_longest_ge_2"/"t2_longest_ge_3" (the longest lesion's
+  t2_length_segments >= 2 / >= 3); "patient_findings.multiplicity" falls back to the lesion count
+  (1 solitary, >= 2 multiple) when it is None;
+* per lesion: the lesion's field names, "size_mm.<axis>", and the derived keys "t2_length_ge_2",
+  "t2_length_ge_3" (t2_length_segments >= 2 / >= 3).
+
+Outputs (``write_report``): cohort.md, cohort.csv, cohort_comparisons.csv, cohort.json, cohort.png.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import numbers
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from . import RESEARCH_USE_LABEL
+from .evidence import COMPARISONS, TABLES, Comparison, CountRow, StudyTable, SummaryRow, study_percent
+from .files import atomic_write_bytes, atomic_write_text
+
+Progress = Callable[[int, int], None]
+PRIMARY_TUMORS: tuple[str, ...] = ("lung", "breast", "melanoma", "cns", "renal_cell", "other")
+REPORT_FILES: tuple[str, ...] = ("cohort.md", "cohort.csv", "cohort_comparisons.csv", "cohort.json", "cohort.png")
+
+
+class CohortError(ValueError):
+    """A cohort that cannot be summarised (no folder, no readable case); the message says which."""
+
+
+@dataclass
+class CohortRow:
+    """One table row: the cohort's figures beside the study's.
+
+    Count rows: ``n``/``denominator``/``percent`` (None when nothing was assessable). Summary rows:
+    ``value`` (mean or median), ``low``/``high`` (range) over ``count`` values. ``study`` holds the
+    study's row (CountRow or SummaryRow).
+    """
+
+    table: str
+    group: str
+    label: str
+    kind: str  # "count" | "summary"
+    study: CountRow | SummaryRow
+    n: int | None = None
+    denominator: int | None = None
+    percent: int | None = None
+    statistic: str | None = None
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    count: int | None = None
+
+    def cohort_text(self) -> str:
+        """The cohort's cell: "23/62 (37%)" or "4.5 (1-15), n = 69"; "-" when nothing was assessable."""
+        if self.kind == "count":
+            return "-" if not self.denominator else f"{self.n}/{self.denominator} ({self.percent}%)"
+        if not self.count:
+            return "-"
+        return f"{_fmt(self.value)} ({_fmt(self.low)}-{_fmt(self.high)}), n = {self.count}"
+
+    def study_text(self) -> str:
+        """The study's cell as printed: "23/62 (37%)" or "4.5 (1-15), n = 69"."""
+        row = self.study
+        if isinstance(row, CountRow):
+            return f"{row.n}/{row.denominator} ({row.percent}%)"
+        return f"{_fmt(row.value)} ({_fmt(row.low)}-{_fmt(row.high)}), n = {row.n}"
+
+
+@dataclass
+class ComparisonResult:
+    """A solitary vs multiple chi-square test on the cohort, beside the study's P value.
+
+    ``categories`` name the columns of ``table`` (rows: solitary, multiple) after dropping empty
+    columns; ``p_value``/``chi2``/``dof`` are None when the table has fewer than 2 non-empty rows or
+    columns (``note`` says why).
+    """
+
+    key: str
+    label: str
+    categories: list[str]
+    table: list[list[int]]
+    chi2: float | None
+    dof: int | None
+    p_value: float | None
+    study: Comparison
+    note: str = ""
+
+    def p_text(self) -> str:
+        """The cohort's P value as "P = .0263" (4 decimals, no leading zero), or "-"."""
+        return "-" if self.p_value is None else _p_text(self.p_value)
+
+    def study_p_text(self) -> str:
+        """The study's P value as printed, e.g. "P = .872"."""
+        return "P = " + repr(self.study.p_value).lstrip("0")
+
+
+@dataclass
+class CohortResult:
+    """The cohort's summary: counts of patients and lesions, rows of Tables 1-3, comparisons, and
+    the files that were skipped (path, reason)."""
+
+    n_patients: int
+    n_lesions: int
+    rows: list[CohortRow]
+    comparisons: list[ComparisonResult]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.1f}".rstrip("0").rstrip(".") if abs(value - round(value)) > 1e-9 else f"{value:.0f}"
+
+
+def _p_text(p: float) -> str:
+    return "P < .0001" if p < 0.0001 else "P = " + f"{p:.4f}".lstrip("0")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _either(a: Any, b: Any) -> bool | None:
+    if a is True or b is True:
+        return True
+    return False if (a is False and b is False) else None
+
+
+def _both(a: Any, b: Any) -> bool | None:
+    if a is False or b is False:
+        return False
+    return True if (a is True and b is True) else None
+
+
+def patient_record(case: dict) -> dict[str, Any]:
+    """Take a case dict; return its per-patient values keyed as table fields (see module doc)."""
+    findings = case.get("patient_findings") or {}
+    clinical = case.get("clinical") or {}
+    record: dict[str, Any] = {f"clinical.{k}": v for k, v in clinical.items()}
+    record.update({f"patient_findings.{k}": v for k, v in findings.items()})
+    if record.get("patient_findings.multiplicity") is None:
+        count = len(case.get("lesions") or [])
+        record["patient_findings.multiplicity"] = None if count == 0 else ("solitary" if count == 1 else "multiple")
+    other = findings.get("other_cns_or_spinal_metastases")
+    primary = findings.get("primary_tumor_or_non_cns_metastases")
+    record["other_or_primary"] = _either(other, primary)
+    record["other_and_primary"] = _both(other, primary)
+    lengths = [t2 for t2 in (_number(lesion.get("t2_length_segments")) for lesion in case.get("lesions") or [])
+               if t2 is not None]
+    longest = max(lengths) if lengths else None  # the study's per-patient T2 extent: the longest lesion
+    record["t2_longest_ge_2"] = None if longest is None else longest >= 2
+    record["t2_longest_ge_3"] = None if longest is None else longest >= 3
+    return record
+
+
+def lesion_record(lesion: dict) -> dict[str, Any]:
+    """Take a lesion dict; return its values keyed as table fields (see module doc)."""
+    record = dict(lesion)
+    for axis, value in (lesion.get("size_mm") or {}).items():
+        record[f"size_mm.{axis}"] = value
+    t2 = _number(lesion.get("t2_length_segments"))
+    record["t2_length_ge_2"] = None if t2 is None else t2 >= 2
+    record["t2_length_ge_3"] = None if t2 is None else t2 >= 3
+    return record
+
+
+def _values_match(value: Any, wanted: tuple) -> bool:
+    # True == 1 in Python; a boolean row must not count the integer 1 and vice versa.
+    return any(value == w and isinstance(value, bool) == isinstance(w, bool) for w in wanted)
+
+
+def count_row(records: list[dict], row: CountRow) -> tuple[int, int]:
+    """Take flat records and a study count row; return (n, denominator) over the assessable records."""
+    n = denominator = 0
+    for record in records:
+        value = record.get(row.field)
+        if value is None or (row.among is not None and not _values_match(value, row.among)):
+            continue
+        denominator += 1
+        n += _values_match(value, row.values)
+    return n, denominator
+
+
+def summary_row(records: list[dict], row: SummaryRow) -> tuple[float | None, float | None, float | None, int]:
+    """Take flat records and a study summary row; return (mean or median, min, max, count) of the
+    numeric values (None when there are none)."""
+    values = np.array([v for v in (_number(r.get(row.field)) for r in records) if v is not None])
+    if values.size == 0:
+        return None, None, None, 0
+    centre = float(np.median(values)) if row.statistic == "median" else float(np.mean(values))
+    return centre, float(values.min()), float(values.max()), int(values.size)
+
+
+def _table_rows(table: StudyTable, records: list[dict]) -> list[CohortRow]:
+    rows = []
+    for row in table.rows:
+        if isinstance(row, CountRow):
+            n, denominator = count_row(records, row)
+            percent = study_percent(n, denominator) if denominator else None
+            rows.append(CohortRow(table.name, row.group, row.label, "count", row, n, denominator, percent))
+        else:
+            value, low, high, count = summary_row(records, row)
+            rows.append(CohortRow(table.name, row.group, row.label, "summary", row, statistic=row.statistic,
+                                  value=value, low=low, high=high, count=count))
+    return rows
+
+
+def compare(patients: list[dict], comparison: Comparison) -> ComparisonResult:
+    """Take per-patient records and one study comparison; return the cohort's solitary vs multiple
+    chi-square test (no continuity correction) over patients with both values assessable."""
+    from scipy.stats import chi2_contingency
+
+    categories: list[Any] = list(PRIMARY_TUMORS) if comparison.field == "clinical.primary_tumor" else [True, False]
+    counts = np.zeros((2, len(categories)), dtype=int)
+    for record in patients:
+        group = {"solitary": 0, "multiple": 1}.get(record.get("patient_findings.multiplicity"))
+        value = record.get(comparison.field)
+        if group is None or value is None:
+            continue
+        for column, category in enumerate(categories):
+            if _values_match(value, (category,)):
+                counts[group, column] += 1
+    keep = counts.sum(axis=0) > 0
+    kept = counts[:, keep]
+    names = [("yes" if c is True else "no" if c is False else str(c)) for c, k in zip(categories, keep) if k]
+    chi2 = dof = p = None
+    note = ""
+    if kept.shape[1] < 2 or (kept.sum(axis=1) == 0).any():
+        note = "not computable: needs both solitary and multiple patients and at least 2 observed categories"
+    else:
+        statistic, p_value, degrees, _ = chi2_contingency(kept, correction=False)
+        chi2, dof, p = float(statistic), int(degrees), float(p_value)
+    return ComparisonResult(comparison.key, comparison.label, names, kept.tolist(), chi2, dof, p, comparison, note)
+
+
+def summarize(cases: Iterable[dict], progress: Progress | None = None,
+              skipped: list[tuple[str, str]] | None = None) -> CohortResult:
+    """Take case dicts (one per patient) and an optional progress(done, total) callback; return the
+    cohort's Tables 1-3 rows beside the study's and the solitary vs multiple comparisons."""
+    cases = list(cases)
+    patients, lesions = [], []
+    for index, case in enumerate(cases, start=1):
+        patients.append(patient_record(case))
+        lesions.extend(lesion_record(lesion) for lesion in case.get("lesions") or [])
+        if progress:
+            progress(index, len(cases))
+    rows: list[CohortRow] = []
+    for table in TABLES:
+        rows.extend(_table_rows(table, lesions if table.basis == "lesion" else patients))
+    comparisons = [compare(patients, comparison) for comparison in COMPARISONS]
+    return CohortResult(len(patients), len(lesions), rows, comparisons, list(skipped or []))
+
+
+def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[Path]:
+    """Take a folder; return every *.json file under it (recursively, sorted), leaving out the
+    folder ``exclude`` (the report's own output). Raises CohortError when the folder does not exist."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise CohortError(f"{folder}: not a folder")
+    excluded = Path(exclude).resolve() if exclude is not None else None
+    files = []
+    for path in sorted(root.rglob("*.json")):
+        if excluded is not None and (path.resolve() == excluded or excluded in path.resolve().parents):
+            continue
+        if path.is_file() and not path.name.startswith("."):
+            files.append(path)
+    return files
+
+
+def load_cases(paths: list[Path], progress: Progress | None = None) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Take case JSON paths and an optional progress(done, total) callback; return (cases, skipped)
+    where skipped lists (path, reason) for every file that could not be loaded or validated."""
+    from .case_io import load_case
+
+    cases, skipped = [], []
+    for index, path in enumerate(paths, start=1):
+        try:
+            cases.append(load_case(path))
+        except (OSError, ValueError) as error:
+            skipped.append((str(path), str(error)))
+        if progress:
+            progress(index, len(paths))
+    return cases, skipped
+
+
+def summarize_folder(folder: str | os.PathLike, progress: Progress | None = None,
+                     exclude: str | os.PathLike | None = None) -> CohortResult:
+    """Take a folder of case JSON files; return the cohort summary (bad files listed in ``skipped``).
+
+    ``progress(done, total)`` is called once per file read. Raises CohortError when no file under the
+    folder is a readable case.
+    """
+    paths = find_case_files(folder, exclude)
+    cases, skipped = load_cases(paths, progress)
+    if not cases:
+        raise CohortError(f"{folder}: no readable case JSON files ({len(paths)} *.json found, {len(skipped)} bad)")
+    return summarize(cases, skipped=skipped)
+
+
+# --------------------------------------------------------------------------------------------
+# Report files
+
+
+def to_markdown(result: CohortResult) -> str:
+    """Take a cohort result; return the report as Markdown (tables in the study's layout)."""
+    out = [f"# ISCM cohort: {result.n_patients} patients, {result.n_lesions} lesions", "",
+           f"_{RESEARCH_USE_LABEL}_ Study: 49 patients, 70 lesions. Denominators leave out values that were "
+           "not assessable.", ""]
+    for table in TABLES:
+        out += [f"## {table.name}: {table.title}", "", "| Feature | Cohort | Study |", "|---|---|---|"]
+        group = None
+        for row in (r for r in result.rows if r.table == table.name):
+            if row.group != group:
+                group = row.group
+                out.append(f"| **{group}** | | |")
+            source = f" ({row.study.source})" if row.study.source else ""
+            unit = row.study.unit if row.kind == "summary" and row.study.unit not in row.group else ""
+            label = f"{row.label}, {unit}" if unit else row.label
+            out.append(f"| {label}{source} | {row.cohort_text()} | {row.study_text()} |")
+        out.append("")
+    out += ["## Solitary vs multiple ISCMs (chi-square, no continuity correction)", "",
+            "| Comparison | Solitary | Multiple | Cohort P | Study P |", "|---|---|---|---|---|"]
+    for comp in result.comparisons:
+        solitary = ", ".join(f"{c} {n}" for c, n in zip(comp.categories, comp.table[0]))
+        multiple = ", ".join(f"{c} {n}" for c, n in zip(comp.categories, comp.table[1]))
+        cohort_p = comp.p_text() if comp.p_value is not None else f"- ({comp.note})"
+        out.append(f"| {comp.label} | {solitary} | {multiple} | {cohort_p} | {comp.study_p_text()} |")
+    out.append("")
+    if result.skipped:
+        out += [f"## Skipped files ({len(result.skipped)})", ""]
+        out += [f"- `{path}`: {reason}" for path, reason in result.skipped]
+        out.append("")
+    return "\n".join(out)
+
+
+_CSV_COLUMNS = ("table", "group", "label", "source", "statistic", "cohort_n", "cohort_denominator",
+                "cohort_percent", "cohort_value", "cohort_low", "cohort_high", "study_n", "study_denominator",
+                "study_percent", "study_value", "study_low", "study_high")
+
+
+def _csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if cell is None else cell for cell in row])
+    return buffer.getvalue()
+
+
+def to_csv(result: CohortResult) -> str:
+    """Take a cohort result; return the table rows as CSV text (one row per table row, both columns)."""
+    def cells(row: CohortRow) -> list:
+        study = row.study
+        if isinstance(study, CountRow):
+            return [row.table, row.group, row.label, study.source or row.table, "count", row.n, row.denominator,
+                    row.percent, None, None, None, study.n, study.denominator, study.percent, None, None, None]
+        return [row.table, row.group, row.label, study.source or row.table, row.statistic, row.count, None, None,
+                row.value, row.low, row.high, study.n, None, None, study.value, study.low, study.high]
+    return _csv_text(_CSV_COLUMNS, (cells(row) for row in result.rows))
+
+
+def comparisons_csv(result: CohortResult) -> str:
+    """Take a cohort result; return the solitary vs multiple tests as CSV text."""
+    header = ("comparison", "categories", "solitary_counts", "multiple_counts", "chi2", "dof", "p_value",
+              "study_p_value", "note")
+    return _csv_text(header, ([c.label, ";".join(c.categories), ";".join(map(str, c.table[0])),
+                               ";".join(map(str, c.table[1])), c.chi2, c.dof, c.p_value, c.study.p_value, c.note]
+                              for c in result.comparisons))
+
+
+def to_json(result: CohortResult) -> str:
+    """Take a cohort result; return it as JSON text (rows, comparisons, skipped files)."""
+    def row_dict(row: CohortRow) -> dict:
+        data = {k: v for k, v in asdict(row).items() if k != "study"}
+        data["study"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(row.study).items()}
+        return data
+
+    data = {
+        "label": RESEARCH_USE_LABEL,
+        "n_patients": result.n_patients,
+        "n_lesions": result.n_lesions,
+        "rows": [row_dict(row) for row in result.rows],
+        "comparisons": [{"key": c.key, "label": c.label, "categories": c.categories, "table": c.table,
+                         "chi2": c.chi2, "dof": c.dof, "p_value": c.p_value, "study_p_value": c.study.p_value,
+                         "note": c.note} for c in result.comparisons],
+        "skipped": [{"file": path, "reason": reason} for path, reason in result.skipped],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def figure_png(result: CohortResult) -> bytes:
+    """Take a cohort result; return a PNG (bytes) of the cohort's prevalences (%) beside the study's,
+    one panel per table, one pair of bars per count row."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    tables = [[r for r in result.rows if r.table == t.name and r.kind == "count"] for t in TABLES]
+    height = max(len(rows) for rows in tables) * 0.32 + 1.6
+    fig = Figure(figsize=(18, height), dpi=90, layout="constrained")
+    for axis, table, rows in zip(fig.subplots(1, len(TABLES)), TABLES, tables):
+        y = np.arange(len(rows))[::-1]
+        cohort = [np.nan if r.percent is None else r.percent for r in rows]
+        study = [r.study.percent for r in rows]
+        count = result.n_lesions if table.basis == "lesion" else result.n_patients
+        axis.barh(y + 0.2, cohort, height=0.4, color="#4575b4", label=f"cohort ({count} {table.basis}s)")
+        axis.barh(y - 0.2, study, height=0.4, color="#bababa", label=f"study ({table.total} {table.basis}s)")
+        axis.set_yticks(y, [_short_label(r, rows) for r in rows], fontsize=7)
+        axis.set_xlim(0, 100)
+        axis.set_xlabel("prevalence (%)")
+        axis.set_title(f"{table.name} ({table.basis})", fontsize=10)
+        axis.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"ISCM cohort vs reference study. {RESEARCH_USE_LABEL}", fontsize=10)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _short(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",:;/") + "..."
+
+
+def _short_label(row: CohortRow, rows: list[CohortRow]) -> str:
+    """A figure label: the row label, prefixed by its group when another group has the same label."""
+    if sum(other.label == row.label for other in rows) > 1:
+        return f"{_short(row.group, 24)}: {_short(row.label, 24)}"
+    return _short(row.label, 48)
+
+
+def write_report(result: CohortResult, out_dir: str | os.PathLike, figure: bool = True) -> dict[str, Path]:
+    """Take a cohort result and an output folder (created if missing); write cohort.md, cohort.csv,
+    cohort_comparisons.csv, cohort.json and (if ``figure``) cohort.png atomically; return name -> path."""
+    folder = Path(out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"{folder}: cannot create the output folder: {error.strerror or error}") from error
+    texts = {"cohort.md": to_markdown(result), "cohort.csv": to_csv(result),
+             "cohort_comparisons.csv": comparisons_csv(result), "cohort.json": to_json(result)}
+    written = {}
+    for name, text in texts.items():
+        atomic_write_text(folder / name, text)
+        written[name] = folder / name
+    if figure:
+        atomic_write_bytes(folder / "cohort.png", figure_png(result))
+        written["cohort.png"] = folder / "cohort.png"
+    return written

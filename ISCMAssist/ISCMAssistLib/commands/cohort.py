@@ -1,0 +1,50 @@
+"""``iscm-assist cohort DIR [--out DIR]``: the study's Tables 1-3 and comparisons for a folder of cases."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add DIR (folder of case JSON files, searched recursively), --out and --no-figure."""
+    parser.add_argument("folder", metavar="DIR", help="folder holding case JSON files (searched recursively)")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="folder for cohort.md/.csv/.json/.png (default: DIR/cohort_report)")
+    parser.add_argument("--no-figure", action="store_true", help="do not draw cohort.png")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Summarise every case under DIR, write the report files, print the Markdown path and counts.
+
+    Files that cannot be read or validated are listed on stderr and in the report, then skipped.
+    Returns 0 (skipped files are not fatal); a missing folder or no readable case is a
+    CommandError (exit 2).
+    """
+    from tqdm import tqdm
+
+    from .. import cohort
+    from ..cli import CommandError
+
+    out = Path(args.out) if args.out else Path(args.folder) / "cohort_report"
+    try:
+        paths = cohort.find_case_files(args.folder, exclude=out)
+    except cohort.CohortError as error:
+        raise CommandError(str(error)) from None
+    with tqdm(total=len(paths), desc="reading cases", unit="file", file=sys.stderr,
+              disable=args.quiet or None) as bar:
+        cases, skipped = cohort.load_cases(paths, progress=lambda done, total: bar.update(1))
+    for path, reason in skipped:
+        print(f"skipped: {reason}" if reason.startswith(path) else f"skipped: {path}: {reason}", file=sys.stderr)
+    if not cases:
+        raise CommandError(f"{args.folder}: no readable case JSON files ({len(paths)} *.json found)")
+    result = cohort.summarize(cases, skipped=skipped)
+    written = cohort.write_report(result, out, figure=not args.no_figure)
+    print(f"{result.n_patients} patients, {result.n_lesions} lesions, {len(skipped)} files skipped")
+    for comparison in result.comparisons:
+        print(f"  solitary vs multiple, {comparison.label}: cohort {comparison.p_text()}, "
+              f"study {comparison.study_p_text()}")
+    print(f"report: {written['cohort.md']}")
+    return 0
