@@ -8,8 +8,8 @@ orthogonal to the local cord axis, plus one voxel size along that direction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -85,7 +85,7 @@ def mask_measurements(mask: Volume, model: LevelModel | None = None) -> MaskMeas
         axis = model.tangent(centre)
         u = np.asarray(model.coordinate(points))
         # Position along the cord in mm: u scaled by the local segment length, so slabs follow the curve.
-        position = u * model.segment_length_mm(float(np.median(u)))
+        position = u * model.segment_length_mm(model.coordinate(centre))
     else:
         axis = _principal_axis(points)
         position = (points - centre) @ axis
@@ -103,9 +103,9 @@ def mask_measurements(mask: Volume, model: LevelModel | None = None) -> MaskMeas
     centreline = centreline_at(np.linspace(slab_position[0], slab_position[-1], samples))
     si_mm = float(np.sum(np.linalg.norm(np.diff(centreline, axis=0), axis=1))) + slab_mm
 
-    # Cross-section frame at each voxel: the cord axis there, A and R made orthogonal to it; sizes
+    # Cross-section frame at each voxel: the cord axis at its slab, A and R made orthogonal to it; sizes
     # are extents of the voxels' offsets from the centreline, so a curved cord is not widened.
-    voxel_axes = model.tangent(points) if model is not None else np.broadcast_to(axis, points.shape)
+    voxel_axes = model.tangent(centroids)[slab_index] if model is not None else np.broadcast_to(axis, points.shape)
     anterior = _orthogonalise(_ANTERIOR, voxel_axes, _SUPERIOR)
     right = np.cross(voxel_axes, anterior)
     offsets = points - centreline_at(position)
@@ -155,7 +155,12 @@ def _smooth_curve(t: np.ndarray, points: np.ndarray, weights: np.ndarray) -> Cal
         return lambda values: np.broadcast_to(points[0], (len(np.atleast_1d(values)), 3)).copy()
     centre, scale = t.mean(), max(np.ptp(t) / 2.0, 1e-12)
     coefficients = np.polynomial.polynomial.polyfit((t - centre) / scale, points, degree, w=np.sqrt(weights))
-    return lambda values: np.polynomial.polynomial.polyval((np.asarray(values, dtype=float) - centre) / scale, coefficients).T
+    polynomial = np.polynomial.polynomial
+
+    def curve(values: np.ndarray) -> np.ndarray:
+        return polynomial.polyval((np.asarray(values, dtype=float) - centre) / scale, coefficients).T
+
+    return curve
 
 
 def _principal_axis(points: np.ndarray) -> np.ndarray:

@@ -14,7 +14,8 @@ from ISCMAssistLib.volumes import Volume
 
 def vertical_model() -> LevelModel:
     """T4 at S 30, T5 at S 10, T6 at S -10 (20 mm per segment): u(S) = 11 + (30 - S) / 20."""
-    return LevelModel.from_landmarks(["T4", "T5", "T6"], np.array([[0.0, 0.0, 30.0], [0.0, 0.0, 10.0], [0.0, 0.0, -10.0]]))
+    points = np.array([[0.0, 0.0, 30.0], [0.0, 0.0, 10.0], [0.0, 0.0, -10.0]])
+    return LevelModel.from_landmarks(["T4", "T5", "T6"], points)
 
 
 def voxel_centres(shape_kji: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
@@ -40,7 +41,8 @@ def test_line_length_bad_points(p0, p1):
 
 def test_extent_of_points():
     model = vertical_model()
-    assert extent_of_points(model, [[5.0, 1.0, 25.0], [0.0, 0.0, 0.0], [3.0, 3.0, 12.0]]) == pytest.approx((11.25, 12.5))
+    points = [[5.0, 1.0, 25.0], [0.0, 0.0, 0.0], [3.0, 3.0, 12.0]]
+    assert extent_of_points(model, points) == pytest.approx((11.25, 12.5))
     assert extent_of_points(model, [0.0, 0.0, 20.0]) == pytest.approx((11.5, 11.5))
     with pytest.raises(MeasurementError):
         extent_of_points(model, np.zeros((0, 3)))
@@ -133,13 +135,16 @@ def oblique_box(spacing: float) -> Volume:
     affine[:3, 3] = -(np.array(shape[::-1]) - 1) / 2 * spacing
     centres = voxel_centres(shape, affine)
     # R offset 0.13 mm so that no voxel centre lies on a face: exactly 8 mm / spacing voxels across.
-    inside = (np.abs(centres @ CORD_AXIS) < 15.0) & (np.abs(centres @ AP_AXIS) < 5.0) & (np.abs(centres[..., 0] - 0.13) < 4.0)
+    inside = (
+        (np.abs(centres @ CORD_AXIS) < 15.0) & (np.abs(centres @ AP_AXIS) < 5.0) & (np.abs(centres[..., 0] - 0.13) < 4.0)
+    )
     return Volume(inside.astype(np.uint8), affine)
 
 
 def tilted_model() -> LevelModel:
     """T3..T6 every 30 mm along CORD_AXIS from -40 mm: u(s) = 10 + (s + 40) / 30."""
-    return LevelModel.from_landmarks(["T3", "T4", "T5", "T6"], np.array([CORD_AXIS * s for s in (-40.0, -10.0, 20.0, 50.0)]))
+    points = np.array([CORD_AXIS * s for s in (-40.0, -10.0, 20.0, 50.0)])
+    return LevelModel.from_landmarks(["T3", "T4", "T5", "T6"], points)
 
 
 @pytest.mark.parametrize("spacing", [1.0, 0.7])
@@ -175,7 +180,8 @@ def curved_tube(spacing: float, span_deg: float = 60.0) -> Volume:
     affine[:3, 3] = [-(shape[2] - 1) / 2 * spacing, -70.0, -70.0]
     rel = voxel_centres(shape, affine) - ARC_CENTRE
     angle = np.degrees(np.arctan2(rel[..., 2], rel[..., 1]))
-    inside = (np.abs(angle) <= span_deg / 2) & (np.hypot(np.hypot(rel[..., 1], rel[..., 2]) - ARC_RADIUS, rel[..., 0]) < 3.0)
+    distance_to_centreline = np.hypot(np.hypot(rel[..., 1], rel[..., 2]) - ARC_RADIUS, rel[..., 0])
+    inside = (np.abs(angle) <= span_deg / 2) & (distance_to_centreline < 3.0)
     return Volume(inside.astype(np.uint8), affine)
 
 
