@@ -45,6 +45,7 @@ from ISCMAssistLib import coords
 MODULE_NAME = "ISCMAssist"
 ROLE_ATTRIBUTE = "ISCMAssist.Role"
 LESION_ATTRIBUTE = "ISCMAssist.LesionId"
+SOURCE_ATTRIBUTE = "ISCMAssist.SourcePath"  # file or DICOM folder a series volume was loaded from
 
 #: role -> name of the line in the case's ``lines_lps``
 LINE_ROLES: dict[str, str] = {
@@ -80,6 +81,7 @@ WARNINGS_PARAMETER = "warningsJson"
 CASE_ID_PARAMETER = "caseId"
 READER_PARAMETER = "readerName"
 ACTIVE_LESION_PARAMETER = "activeLesionId"
+NEXT_LEVEL_PARAMETER = "nextLevelLabel"
 DEFAULT_CASE_ID = "case-001"
 
 #: per-lesion colours (RGB 0-1), lesion n takes entry (n - 1) mod 10; edema lines are a lighter tint
@@ -134,6 +136,23 @@ def _lesionNumber(lesionId: str) -> int:
     if not match:
         raise RoleError(f"lesion id '{lesionId}' is not of the form L1, L2, ...")
     return int(match.group(1))
+
+
+def nextLevelLabel(label: str) -> str:
+    """Take a level landmark label; return the next one caudally ("T4" -> "T4/T5" -> "T5"), "" after S1
+    or for a label that is not a vertebra or disc (so placing points top-down labels them in turn)."""
+    from ISCMAssistLib import vertebrae
+
+    try:
+        u = vertebrae.landmark_coordinate(label)
+        if u is None:
+            return ""
+        following = u + 0.5
+        if following.is_integer():
+            return vertebrae.level_name(int(following))
+        return vertebrae.disc_name(int(following))
+    except ValueError:
+        return ""
 
 
 def _tint(color: tuple[float, float, float], amount: float = 0.45) -> tuple[float, float, float]:
@@ -207,6 +226,10 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
                 self.addObserver(node, event, self._onMarkupsModified)
             if node.IsA("vtkMRMLMarkupsROINode"):
                 self.addObserver(node, vtk.vtkCommand.ModifiedEvent, self._onMarkupsModified)
+            if node.GetAttribute(ROLE_ATTRIBUTE) == "levels":
+                # priority: label the new point before the recompute observer reads it
+                self.addObserver(node, slicer.vtkMRMLMarkupsNode.PointAddedEvent, self._onLevelPointAdded,
+                                 priority=1.0)
         elif node.IsA("vtkMRMLSegmentationNode"):
             self.addObserver(node, slicer.vtkSegmentation.RepresentationModified, self._onMarkupsModified)
             self.addObserver(node, slicer.vtkSegmentation.SegmentModified, self._onMarkupsModified)
@@ -243,6 +266,14 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
     def _onSceneEndImport(self, _caller: Any, _event: Any) -> None:
         self.observeSceneNodes()
         self.requestRecompute()
+
+    def _onLevelPointAdded(self, node: Any, _event: Any) -> None:
+        parameterNode = self.getParameterNode()
+        label = parameterNode.GetParameter(NEXT_LEVEL_PARAMETER).strip()
+        if not label or self._batchDepth:
+            return
+        node.SetNthControlPointLabel(node.GetNumberOfControlPoints() - 1, label)
+        parameterNode.SetParameter(NEXT_LEVEL_PARAMETER, nextLevelLabel(label))
 
     def _onMarkupsModified(self, _caller: Any, _event: Any) -> None:
         self.requestRecompute()
@@ -341,6 +372,7 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
             raise ReadFolderError(f"{path}: no such file or folder")
         if node is None:
             raise ReadFolderError(f"{path}: not a volume Slicer can read")
+        node.SetAttribute(SOURCE_ATTRIBUTE, str(path.absolute()))
         self.setSeriesVolume(role, node)
         progress(1.0, f"Loaded {path.name}")
         return node
@@ -647,6 +679,75 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         if notes is not None:
             case["notes"] = notes
         self._storeCase(case)
+
+    @staticmethod
+    def _features(section: str) -> tuple:
+        from ISCMAssistLib import case as casemod
+
+        features = {"lesion": casemod.LESION_FEATURES, "patient_findings": casemod.PATIENT_FEATURES,
+                    "clinical": casemod.CLINICAL_FEATURES}.get(section)
+        if features is None:
+            raise RoleError(f"checklist section '{section}' is not one of lesion, patient_findings, clinical")
+        return features
+
+    def checklistRows(self, section: str, lesionId: str | None = None) -> list[dict]:
+        """Return the checklist of a section ("lesion" with lesionId, "patient_findings", "clinical") for
+        the panel: one dict per field with field, label (unit included), kind, choices (texts; "" = not
+        assessable), text (current value as text), source ("derived" | "reader" | ""), derivable.
+        Sizes are three rows "size_mm.ap", "size_mm.transverse", "size_mm.si" (mm)."""
+        case = self.getCase()
+        record = self._record(case, section, lesionId)
+        provenance = record.get("provenance") or {}
+        rows = []
+        for feature in self._features(section):
+            unit = f" ({feature.unit})" if feature.unit else ""
+            if feature.kind == "sizes":
+                sizes = record.get(feature.name) or {}
+                for axis, title in (("ap", "AP"), ("transverse", "transverse"), ("si", "SI")):
+                    field = f"{feature.name}.{axis}"
+                    rows.append({"field": field, "label": f"{feature.label}, {title}{unit}", "kind": "number",
+                                 "choices": [], "text": self._cellText(sizes.get(axis)),
+                                 "source": provenance.get(field) or provenance.get(feature.name) or "",
+                                 "derivable": feature.derived})
+                continue
+            choices = ([""] + [self._cellText(value) for value in feature.values]) if feature.kind in ("enum", "boolean") else []
+            rows.append({"field": feature.name, "label": f"{feature.label}{unit}", "kind": feature.kind,
+                         "choices": choices, "text": self._cellText(record.get(feature.name)),
+                         "source": provenance.get(feature.name, ""), "derivable": feature.derived})
+        return rows
+
+    def parseChecklistText(self, section: str, field: str, text: str) -> Any:
+        """Turn the panel's text for a field into its value ("" -> None, "yes"/"no" -> bool, numbers,
+        "a, b" -> list). Raises CaseValidationError naming the field when the text does not fit."""
+        from ISCMAssistLib.case import CaseValidationError
+
+        name = field.split(".")[0]
+        feature = next((f for f in self._features(section) if f.name == name), None)
+        if feature is None:
+            raise CaseValidationError(f"{field}: unknown field of {section}", field)
+        text = (text or "").strip()
+        if not text:
+            return None
+        kind = "number" if "." in field else feature.kind
+        if kind == "boolean":
+            if text.lower() in ("yes", "true"):
+                return True
+            if text.lower() in ("no", "false"):
+                return False
+            raise CaseValidationError(f"{field}: '{text}' is not yes or no", field)
+        if kind in ("number", "integer"):
+            try:
+                number = float(text)
+            except ValueError:
+                raise CaseValidationError(f"{field}: '{text}' is not a number", field) from None
+            return int(number) if kind == "integer" and number.is_integer() else number
+        if kind == "list":
+            return [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+        return text
+
+    def setReaderText(self, section: str, field: str, text: str, lesionId: str | None = None) -> dict:
+        """The panel's entry point: parse ``text`` (see parseChecklistText) and set it as the reader's value."""
+        return self.setReaderValue(section, field, self.parseChecklistText(section, field, text), lesionId)
 
     # ------------------------------------------------------------------ recomputation
 
@@ -1080,6 +1181,39 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         result = self.setCase(case)
         progress(1.0, f"Opened {folder}")
         return result
+
+    def exportRead(self, folder: str | os.PathLike, progress: ProgressCallback | None = None) -> dict[str, Path]:
+        """Export the read for use outside Slicer into ``folder`` (created if needed): the case JSON,
+        the per-lesion CSV of the core (case_io.write_lesions_csv) and, when a selected series was
+        loaded from a DICOM folder, a DICOM Comprehensive 3D SR. Returns {"case", "csv"[, "sr"]} paths;
+        the SR is left out (with a warning in ``warnings()``) when no DICOM source is known."""
+        from ISCMAssistLib import case_io
+
+        progress = progress or _no_progress
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        progress(0.0, "Computing the read")
+        case = self.recompute()
+        written = {"case": folder / f"{case['case_id']}.json", "csv": folder / f"{case['case_id']}_lesions.csv"}
+        progress(0.2, f"Writing {written['case'].name}")
+        case_io.save_case(case, written["case"])
+        progress(0.4, f"Writing {written['csv'].name}")
+        case_io.write_lesions_csv([case], written["csv"])
+        sources = [Path(node.GetAttribute(SOURCE_ATTRIBUTE)) for node in
+                   (self.seriesVolume(role) for role in SERIES_PARAMETERS)
+                   if node is not None and node.GetAttribute(SOURCE_ATTRIBUTE)
+                   and Path(node.GetAttribute(SOURCE_ATTRIBUTE)).is_dir()]
+        if sources:
+            from ISCMAssistLib import sr
+
+            written["sr"] = folder / f"{case['case_id']}_sr.dcm"
+            progress(0.6, f"Writing {written['sr'].name}")
+            sr.write_sr(case, sources, written["sr"])
+        else:
+            warnings = self.warnings() + ["export: no series loaded from a DICOM folder, so no DICOM SR was written"]
+            self.getParameterNode().SetParameter(WARNINGS_PARAMETER, json.dumps(warnings))
+        progress(1.0, f"Exported to {folder}")
+        return written
 
     def _loadNode(self, path: Path, name: str) -> Any:
         if path.name.endswith(".seg.nrrd"):

@@ -269,3 +269,52 @@ def test_series_selection_goes_into_the_case(logic, phantom):
     assert case["series"] == [{"role": "t2_sagittal", "series_uid": None, "file": None, "description": "SAG T2"}]
     with pytest.raises(RoleError, match="series role 't3'"):
         logic.setSeriesVolume("t3", node)
+
+
+def test_checklist_rows_and_text_entry(phantom_read):
+    logic, lesion_id = phantom_read
+    rows = {r["field"]: r for r in logic.checklistRows("lesion", lesion_id)}
+    assert rows["levels"]["text"] == "T4-T5" and rows["levels"]["source"] == "derived"
+    assert rows["size_mm.si"]["label"] == "Size of enhancing lesion, SI (mm)" and rows["size_mm.si"]["text"] == "17.0"
+    assert rows["position"]["choices"] == ["", "central", "eccentric", "exophytic"]
+    assert rows["cord_expansion"]["choices"] == ["", "yes", "no"]
+    assert rows["t2_signal"]["source"] == "" and rows["t2_signal"]["derivable"] is False
+    logic.setReaderText("lesion", "cord_expansion", "yes", lesion_id)
+    logic.setReaderText("lesion", "size_mm.si", "18.5", lesion_id)
+    logic.setReaderText("lesion", "enhancement_length_segments", "3", lesion_id)
+    logic.setReaderText("patient_findings", "leptomeningeal_sites", "cord_conus, cauda_equina")
+    logic.setReaderText("clinical", "sex", "female")
+    case = logic.getCase()
+    assert case["lesions"][0]["cord_expansion"] is True
+    assert case["lesions"][0]["size_mm"] == {"ap": 6.0, "transverse": 7.0, "si": 18.5}
+    assert case["lesions"][0]["enhancement_length_segments"] == 3
+    assert case["patient_findings"]["leptomeningeal_sites"] == ["cord_conus", "cauda_equina"]
+    assert case["clinical"]["sex"] == "female"
+    rows = {r["field"]: r for r in logic.checklistRows("lesion", lesion_id)}
+    assert rows["size_mm.si"]["source"] == "reader" and rows["size_mm.ap"]["source"] == "derived"
+    with pytest.raises(CaseValidationError, match="age_years: 'old' is not a number"):
+        logic.setReaderText("clinical", "age_years", "old")
+    with pytest.raises(CaseValidationError, match="hemorrhage: 'maybe' is not yes or no"):
+        logic.setReaderText("lesion", "hemorrhage", "maybe", lesion_id)
+    patient = [r["field"] for r in logic.checklistRows("patient_findings")]
+    assert patient[0] == "multiplicity"
+
+
+def test_level_points_are_labelled_in_turn(logic):
+    from ISCMAssistLogic import nextLevelLabel
+
+    assert [nextLevelLabel(x) for x in ("T4", "T4/T5", "C7", "L5/S1", "S1", "conus", "Q1")] == \
+        ["T4/T5", "T5", "C7/T1", "S1", "", "", ""]
+    logic.getParameterNode().SetParameter("nextLevelLabel", "T4")
+    node = logic.levelsNode()
+    for z in (100, 90, 80):
+        node.AddControlPointWorld(vtk_vector(0, 0, z))
+    assert [node.GetNthControlPointLabel(i) for i in range(3)] == ["T4", "T4/T5", "T5"]
+    assert logic.getParameterNode().GetParameter("nextLevelLabel") == "T5/T6"
+    assert [lm["label"] for lm in logic.getCase()["levels"]["landmarks"]] == ["T4", "T4/T5", "T5"]
+
+
+def vtk_vector(x, y, z):
+    import vtk
+
+    return vtk.vtkVector3d(x, y, z)

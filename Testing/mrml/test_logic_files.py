@@ -152,3 +152,39 @@ def test_load_real_series_from_nifti(logic, shared_data):
     assert series[0]["role"] == "t2_sagittal" and series[0]["file"].endswith("PAM50_small_t2.nii.gz")
     with pytest.raises(ReadFolderError, match="no such file"):
         logic.loadSeries(shared_data / "missing.nii.gz", "t1_post")
+
+
+def test_export_writes_case_csv_and_sr_from_dicom_series(tmp_path, phantom):
+    from conftest import truth_lines
+
+    from ISCMAssistLib import sr
+    from ISCMAssistLib.case_io import load_case
+
+    ctx = create_headless_context()
+    module_logic = ISCMAssistLogic(ctx.scene, ctx.logics)
+    try:
+        files = phantom.write_dicom(tmp_path / "dicom")
+        module_logic.loadSeries(files["t2_sagittal"][0].parent, "t2_sagittal")
+        labels = [label for label in phantom.landmarks if label != "conus"]
+        module_logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
+        lesion_id = module_logic.addLesion()
+        for role, points in truth_lines(phantom).items():
+            module_logic.addLesionMarkup(lesion_id, role, points)
+        module_logic.setReaderValue("lesion", "enhancement", "homogeneous", lesion_id)
+        written = module_logic.exportRead(tmp_path / "export")
+        assert set(written) == {"case", "csv", "sr"}
+        assert load_case(written["case"])["lesions"][0]["levels"] == "T4-T5"
+        assert "T4-T5" in written["csv"].read_text()
+        back = sr.sr_to_case(written["sr"])
+        assert back["lesions"][0]["enhancement_length_segments"] == 2
+        assert back["lesions"][0]["enhancement"] == "homogeneous"
+    finally:
+        module_logic.cleanup()
+        ctx.close()
+
+
+def test_export_without_dicom_skips_sr_with_a_warning(full_read, tmp_path):
+    written = full_read.exportRead(tmp_path / "export")
+    assert set(written) == {"case", "csv"}
+    assert written["case"].name == "case-042.json"
+    assert any("no DICOM SR" in warning for warning in full_read.warnings())
