@@ -387,7 +387,8 @@ def set_derived_value(record: dict, field: str, value: Any) -> bool:
     provenance = record.setdefault("provenance", {})
     if provenance.get(field) == READER or (sub is not None and provenance.get(name) == READER):
         return False
-    if sub is None and name == "size_mm" and isinstance(value, dict):
+    if sub is None and name == "size_mm":
+        value = value or {}  # None = every axis unknown; axes the reader set still survive
         current = record.get("size_mm") if isinstance(record.get("size_mm"), dict) else {}
         merged = {axis: current.get(axis) for axis in SIZE_AXES}
         for axis in SIZE_AXES:

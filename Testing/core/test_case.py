@@ -300,6 +300,8 @@ def test_one_size_axis_override_keeps_the_others_derived():
     assert lesion["size_mm"] == {"ap": 6.5, "transverse": 7.3, "si": 21.0}
     assert lesion["provenance"] == {"size_mm": "derived", "size_mm.transverse": "reader"}
     assert C.set_derived_value(lesion, "size_mm.transverse", 1.0) is False
+    assert C.set_derived_value(lesion, "size_mm", None) is True  # lines removed: reader's axis stays
+    assert lesion["size_mm"] == {"ap": None, "transverse": 7.3, "si": None}
     # A whole-size override replaces the per-axis ones and blocks every axis.
     C.set_reader_value(lesion, "size_mm", {"ap": 1.0, "transverse": 2.0, "si": 3.0})
     assert lesion["provenance"] == {"size_mm": "reader"}

@@ -200,3 +200,44 @@ def test_validate_command_prints_valid_or_error(tmp_path, capsys):
                             "['hyperintense', 'hypointense', 'isointense', None]\n")
     assert main(["validate", str(tmp_path / "none.json")]) == 1
     assert capsys.readouterr().err == f"{tmp_path / 'none.json'}: file not found\n"
+
+
+def _lesion_strategy():
+    from hypothesis import strategies as st
+
+    sizes = st.one_of(st.none(), st.floats(0, 200, allow_nan=False))
+    fields = {}
+    for feature in C.LESION_FEATURES:
+        if feature.kind in ("enum", "boolean"):
+            fields[feature.name] = st.sampled_from(list(feature.values) + [None])
+        elif feature.kind == "integer":
+            fields[feature.name] = st.one_of(st.none(), st.integers(1, 30))
+        elif feature.kind == "number":
+            fields[feature.name] = sizes
+        elif feature.kind == "sizes":
+            fields[feature.name] = st.fixed_dictionaries({axis: sizes for axis in C.SIZE_AXES})
+    fields["levels"] = st.sampled_from([None, "C2", "T4-T5", "T12-L2", "S1"])
+    point = st.lists(st.floats(-1e4, 1e4, allow_nan=False), min_size=3, max_size=3)
+    fields["lines_lps"] = st.dictionaries(st.sampled_from(C.LINE_NAMES), st.lists(point, min_size=2, max_size=2))
+    return st.fixed_dictionaries(fields)
+
+
+def test_any_valid_case_round_trips_through_save_and_load(tmp_path):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(_lesion_strategy(), max_size=3), st.text(min_size=1).filter(str.strip))
+    def check(lesions, case_id):
+        case = C.new_case(case_id)
+        for index, values in enumerate(lesions):
+            lesion = C.new_lesion(f"L{index + 1}")
+            lesion.update(values)
+            if lesion["position"] == "central":
+                lesion["origin"] = None
+            case["lesions"].append(lesion)
+        path = tmp_path / "h.json"
+        save_case(case, path)
+        assert load_case(path) == case
+
+    check()
