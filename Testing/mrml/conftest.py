@@ -9,17 +9,6 @@ slicer = pytest.importorskip("slicer", reason="slicer-core (real MRML) is not in
 
 from ISCMAssistHeadless import create_headless_context  # noqa: E402
 from ISCMAssistLogic import ISCMAssistLogic  # noqa: E402
-from ISCMAssistLib import levels as _levels  # noqa: E402
-from ISCMAssistLib import vertebrae as _vertebrae  # noqa: E402
-
-if not hasattr(_levels.LevelModel, "level_range"):
-    # Work-around until levels.py has LevelModel.level_range (docs/core-api.md), which read.py uses.
-    def _level_range(model) -> tuple[float, float]:
-        u = [_vertebrae.landmark_coordinate(label) for label, _point in model.landmarks]
-        u = [value for value in u if value is not None]
-        return (min(u), max(u))
-
-    _levels.LevelModel.level_range = property(_level_range)
 
 
 @pytest.fixture
