@@ -126,6 +126,7 @@ import hashlib, json, sys
 from ISCMAssistLib.files import atomic_write_text
 path, size = sys.argv[1], int(sys.argv[2])
 version = int(sys.argv[3])
+print("ready", flush=True)
 while True:
     version += 1
     data = (str(version) * (size // len(str(version)) + 1))[:size]
@@ -149,10 +150,12 @@ def test_sigkill_mid_write_never_leaves_a_torn_file(tmp_path):
     versions = [0]
     kills = 0
     for _ in range(24):
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(target), str(size), str(versions[-1] * 1000)],
-                                 stderr=subprocess.PIPE)
-        # Kill at a random moment: during start-up, the first write, or later writes.
-        time.sleep(rng.uniform(0.05, 0.5))
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(target), str(size), str(versions[-1])],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert child.stdout.readline() == b"ready\n"
+        child.stdout.close()
+        # Kill at a random moment of the write loop: mid-write, mid-fsync, mid-rename or between writes.
+        time.sleep(rng.uniform(0.0, 0.3))
         child.send_signal(signal.SIGKILL)
         child.wait()
         stderr = child.stderr.read().decode()
