@@ -15,7 +15,6 @@ Scene positions are RAS mm; the case holds LPS mm (converted only through ISCMAs
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import math
 import os
@@ -159,12 +158,24 @@ def _tint(color: tuple[float, float, float], amount: float = 0.45) -> tuple[floa
     return tuple(c + (1.0 - c) * amount for c in color)
 
 
+_EVIDENCE_DICTS: dict[Any, dict] = {}
+
+
+def _evidenceToDict(item: Any) -> dict:
+    """A core Evidence as a JSON-ready dict with "line", its one-line citation (cached: hot path)."""
+    cached = _EVIDENCE_DICTS.get(item)
+    if cached is None:
+        cached = {"text": item.text, "numerator": item.numerator, "denominator": item.denominator,
+                  "source": item.source, "line": str(item)}
+        if len(_EVIDENCE_DICTS) < 1000:
+            _EVIDENCE_DICTS[item] = cached
+    return cached
+
+
 def _hintToDict(hint: Any) -> dict:
     """A core Hint as a JSON-ready dict; each evidence item gains "line", its one-line citation."""
-    data = dataclasses.asdict(hint)
-    for item, entry in zip(hint.evidence, data["evidence"]):
-        entry["line"] = str(item)
-    return data
+    return {"id": hint.id, "direction": hint.direction, "text": hint.text, "lesion_id": hint.lesion_id,
+            "evidence": [_evidenceToDict(item) for item in hint.evidence]}
 
 
 class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
