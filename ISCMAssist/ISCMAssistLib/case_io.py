@@ -75,26 +75,30 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be written to a case file")
 
 
-def case_to_json(case: dict) -> str:
+def case_to_json(case: dict, include_identifiers: bool = False) -> str:
     """Take a case dict; validate it and return its file text (JSON, indent 2, UTF-8 text, trailing newline).
 
+    The "identifiers" section (patient name, ID, ...) is left out unless include_identifiers is True.
     Raises CaseValidationError for a case that does not follow the schema.
     """
     validate_case(case)
+    if not include_identifiers and "identifiers" in case:
+        case = {key: value for key, value in case.items() if key != "identifiers"}
     try:
         return json.dumps(case, indent=2, ensure_ascii=False, allow_nan=False, default=_plain) + "\n"
     except (TypeError, ValueError) as error:
         raise CaseValidationError(f"case: cannot be written as JSON: {error}") from error
 
 
-def save_case(case: dict, path: str | os.PathLike) -> None:
+def save_case(case: dict, path: str | os.PathLike, include_identifiers: bool = False) -> None:
     """Take a case dict and a path; validate, then write the file atomically (pretty JSON, LPS mm).
 
+    Patient identifiers ("identifiers") are written only when include_identifiers is True.
     Raises CaseFileError naming the file and field when the case does not validate (nothing written),
     FileWriteError (OSError) when the file cannot be written; the old file then stays intact.
     """
     try:
-        text = case_to_json(case)
+        text = case_to_json(case, include_identifiers)
     except CaseValidationError as error:
         raise CaseFileError(f"{path}: not saved: {error}") from None
     atomic_write_text(path, text)

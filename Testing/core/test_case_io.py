@@ -241,3 +241,15 @@ def test_any_valid_case_round_trips_through_save_and_load(tmp_path):
         assert load_case(path) == case
 
     check()
+
+
+def test_saved_case_has_no_identifiers_unless_asked(tmp_path):
+    case = two_lesion_case()
+    case["identifiers"] = {"patient_name": "Doe^Jane", "patient_id": "PID-123"}
+    path = tmp_path / "case.json"
+    save_case(case, path)
+    text = path.read_text()
+    assert "identifiers" not in text and "Doe^Jane" not in text and "PID-123" not in text
+    assert "identifiers" in case  # the caller's dict is untouched
+    save_case(case, path, include_identifiers=True)
+    assert load_case(path)["identifiers"]["patient_name"] == "Doe^Jane"
