@@ -403,14 +403,18 @@ def _render(axis: _SpineAxis, s_abs: np.ndarray, d: np.ndarray, x: np.ndarray) -
     dark_front = (D < -depth / 2.0 - 12.0) & (D > anterior_skin + 15.0) & (np.abs(X) < 35.0)
     put(dark_front, 11)
 
-    # Posterior elements: laminae/spinous process per vertebra, fat between them.
-    in_post = (D > canal_d + sac_ap / 2.0) & (D < canal_d + 50.0) & (np.abs(X) < 7.0)
-    put(in_post, 3)
+    # Posterior elements: laminae/spinous processes sloping caudally, interspinous ligament between
+    # them, a thin epidural fat pad behind the thecal sac.
+    behind_sac = D - (canal_d + sac_ap / 2.0)
+    in_post = (behind_sac > 0.0) & (D < canal_d + 50.0) & (np.abs(X) < 7.0)
+    put(in_post, 2)
+    put(in_post & (behind_sac < 2.5), 3)
     vert_section = np.zeros(s_abs.shape, dtype=bool)
+    slope_shift = 0.35 * np.clip(d - canal_centre_d(s_abs), 0.0, None)
     for kind, n, a, b in axis.edges:
         if kind == "body":
-            vert_section |= (s_abs >= a + 4.0) & (s_abs <= b + 4.0)
-    put(in_post & vert_section[None], 4)
+            vert_section |= (s_abs >= a + 2.0 + slope_shift) & (s_abs <= b - 2.0 + slope_shift)
+    put(in_post & (behind_sac >= 2.5) & vert_section[None], 4)
 
     ellipse = (X / (width / 2.0)) ** 2 + (D / (depth / 2.0)) ** 2
     for kind, n, a, b in axis.edges:
