@@ -15,6 +15,7 @@ import importlib.resources
 import json
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,7 +227,7 @@ def complete_case(case: dict) -> dict:
     return case
 
 
-def format_path(parts) -> str:
+def format_path(parts: Iterable[str | int]) -> str:
     """Take a sequence of JSON path parts (str keys, int indices); return text like "lesions[0].position"."""
     text = ""
     for part in parts:
@@ -237,7 +238,7 @@ def format_path(parts) -> str:
     return text or "case"
 
 
-def _message(error) -> tuple[str, str]:
+def _message(error: Any) -> tuple[str, str]:
     """Return (path, one-line message) for a jsonschema error, naming the field."""
     path = format_path(error.absolute_path)
     instance = error.instance
