@@ -1,7 +1,8 @@
 """Sizes in mm and extents along the spine from line markups or binary masks.
 
 A mask's SI length follows the cord: it is the arc length of the mask's centreline (centroids of
-one-voxel slabs across the cord axis) plus half a voxel at each end. AP and transverse sizes are the
+one-voxel slabs across the cord axis, smoothed over a few mm) plus half a voxel at each end. With a
+level model the slabs follow the model's landmark planes, so they stay across a curved cord. AP and transverse sizes are the
 extents of the voxels, relative to that centreline, along the anterior and right axes made
 orthogonal to the local cord axis, plus one voxel size along that direction.
 """
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from .levels import LevelModel
     from .volumes import Volume
 
+#: Width (sigma, mm) of the window that smooths the slab centroids into the centreline.
+SMOOTHING_MM = 3.0
+_SMOOTHING_BLOCK = 512
 #: A mask reaching more than this many segments beyond the outermost landmarks gets a warning.
 EXTRAPOLATION_WARNING_SEGMENTS = 2.0
 
@@ -97,7 +101,7 @@ def mask_measurements(mask: Volume, model: LevelModel | None = None) -> MaskMeas
     slab_position = np.bincount(slab_index, weights=position) / counts
     centroids = np.stack([np.bincount(slab_index, weights=points[:, a]) for a in range(3)], axis=1) / counts[:, None]
     # Slab centroids jitter by a fraction of a voxel where the slabs cut the voxel grid obliquely;
-    # summing that jitter would inflate the length, so follow a smooth (cubic) fit of them instead.
+    # summing that jitter would inflate the length, so follow a smoothed centreline instead.
     centreline_at = _smooth_curve(slab_position, centroids, counts)
     samples = int(np.ceil((slab_position[-1] - slab_position[0]) / slab_mm)) + 1
     centreline = centreline_at(np.linspace(slab_position[0], slab_position[-1], samples))
@@ -148,17 +152,32 @@ def _points(points_ras: Any, what: str) -> np.ndarray:
 
 
 def _smooth_curve(t: np.ndarray, points: np.ndarray, weights: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """Take parameters t (M,), points (M, 3) and weights (M,); return a function t -> (len(t), 3) evaluating
-    the weighted least-squares polynomial fit of the points (degree 3, less for fewer than 4 points)."""
-    degree = min(3, len(t) - 1)
-    if degree < 1:
+    """Take increasing parameters t (M,) in mm, points (M, 3) and weights (M,); return a function
+    t -> (len(t), 3) following the points smoothed by a weighted local line fit (Gaussian window of
+    SMOOTHING_MM), linear between them and constant beyond the ends."""
+    if len(t) == 1:
         return lambda values: np.broadcast_to(points[0], (len(np.atleast_1d(values)), 3)).copy()
-    centre, scale = t.mean(), max(np.ptp(t) / 2.0, 1e-12)
-    coefficients = np.polynomial.polynomial.polyfit((t - centre) / scale, points, degree, w=np.sqrt(weights))
-    polynomial = np.polynomial.polynomial
+    # Local weighted linear regression at each t: keeps straight lines and ends unbiased, removes jitter.
+    smoothed = np.empty_like(points)
+    for start in range(0, len(t), _SMOOTHING_BLOCK):  # blocks of rows bound the memory for long masks
+        rows = slice(start, start + _SMOOTHING_BLOCK)
+        distance = t[None, :] - t[rows, None]
+        kernel = weights[None, :] * np.exp(-0.5 * (distance / SMOOTHING_MM) ** 2)
+        s0 = kernel.sum(axis=1)
+        s1 = (kernel * distance).sum(axis=1)
+        s2 = (kernel * distance**2).sum(axis=1)
+        weighted = kernel @ points
+        weighted_d = (kernel * distance) @ points
+        determinant = s0 * s2 - s1**2
+        flat = determinant <= 1e-12 * s0 * s2  # one slab in reach: no slope to fit
+        determinant[flat] = 1.0
+        block = (s2[:, None] * weighted - s1[:, None] * weighted_d) / determinant[:, None]
+        block[flat] = weighted[flat] / s0[flat, None]
+        smoothed[rows] = block
 
     def curve(values: np.ndarray) -> np.ndarray:
-        return polynomial.polyval((np.asarray(values, dtype=float) - centre) / scale, coefficients).T
+        values = np.atleast_1d(np.asarray(values, dtype=float))
+        return np.stack([np.interp(values, t, smoothed[:, a]) for a in range(3)], axis=1)
 
     return curve
 
