@@ -284,3 +284,45 @@ def test_progress_callback(tmp_path):
     calls = []
     result = cohort.summarize_folder(tmp_path, progress=lambda done, total: calls.append((done, total)))
     assert calls == [(1, 3), (2, 3), (3, 3)] and result.n_patients == 3
+
+
+@pytest.mark.parametrize("table", [[[20, 19], [9, 1]], [[17, 4, 5, 4, 3, 6], [7, 3, 0, 0, 0, 1]],
+                                   [[1, 2, 3], [4, 5, 6], [7, 8, 30]], [[5, 5], [5, 5]]])
+def test_chi2_test_equals_scipy_chi2_contingency(table):
+    chi2, p, dof, _ = chi2_contingency(np.array(table), correction=False)
+    mine = cohort.chi2_test(table)
+    assert mine[0] == pytest.approx(chi2, rel=1e-12) and mine[1] == dof
+    assert mine[2] == pytest.approx(p, rel=1e-10, abs=1e-300)
+
+
+def test_chi2_sf_equals_scipy_over_dof_and_x():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+    from scipy.stats import chi2
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.floats(min_value=0, max_value=400), st.integers(min_value=1, max_value=30))
+    def check(x, dof):
+        assert cohort.chi2_sf(x, dof) == pytest.approx(chi2.sf(x, dof), rel=1e-9, abs=1e-300)
+
+    check()
+    assert cohort.chi2_sf(0.0, 3) == 1.0
+    assert cohort.chi2_sf(3.841458820694124, 1) == pytest.approx(0.05, rel=1e-12)  # textbook 5% point, dof 1
+
+
+def test_parallel_loading_keeps_order_and_skips(tmp_path):
+    from ISCMAssistLib.case_io import save_case
+
+    cases = study_cohort()
+    paths = []
+    for index in range(210):
+        path = tmp_path / f"c{index:03d}.json"
+        if index == 7:
+            path.write_text("{", encoding="utf-8")
+        else:
+            save_case(cases[index % 49], path)
+        paths.append(path)
+    serial = cohort.load_cases(paths)
+    parallel = cohort.load_cases(paths, workers=2)
+    assert [c["case_id"] for c in parallel[0]] == [c["case_id"] for c in serial[0]]
+    assert len(parallel[0]) == 209 and [s[0] for s in parallel[1]] == [str(paths[7])]

@@ -14,6 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder for cohort.md/.csv/.json/.png (default: DIR/cohort_report)")
     parser.add_argument("--no-figure", action="store_true", help="do not draw cohort.png")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="processes that read the files (default 1; more helps only on idle CPUs)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from .. import cohort
     from ..cli import CommandError
 
+    jobs = args.jobs
+    if jobs < 1:
+        raise CommandError(f"--jobs must be >= 1, got {jobs}")
     out = Path(args.out) if args.out else Path(args.folder) / "cohort_report"
     try:
         paths = cohort.find_case_files(args.folder, exclude=out)
@@ -35,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from None
     with tqdm(total=len(paths), desc="reading cases", unit="file", file=sys.stderr,
               disable=args.quiet or None) as bar:
-        cases, skipped = cohort.load_cases(paths, progress=lambda done, total: bar.update(1))
+        cases, skipped = cohort.load_cases(paths, progress=lambda done, total: bar.update(1), workers=jobs)
     for path, reason in skipped:
         print(f"skipped: {reason}" if reason.startswith(path) else f"skipped: {path}: {reason}", file=sys.stderr)
     if not cases:
