@@ -14,14 +14,12 @@ import numpy as np
 
 from .case import set_derived_value
 from .coords import lps_to_ras, ras_to_lps
-from .levels import LevelModel
-from .measurements import MaskMeasurements, line_length_mm
+from .levels import LevelModel, LevelModelError
+from .measurements import EXTRAPOLATION_WARNING_SEGMENTS, MaskMeasurements, line_length_mm
 
 #: Lines a lesion may carry in ``lines_lps``: the enhancing lesion's three diameters and the edema.
 LESION_LINES = ("si", "ap", "transverse")
 EDEMA_LINE = "edema_si"
-#: Beyond this many segments outside the level landmarks, counts are extrapolated: say so.
-EXTRAPOLATION_WARNING_SEGMENTS = 2.0
 
 
 @dataclass(frozen=True)
@@ -70,28 +68,41 @@ def _derive_lesion(lesion: dict, model: LevelModel | None, masks: LesionMasks,
             sizes[axis] = round(line_length_mm(*lines[axis]), 1)
     if any(value is not None for value in sizes.values()):
         set_derived_value(lesion, "size_mm", {axis: _rounded(sizes[axis]) for axis in LESION_LINES})
+    else:
+        _clear_derived(lesion, "size_mm")
 
-    if model is None:
-        return
-    lesion_extent = _extent(model, [lines[name] for name in LESION_LINES if name in lines], masks.lesion)
-    edema_extent = _extent(model, [lines[EDEMA_LINE]] if EDEMA_LINE in lines else [], masks.edema)
-    enhancement_count = t2_count = None
-    if lesion_extent is not None:
-        span = model.count_segments(*lesion_extent)
-        enhancement_count = span.count
-        set_derived_value(lesion, "levels", span.text)
+    lesion_span = edema_span = None
+    if model is not None:
+        lesion_extent = _extent(model, [lines[name] for name in LESION_LINES if name in lines], masks.lesion)
+        edema_extent = _extent(model, [lines[EDEMA_LINE]] if EDEMA_LINE in lines else [], masks.edema)
+        if lesion_extent is not None:
+            lesion_span = _count(model, lesion_extent, f"lesion {lesion['id']}", warnings)
+        if edema_extent is not None:
+            edema_span = _count(model, edema_extent, f"edema of lesion {lesion['id']}", warnings)
+    if lesion_span is not None:
+        set_derived_value(lesion, "levels", lesion_span.text)
         set_derived_value(lesion, "location", model.location(*lesion_extent))
-        set_derived_value(lesion, "enhancement_length_segments", enhancement_count)
-        _warn_if_extrapolated(model, lesion_extent, f"lesion {lesion['id']}", warnings)
-    if edema_extent is not None:
-        t2_count = model.count_segments(*edema_extent).count
-        set_derived_value(lesion, "t2_length_segments", t2_count)
-        _warn_if_extrapolated(model, edema_extent, f"edema of lesion {lesion['id']}", warnings)
+        set_derived_value(lesion, "enhancement_length_segments", lesion_span.count)
+    else:  # no levels, or the lines were deleted: a derived value without its source goes
+        for name in ("levels", "location", "enhancement_length_segments"):
+            _clear_derived(lesion, name)
+    if edema_span is not None:
+        set_derived_value(lesion, "t2_length_segments", edema_span.count)
+    else:
+        _clear_derived(lesion, "t2_length_segments")
     # The ratio uses the values in force, so a reader's corrected count feeds it.
     enhancement_count = lesion.get("enhancement_length_segments")
     t2_count = lesion.get("t2_length_segments")
     if enhancement_count and t2_count:
         set_derived_value(lesion, "t2_to_enhancement_ratio", round(t2_count / enhancement_count, 2))
+    else:
+        _clear_derived(lesion, "t2_to_enhancement_ratio")
+
+
+def _clear_derived(record: dict, name: str) -> None:
+    """Set a field back to null when the tool had derived it (a reader's value stays)."""
+    if record.get("provenance", {}).get(name) == "derived":
+        set_derived_value(record, name, None)
 
 
 def _extent(model: LevelModel, point_sets: Iterable[np.ndarray],
@@ -107,16 +118,21 @@ def _extent(model: LevelModel, point_sets: Iterable[np.ndarray],
     return (min(bounds), max(bounds)) if bounds else None
 
 
-def _warn_if_extrapolated(model: LevelModel, extent: tuple[float, float], what: str,
-                          warnings: list[str] | None) -> None:
-    if warnings is None:
-        return
+def _count(model: LevelModel, extent: tuple[float, float], what: str, warnings: list[str] | None):
+    """Segment count of an extent, or None (with a warning) when it lies outside the vertebrae C1-S1."""
+    try:
+        span = model.count_segments(*extent)
+    except LevelModelError as error:
+        if warnings is not None:
+            warnings.append(f"{what}: not counted: {error}")
+        return None
     known = model.u_range
-    if (extent[0] < known[0] - EXTRAPOLATION_WARNING_SEGMENTS
-            or extent[1] > known[1] + EXTRAPOLATION_WARNING_SEGMENTS):
+    if warnings is not None and (extent[0] < known[0] - EXTRAPOLATION_WARNING_SEGMENTS
+                                 or extent[1] > known[1] + EXTRAPOLATION_WARNING_SEGMENTS):
         warnings.append(
             f"{what} lies more than {EXTRAPOLATION_WARNING_SEGMENTS:g} segments beyond the placed "
             "vertebral levels: its level count is extrapolated; place a level landmark near it")
+    return span
 
 
 def _rounded(value: float | None) -> float | None:

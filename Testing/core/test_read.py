@@ -121,3 +121,31 @@ def test_far_outside_the_levels_warns():
     quiet: list[str] = []
     compute_read(case, model_t1_to_t8(), warnings=quiet)
     assert quiet == []
+
+
+def test_deleting_a_line_clears_what_was_derived_from_it_but_not_reader_values():
+    case = new_case("c1")
+    case["lesions"].append(lesion_with_lines())
+    model = model_t1_to_t8()
+    compute_read(case, model)
+    lesion = case["lesions"][0]
+    set_reader_value(lesion, "levels", "T4-T6")
+    del lesion["lines_lps"]["edema_si"]
+    del lesion["lines_lps"]["si"]
+    compute_read(case, model)
+    assert lesion["t2_length_segments"] is None and lesion["t2_to_enhancement_ratio"] is None
+    assert lesion["levels"] == "T4-T6"  # the reader's
+    assert lesion["enhancement_length_segments"] == 1  # the AP and transverse lines still lie in T5
+    lesion["lines_lps"] = {}
+    compute_read(case, model)
+    assert not any((lesion["size_mm"] or {}).values()) and lesion["enhancement_length_segments"] is None
+    validate_case(case)
+
+
+def test_an_extent_outside_c1_s1_is_a_warning_not_a_crash():
+    case = new_case("c1")
+    case["lesions"].append(lesion_with_lines(si=(30.0, 31.0), edema=(29.0, 32.0)))
+    warnings: list[str] = []
+    compute_read(case, model_t1_to_t8(), warnings=warnings)
+    assert case["lesions"][0]["levels"] is None
+    assert any("not counted" in text and "C1-S1" in text for text in warnings)
