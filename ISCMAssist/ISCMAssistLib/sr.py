@@ -3,7 +3,8 @@
 Document layout (codes in ``sr_codes``):
 
 - Root: TID 1500 "Imaging Measurement Report", procedure "MRI Spine Report" (LN 18756-7), observer
-  context (the reader as person, ISCMAssist as device), image library of the source images.
+  context (the reader as person, ISCMAssist as device), image library with the middle image of each
+  source series; every source image is referenced in the evidence sequence.
 - "Imaging Measurements": one TID 1501 group per lesion, tracking identifier = lesion id ("L1") and a
   tracking UID derived from case_id + lesion id (stable across re-exports of the same read); finding
   "Neoplasm, metastatic" at site "Spinal cord" plus one finding site per vertebra spanned (levels);
@@ -120,13 +121,22 @@ def _is_image(dataset: Any) -> bool:
     return "SOPInstanceUID" in dataset and "SOPClassUID" in dataset and dataset.get("Modality") not in ("SR", "KO", "PR")
 
 
-def _evidence_copy(dataset: Any) -> Any:
-    """Return a header copy with the type 2 patient/study attributes highdicom reads filled when absent."""
+_REFERENCE_KEYWORDS = ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID",
+                       "FrameOfReferenceUID", "Modality", "PatientID")
+
+
+def _evidence_copy(dataset: Any, full: bool = True) -> Any:
+    """Return a header copy (``full``) or just the UIDs highdicom needs to reference the image, with
+    the type 2 patient/study attributes highdicom reads filled when absent.
+
+    Copying every header of a long series costs seconds in highdicom, so only the first image (the
+    patient/study source) and one image per series (image library) are copied whole.
+    """
     import pydicom
 
     copied = pydicom.Dataset()
     for element in dataset:
-        if element.tag.group != 0x7FE0:
+        if element.tag.group != 0x7FE0 and (full or element.keyword in _REFERENCE_KEYWORDS):
             copied.add(copy.deepcopy(element))
     for keyword in ("PatientID", "PatientName", "PatientBirthDate", "PatientSex", "AccessionNumber",
                     "StudyID", "StudyDate", "StudyTime"):
@@ -137,6 +147,18 @@ def _evidence_copy(dataset: Any) -> Any:
     if "SeriesInstanceUID" not in copied:
         raise SRSourceError(f"source image {dataset.SOPInstanceUID}: no SeriesInstanceUID")
     return copied
+
+
+def _one_per_series(datasets: Sequence[Any]) -> list[Any]:
+    """The middle image (by InstanceNumber) of each series, for the SR's image library."""
+    by_series: dict[str, list[Any]] = {}
+    for dataset in datasets:
+        by_series.setdefault(str(dataset.get("SeriesInstanceUID", "")), []).append(dataset)
+    chosen = []
+    for members in by_series.values():
+        members = sorted(members, key=lambda d: int(d.get("InstanceNumber") or 0))
+        chosen.append(members[len(members) // 2])
+    return chosen
 
 
 def _frame_of_reference(case: dict, datasets: Sequence[Any]) -> str | None:
@@ -190,7 +212,8 @@ def case_to_sr(
 
     validate_case(case)
     datasets = read_source_headers(sources, progress)
-    evidence = [_evidence_copy(d) for d in datasets]
+    evidence = [_evidence_copy(d, full=index == 0) for index, d in enumerate(datasets)]
+    library = [_evidence_copy(d) for d in _one_per_series(datasets)]
     has_lines = any(lesion.get("lines_lps") for lesion in case["lesions"])
     for_uid = frame_of_reference_uid or _frame_of_reference(case, evidence)
     if has_lines and not for_uid:
@@ -203,7 +226,7 @@ def case_to_sr(
         procedure_reported=sr_codes.PROCEDURE_REPORTED,
         # highdicom wants >= 1 group; a read with no lesion drops the container again below
         imaging_measurements=groups or [_lesion_group(case["case_id"], {"id": "L1"}, for_uid)],
-        referenced_images=evidence,
+        referenced_images=library,
     )
     root = report[0]
     if not groups:  # TID 1500: Imaging Measurements may be absent when Qualitative Evaluations is present

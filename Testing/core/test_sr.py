@@ -382,19 +382,49 @@ def test_cli_export_and_import(t2_folder, tmp_path, capsys):
     assert "missing.dcm" in capsys.readouterr().err
 
 
+def test_cli_export_uses_the_case_series_folders_by_default(t2_folder, tmp_path, capsys):
+    from ISCMAssistLib.case_io import save_case
+    from ISCMAssistLib.cli import main
+
+    case = full_case()
+    case["series"][0]["file"] = os.path.relpath(t2_folder, tmp_path) + "/"
+    save_case(case, tmp_path / "case.json")
+    out = tmp_path / "default.dcm"
+    assert main(["export-sr", str(tmp_path / "case.json"), "--out", str(out)]) == 0
+    PRODUCED.append(out)
+    assert "4 source images" in capsys.readouterr().out
+    case["series"] = []
+    save_case(case, tmp_path / "none.json")
+    assert main(["export-sr", str(tmp_path / "none.json"), "--out", str(tmp_path / "x.dcm")]) == 2
+    assert "no --series" in capsys.readouterr().err
+    assert not (tmp_path / "x.dcm").exists()
+
+
 # --- independent validation: dciodvfy (dicom3tools) -- keep last in this file ------------------------
 
 
-def test_dciodvfy_reports_no_errors_on_every_sr_produced():
+def dciodvfy_errors(path: Path) -> list[str]:
+    """Run dciodvfy on one file; return its "Error" lines. Fails (CI set) or skips when it is absent."""
     dciodvfy = shutil.which("dciodvfy")
     if dciodvfy is None:
         message = "dciodvfy not found: install dicom3tools (apt-get install -y dicom3tools) to validate the SRs"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    assert PRODUCED, "no SR was produced by the tests above (run the whole file)"
+    result = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
+
+
+def test_dciodvfy_finds_errors_in_a_broken_sr(t2_folder, tmp_path):
+    ds = sr.case_to_sr(full_case(), [t2_folder])
+    del ds.CompletionFlag
+    ds.save_as(tmp_path / "broken.dcm", enforce_file_format=True)
+    errors = dciodvfy_errors(tmp_path / "broken.dcm")
+    assert any("CompletionFlag" in line for line in errors)
+
+
+def test_dciodvfy_reports_no_errors_on_every_sr_produced():
+    assert len(PRODUCED) >= 10, "too few SRs produced by the tests above (run the whole file)"
     for path in PRODUCED:
-        result = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
-        report = result.stdout + result.stderr
-        errors = [line for line in report.splitlines() if line.startswith("Error")]
+        errors = dciodvfy_errors(path)
         assert not errors, f"{path.name}:\n" + "\n".join(errors)
