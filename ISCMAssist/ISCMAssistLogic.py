@@ -334,6 +334,10 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         if role not in SERIES_PARAMETERS:
             raise RoleError(f"series role '{role}' is not one of {sorted(SERIES_PARAMETERS)}")
         self._setNodeParameter(SERIES_PARAMETERS[role], volumeNode)
+        if volumeNode is None:
+            case = self.getCase()
+            case["series"] = [entry for entry in case.get("series") or [] if entry.get("role") != role]
+            self._storeCase(case)
         self.requestRecompute()
 
     def seriesVolume(self, role: str) -> Any:
@@ -925,11 +929,13 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
             lesions.append(record)
         case["lesions"] = lesions
 
-        series = [entry for entry in case.get("series") or [] if entry.get("role") not in SERIES_PARAMETERS]
+        # A selected volume replaces its role's entry; without one (e.g. an opened read whose images
+        # are not loaded) the entry of the read is kept.
+        series = list(case.get("series") or [])
         for role, parameter in SERIES_PARAMETERS.items():
             volume = parameterNode.GetNodeReference(parameter)
             if volume is not None:
-                series.append(self._seriesEntry(role, volume))
+                series = [entry for entry in series if entry.get("role") != role] + [self._seriesEntry(role, volume)]
         case["series"] = series
         return case, model, masks, warnings
 

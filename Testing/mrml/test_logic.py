@@ -318,3 +318,13 @@ def vtk_vector(x, y, z):
     import vtk
 
     return vtk.vtkVector3d(x, y, z)
+
+
+def test_series_entry_is_kept_without_a_volume_and_dropped_on_deselect(logic, phantom):
+    node = logic.addSeriesVolume(phantom.t2, "SAG T2", "t2_sagittal")
+    case = logic.recompute()
+    assert [entry["role"] for entry in case["series"]] == ["t2_sagittal"]
+    logic.scene.RemoveNode(node)  # images gone (e.g. an opened read): the read still names its series
+    assert [entry["description"] for entry in logic.recompute()["series"]] == ["SAG T2"]
+    logic.setSeriesVolume("t2_sagittal", None)
+    assert logic.recompute()["series"] == []

@@ -20,9 +20,10 @@ from ISCMAssistLogic import (
 
 
 @pytest.fixture
-def full_read(phantom_read):
-    """The phantom read plus a second lesion, a conus point and reader values."""
+def full_read(phantom_read, phantom):
+    """The phantom read plus its T2 volume, a second lesion and reader values."""
     logic, first = phantom_read
+    logic.addSeriesVolume(phantom.t2, "SAG T2", "t2_sagittal")
     second = logic.addLesion()
     logic.addLesionMarkup(second, "lesion_si", [[0, -20, 20], [0, -20, 8]])
     logic.addLesionMarkup(second, "edema_si", [[0, -20, 30], [0, -20, -2]])
@@ -53,6 +54,7 @@ def test_save_then_open_gives_the_same_read(full_read, other_logic, tmp_path):
     assert rounded(case) == rounded(expected_case)
     assert case["case_id"] == "case-042" and case["reader"]["name"] == "reader1" and case["notes"] == "phantom"
     assert case["lesions"][0]["provenance"]["size_mm.ap"] == "reader"
+    assert [entry["description"] for entry in case["series"]] == ["SAG T2"]  # kept without the images
     assert case["lesions"][0]["size_mm"]["ap"] == 6.5
     assert other_logic.tableRows() == expected_rows
     assert other_logic.lesionIds() == ["L1", "L2"]

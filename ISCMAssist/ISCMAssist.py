@@ -1,0 +1,437 @@
+"""ISCMAssist Slicer module: Module, parameter node, Widget (thin wiring) and the in-app self-test.
+
+Every decision lives in ISCMAssistLogic.py (tested headless on slicer-core's MRML); this file only
+connects the panel (Resources/UI/ISCMAssist.ui) to it. For research use only; not a diagnostic device.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+from typing import Annotated
+
+import ctk  # noqa: F401  (ctk widgets in the .ui)
+import qt
+import slicer
+import vtk
+from slicer import vtkMRMLScalarVolumeNode, vtkMRMLTableNode
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import Default, parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
+from slicer.util import VTKObservationMixin
+
+#: import name -> pip requirement, for the core's packages Slicer does not ship
+REQUIRED_PACKAGES: dict[str, str] = {
+    "jsonschema": "jsonschema>=4.18",
+    "pydicom": "pydicom>=3.0",
+    "nibabel": "nibabel>=5.0",
+    "highdicom": "highdicom>=0.28",
+    "tqdm": "tqdm>=4.60",
+}
+
+
+def missingPackages() -> list[str]:
+    """Return the pip requirements of REQUIRED_PACKAGES whose module cannot be imported here."""
+    return [requirement for module, requirement in REQUIRED_PACKAGES.items()
+            if importlib.util.find_spec(module) is None]
+
+
+def ensureDependencies() -> bool:
+    """Install missing Python packages with Slicer's pip after the user agrees; return whether all are present."""
+    missing = missingPackages()
+    if not missing:
+        return True
+    question = _("ISCMAssist needs these Python packages: {packages}. Install them now?").format(
+        packages=", ".join(missing))
+    if not slicer.util.confirmOkCancelDisplay(question, windowTitle=_("ISCMAssist dependencies")):
+        return False
+    with slicer.util.tryWithErrorDisplay(_("Installing the Python packages failed."), waitCursor=True):
+        slicer.util.pip_install(missing)
+    return not missingPackages()
+
+
+#
+# ISCMAssist
+#
+
+
+class ISCMAssist(ScriptedLoadableModule):
+    """Module description shown in Slicer (Help & Acknowledgement)."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("ISCM Assist")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Quantification")]
+        self.parent.dependencies = []
+        self.parent.contributors = ["ISCMAssist project contributors"]
+        self.parent.helpText = _(
+            "Reads intramedullary spinal cord metastasis (ISCM) on spine MRI: place lesion and edema "
+            "lines and vertebral level points; the module counts vertebral segments, measures sizes in "
+            "mm, fills the study's 12-feature checklist, shows evidence-based hints and saves/exports "
+            "the read (case JSON, .mrk.json, CSV, DICOM SR). "
+            "For research use only; not a diagnostic device.")
+        self.parent.acknowledgementText = _(
+            "The checklist, categories and hint evidence follow Rykken JB, Diehn FE, Hunt CH, et al. "
+            "Intramedullary spinal cord metastases: MRI and relevant clinical features from a 13-year "
+            "institutional case series. AJNR Am J Neuroradiol 2013;34:2043-2049.")
+
+
+#
+# ISCMAssistParameterNode
+#
+
+
+@parameterNodeWrapper
+class ISCMAssistParameterNode:
+    """The module's state in the scene (saved with it).
+
+    t2Volume, t1PostVolume, t1PreVolume - the series read; lesionTable - one row per lesion (written
+    by the Logic); caseId, readerName - case pseudonym and reader; caseJson - the case dict with
+    reader overrides; hintsJson, warningsJson - results of the last recomputation; activeLesionId -
+    lesion that placing and the checklist apply to; nextLevelLabel - label for the next level point.
+    """
+
+    t2Volume: vtkMRMLScalarVolumeNode
+    t1PostVolume: vtkMRMLScalarVolumeNode
+    t1PreVolume: vtkMRMLScalarVolumeNode
+    lesionTable: vtkMRMLTableNode
+    caseId: Annotated[str, Default("case-001")]
+    readerName: str
+    caseJson: str
+    hintsJson: str
+    warningsJson: str
+    activeLesionId: str
+    nextLevelLabel: Annotated[str, Default("C2")]
+
+
+#
+# ISCMAssistWidget
+#
+
+
+_PLACE_BUTTONS = {
+    "placeSiButton": "lesion_si", "placeApButton": "lesion_ap", "placeTransverseButton": "lesion_transverse",
+    "placeRoiButton": "lesion_roi", "placeEdemaButton": "edema_si",
+}
+
+
+class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    """The panel: wiring between the .ui widgets and ISCMAssistLogic; no decisions here."""
+
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._updating = False
+        self._shownState = None
+
+    def setup(self) -> None:
+        """Build the panel from the .ui file and connect it to the Logic."""
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/ISCMAssist.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.ui.progressBar.visible = False
+
+        if not ensureDependencies():
+            self.ui.readCollapsibleButton.enabled = False
+            self.ui.markupsCollapsibleButton.enabled = False
+            slicer.util.warningDisplay(_("ISCMAssist cannot work without its Python packages: {packages}.")
+                                       .format(packages=", ".join(missingPackages())))
+            return
+        from ISCMAssistLogic import ISCMAssistLogic
+
+        self.logic = ISCMAssistLogic()
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+
+        self.ui.addLesionButton.connect("clicked(bool)", self.onAddLesion)
+        self.ui.removeLesionButton.connect("clicked(bool)", self.onRemoveLesion)
+        self.ui.lesionComboBox.connect("currentIndexChanged(int)", self.onLesionSelected)
+        for buttonName, role in _PLACE_BUTTONS.items():
+            getattr(self.ui, buttonName).connect("clicked(bool)", lambda _checked, role=role: self.onPlaceLesionMarkup(role))
+        self.ui.placeLevelsButton.connect("clicked(bool)", self.onPlaceLevels)
+        self.ui.placeConusButton.connect("clicked(bool)", self.onPlaceConus)
+        for table in (self.ui.checklistTableWidget, self.ui.patientTableWidget):
+            table.connect("cellChanged(int,int)", lambda row, column, table=table: self.onCellChanged(table, row, column))
+        self.ui.revertButton.connect("clicked(bool)", self.onRevert)
+        self.ui.saveButton.connect("clicked(bool)", self.onSave)
+        self.ui.openButton.connect("clicked(bool)", self.onOpen)
+        self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.initializeParameterNode()
+
+    def cleanup(self) -> None:
+        """Called when the application closes and the module widget is destroyed."""
+        self.removeObservers()
+        if self.logic is not None:
+            self.logic.cleanup()
+
+    def enter(self) -> None:
+        """Called each time the user opens this module."""
+        if self.logic is not None:
+            self.initializeParameterNode()
+
+    def exit(self) -> None:
+        """Called each time the user opens a different module."""
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGUIFromParameterNode)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.setParameterNode(None)
+        self._shownState = None
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        """Wrap the Logic's parameter node and select the first volume when none is selected."""
+        self.setParameterNode(ISCMAssistParameterNode(self.logic.getParameterNode()))
+        if not self._parameterNode.t2Volume:
+            self._parameterNode.t2Volume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+
+    def setParameterNode(self, inputParameterNode) -> None:
+        """Bind the panel to a wrapped parameter node (None unbinds)."""
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGUIFromParameterNode)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGUIFromParameterNode)
+            self.updateGUIFromParameterNode()
+
+    # -------------------------------------------------------------- GUI from the Logic's results
+
+    def updateGUIFromParameterNode(self, caller=None, event=None) -> None:
+        """Show the lesions, checklists, hints and warnings held in the parameter node."""
+        if self._parameterNode is None or self._updating:
+            return
+        node = self._parameterNode
+        # Recomputation modifies the parameter node on every point move: redraw only what changed.
+        state = (node.caseJson, node.hintsJson, node.warningsJson, node.activeLesionId, node.lesionTable)
+        if state == self._shownState:
+            return
+        self._shownState = state
+        self._updating = True
+        try:
+            self.ui.lesionTableView.setMRMLTableNode(self._parameterNode.lesionTable)
+            lesionIds = self.logic.lesionIds()
+            active = self._parameterNode.activeLesionId
+            combo = self.ui.lesionComboBox
+            wasBlocked = combo.blockSignals(True)
+            combo.clear()
+            for lesionId in lesionIds:
+                combo.addItem(_("Lesion {number}").format(number=lesionId[1:]), lesionId)
+            combo.setCurrentIndex(lesionIds.index(active) if active in lesionIds else -1)
+            combo.blockSignals(wasBlocked)
+            hasLesion = active in lesionIds
+            for name in list(_PLACE_BUTTONS) + ["removeLesionButton", "revertButton"]:
+                getattr(self.ui, name).enabled = hasLesion
+            self._fillChecklist(self.ui.checklistTableWidget,
+                                [("lesion", row) for row in self.logic.checklistRows("lesion", active)] if hasLesion else [])
+            self._fillChecklist(self.ui.patientTableWidget,
+                                [(section, row) for section in ("patient_findings", "clinical")
+                                 for row in self.logic.checklistRows(section)])
+            self._fillHints()
+        finally:
+            self._updating = False
+
+    def _fillChecklist(self, table, rows) -> None:
+        wasBlocked = table.blockSignals(True)
+        table.setRowCount(len(rows))
+        for index, (section, row) in enumerate(rows):
+            labelItem = qt.QTableWidgetItem(row["label"])
+            labelItem.setFlags(qt.Qt.ItemIsEnabled)
+            labelItem.setData(qt.Qt.UserRole, json.dumps([section, row["field"]]))
+            table.setItem(index, 0, labelItem)
+            if row["choices"]:
+                combo = qt.QComboBox()
+                combo.addItems(row["choices"])
+                combo.setCurrentText(row["text"])
+                combo.connect("currentTextChanged(QString)",
+                              lambda text, s=section, f=row["field"]: self.onValueEntered(s, f, text))
+                table.setCellWidget(index, 1, combo)
+            else:
+                table.removeCellWidget(index, 1)
+                table.setItem(index, 1, qt.QTableWidgetItem(row["text"]))
+            source = {"derived": _("derived"), "reader": _("reader")}.get(row["source"], "")
+            sourceItem = qt.QTableWidgetItem(source)
+            sourceItem.setFlags(qt.Qt.ItemIsEnabled)
+            table.setItem(index, 2, sourceItem)
+        table.resizeColumnsToContents()
+        table.blockSignals(wasBlocked)
+
+    def _fillHints(self) -> None:
+        tree = self.ui.hintsTreeWidget
+        tree.clear()
+        for hint in self.logic.hints():
+            item = qt.QTreeWidgetItem([f"[{hint['direction']}] {hint['text']}"])
+            for evidence in hint["evidence"]:
+                item.addChild(qt.QTreeWidgetItem([evidence["line"]]))
+            tree.addTopLevelItem(item)
+        self.ui.warningsLabel.text = "\n".join(self.logic.warnings())
+
+    # -------------------------------------------------------------- user actions -> Logic
+
+    def onAddLesion(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to add a lesion."), waitCursor=True):
+            self.logic.addLesion()
+
+    def onRemoveLesion(self) -> None:
+        lesionId = self._parameterNode.activeLesionId
+        with slicer.util.tryWithErrorDisplay(_("Failed to remove the lesion."), waitCursor=True):
+            self.logic.removeLesion(lesionId)
+
+    def onLesionSelected(self, index: int) -> None:
+        if not self._updating and index >= 0:
+            self._parameterNode.activeLesionId = self.ui.lesionComboBox.itemData(index)
+
+    def onPlaceLesionMarkup(self, role: str) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to start placing."), waitCursor=True):
+            node = self.logic.addLesionMarkup(self._parameterNode.activeLesionId, role)
+            self.logic.startPlacement(node)
+
+    def onPlaceLevels(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to start placing levels."), waitCursor=True):
+            self.logic.startPlacement(self.logic.levelsNode(), persistent=True)
+
+    def onPlaceConus(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Failed to start placing the conus tip."), waitCursor=True):
+            self.logic.startPlacement(self.logic.conusNode())
+
+    def _selectedField(self, table, row: int) -> tuple[str, str]:
+        return tuple(json.loads(table.item(row, 0).data(qt.Qt.UserRole)))
+
+    def onCellChanged(self, table, row: int, column: int) -> None:
+        if self._updating or column != 1:
+            return
+        section, field = self._selectedField(table, row)
+        self.onValueEntered(section, field, table.item(row, 1).text())
+
+    def onValueEntered(self, section: str, field: str, text: str) -> None:
+        if self._updating:
+            return
+        lesionId = self._parameterNode.activeLesionId if section == "lesion" else None
+        with slicer.util.tryWithErrorDisplay(_("Value not accepted."), waitCursor=False):
+            self.logic.setReaderText(section, field, text, lesionId)
+        self._shownState = None  # show the accepted value, or the old one after a refusal
+        self.updateGUIFromParameterNode()
+
+    def onRevert(self) -> None:
+        table = self.ui.checklistTableWidget
+        row = table.currentRow()
+        if row < 0:
+            return
+        section, field = self._selectedField(table, row)
+        with slicer.util.tryWithErrorDisplay(_("Failed to restore the derived value."), waitCursor=True):
+            self.logic.revertToDerived(section, field, self._parameterNode.activeLesionId)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.ui.progressBar.visible = fraction < 1.0
+        self.ui.progressBar.value = int(round(100 * fraction))
+        self.ui.progressBar.setFormat(f"{message} %p%")
+        slicer.app.processEvents()
+
+    def _pickFolder(self, title: str) -> str:
+        return qt.QFileDialog.getExistingDirectory(slicer.util.mainWindow(), title, os.path.expanduser("~"))
+
+    def onSave(self) -> None:
+        folder = self._pickFolder(_("Folder to save the read into"))
+        if folder:
+            with slicer.util.tryWithErrorDisplay(_("Saving the read failed; the previous save is kept."), waitCursor=True):
+                self.logic.saveRead(folder, progress=self._progress)
+
+    def onOpen(self) -> None:
+        folder = self._pickFolder(_("Read folder to open"))
+        if folder:
+            with slicer.util.tryWithErrorDisplay(_("Opening the read failed."), waitCursor=True):
+                self.logic.openRead(folder, progress=self._progress)
+
+    def onExport(self) -> None:
+        folder = self._pickFolder(_("Folder to export case JSON, CSV and DICOM SR into"))
+        if folder:
+            with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
+                written = self.logic.exportRead(folder, progress=self._progress)
+                slicer.util.showStatusMessage(_("Exported: {files}").format(
+                    files=", ".join(str(path) for path in written.values())), 5000)
+
+
+#
+# ISCMAssistTest
+#
+
+
+class ISCMAssistTest(ScriptedLoadableModuleTest):
+    """In-app self-test: a synthetic spine volume with known levels and lesion, markups, counts, save/open."""
+
+    def setUp(self) -> None:
+        slicer.mrmlScene.Clear()
+
+    def runTest(self) -> None:
+        self.setUp()
+        self.test_ISCMAssist_counts_and_round_trip()
+
+    def test_ISCMAssist_counts_and_round_trip(self) -> None:
+        import tempfile
+
+        import numpy as np
+
+        from ISCMAssistLib.phantom import make_spine_phantom
+        from ISCMAssistLogic import ISCMAssistLogic
+
+        self.delayDisplay("Building the synthetic spine")
+        phantom = make_spine_phantom("thoracic", noise=0.0)
+        logic = ISCMAssistLogic()
+        logic.addSeriesVolume(phantom.t2, "Phantom T2", "t2_sagittal")
+        logic.addSeriesVolume(phantom.t1_post, "Phantom T1 post", "t1_post")
+        labels = [label for label in phantom.landmarks if label != "conus"]
+        logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
+
+        truth = phantom.lesion
+        centre = np.asarray(truth.nodule_center_ras, dtype=float)
+        lesionId = logic.addLesion()
+        with logic.batch():
+            for role, axis, size in (("lesion_si", 2, truth.size_mm["si"]), ("lesion_ap", 1, truth.size_mm["ap"]),
+                                     ("lesion_transverse", 0, truth.size_mm["transverse"])):
+                offset = np.zeros(3)
+                offset[axis] = size / 2.0
+                logic.addLesionMarkup(lesionId, role, [centre + offset, centre - offset])
+            logic.addLesionMarkup(lesionId, "edema_si", truth.edema_ends_ras)
+
+        self.delayDisplay("Checking counts and sizes")
+        lesion = logic.getCase()["lesions"][0]
+        self.assertEqual(lesion["levels"], truth.levels)
+        self.assertEqual(lesion["enhancement_length_segments"], truth.segments)
+        self.assertEqual(lesion["t2_length_segments"], truth.edema_segments)
+        self.assertEqual(lesion["location"], truth.location)
+        self.assertAlmostEqual(lesion["size_mm"]["si"], truth.size_mm["si"], places=1)
+        self.assertEqual(logic.tableNode().GetNumberOfRows(), 1)
+        self.assertTrue(logic.hints())
+
+        self.delayDisplay("Save and open round trip")
+        logic.setReaderValue("lesion", "t2_signal", "hyperintense", lesionId)
+        expected = logic.getCase()
+        with tempfile.TemporaryDirectory() as folder:
+            logic.saveRead(os.path.join(folder, "read"))
+            slicer.mrmlScene.Clear()
+            reopened = logic.openRead(os.path.join(folder, "read"))
+        self.assertEqual(reopened["lesions"][0]["t2_signal"], "hyperintense")
+        self.assertEqual(reopened["lesions"][0]["levels"], expected["lesions"][0]["levels"])
+        self.assertEqual(logic.lesionIds(), [lesionId])
+        logic.cleanup()
+        logging.info("ISCMAssist self-test passed")
+        self.delayDisplay("Test passed")

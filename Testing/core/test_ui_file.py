@@ -1,0 +1,142 @@
+"""Static checks of the Slicer module files (no Slicer needed): the .ui parses, every widget the Widget
+uses exists in it, every parameter binding names a field of ISCMAssistParameterNode, the Logic's
+parameter names are fields too, and the packaging files list what they must."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE_DIR = REPO / "ISCMAssist"
+UI_FILE = MODULE_DIR / "Resources" / "UI" / "ISCMAssist.ui"
+MODULE_FILE = MODULE_DIR / "ISCMAssist.py"
+LOGIC_FILE = MODULE_DIR / "ISCMAssistLogic.py"
+
+
+@pytest.fixture(scope="module")
+def ui_tree() -> ET.ElementTree:
+    return ET.parse(UI_FILE)
+
+
+@pytest.fixture(scope="module")
+def module_ast() -> ast.Module:
+    return ast.parse(MODULE_FILE.read_text("utf-8"))
+
+
+def widget_names(tree: ET.ElementTree) -> set[str]:
+    return {widget.get("name") for widget in tree.iter("widget")}
+
+
+def parameter_fields(module: ast.Module) -> set[str]:
+    cls = next(node for node in module.body if isinstance(node, ast.ClassDef) and node.name == "ISCMAssistParameterNode")
+    return {statement.target.id for statement in cls.body
+            if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)}
+
+
+def used_ui_names(module: ast.Module) -> set[str]:
+    """Every NAME in self.ui.NAME, plus the keys of _PLACE_BUTTONS and the string literals given to
+    getattr(self.ui, ...) through a list (the Widget's only indirect uses)."""
+    names = set()
+    for node in ast.walk(module):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) and node.value.attr == "ui"
+                and isinstance(node.value.value, ast.Name) and node.value.value.id == "self"):
+            names.add(node.attr)
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_PLACE_BUTTONS" for t in node.targets):
+            names.update(key.value for key in node.value.keys)
+        if isinstance(node, ast.List):
+            names.update(element.value for element in node.elts if isinstance(element, ast.Constant)
+                         and isinstance(element.value, str) and re.fullmatch(r"[a-z]\w*(Button|Widget|Label)", element.value))
+    return names
+
+
+def test_ui_parses_with_the_module_widget_at_the_top(ui_tree):
+    root = ui_tree.getroot()
+    assert root.tag == "ui"
+    top = root.find("widget")
+    assert top.get("class") == "qMRMLWidget" and top.get("name") == "ISCMAssist"
+    names = [widget.get("name") for widget in ui_tree.iter("widget")]
+    assert len(names) == len(set(names)), "widget names must be unique"
+
+
+def test_every_widget_the_widget_uses_exists(ui_tree, module_ast):
+    used = used_ui_names(module_ast)
+    assert {"lesionTableView", "addLesionButton", "placeEdemaButton", "checklistTableWidget", "progressBar"} <= used
+    missing = sorted(used - widget_names(ui_tree))
+    assert not missing, f"used in ISCMAssist.py but absent from ISCMAssist.ui: {missing}"
+
+
+def test_every_parameter_binding_names_a_parameter(ui_tree, module_ast):
+    fields = parameter_fields(module_ast)
+    bindings = {}
+    for widget in ui_tree.iter("widget"):
+        for prop in widget.findall("property"):
+            if prop.get("name") == "SlicerParameterName":
+                bindings[widget.get("name")] = prop.findtext("string")
+    assert bindings["t2VolumeSelector"] == "t2Volume"
+    assert len(bindings) >= 6
+    unknown = {widget: name for widget, name in bindings.items() if name not in fields}
+    assert not unknown, f"SlicerParameterName not in ISCMAssistParameterNode: {unknown}"
+
+
+def test_logic_parameter_names_are_parameter_node_fields(module_ast):
+    logic = ast.parse(LOGIC_FILE.read_text("utf-8"))
+    constants = {}
+    for node in logic.body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.targets[0].id.endswith("_PARAMETER"):
+            constants[node.targets[0].id] = node.value.value
+        if isinstance(node, ast.AnnAssign) and node.target.id == "SERIES_PARAMETERS":
+            constants.update({f"series {k.value}": v.value for k, v in zip(node.value.keys, node.value.values)})
+    assert len(constants) >= 10
+    fields = parameter_fields(module_ast)
+    assert not {k: v for k, v in constants.items() if v not in fields}
+
+
+def test_module_file_follows_the_scripted_module_template(module_ast):
+    text = MODULE_FILE.read_text("utf-8")
+    classes = {node.name: [getattr(base, "id", getattr(base, "attr", "")) for base in node.bases]
+               for node in module_ast.body if isinstance(node, ast.ClassDef)}
+    assert classes["ISCMAssist"] == ["ScriptedLoadableModule"]
+    assert classes["ISCMAssistWidget"] == ["ScriptedLoadableModuleWidget", "VTKObservationMixin"]
+    assert classes["ISCMAssistTest"] == ["ScriptedLoadableModuleTest"]
+    assert "@parameterNodeWrapper" in text and "tryWithErrorDisplay" in text and "from slicer.i18n import tr as _" in text
+    assert "For research use only; not a diagnostic device." in text
+    assert '"Quantification"' in text
+    assert "pip_install" in text and "confirmOkCancelDisplay" in text
+    # the Widget holds no logic: no core imports besides the Logic and the self-test's phantom
+    imports = {node.module for node in ast.walk(module_ast) if isinstance(node, ast.ImportFrom)}
+    assert not {name for name in imports if name and name.startswith("ISCMAssistLib") and name != "ISCMAssistLib.phantom"}
+
+
+def test_module_cmakelists_lists_every_script_and_resource():
+    text = (MODULE_DIR / "CMakeLists.txt").read_text("utf-8")
+    assert "slicerMacroBuildScriptedModule" in text and "slicer_add_python_unittest" in text
+    for script in ("${MODULE_NAME}.py", "${MODULE_NAME}Logic.py", "${MODULE_NAME}Headless.py"):
+        assert script in text
+    for script in ("ISCMAssist.py", "ISCMAssistLogic.py", "ISCMAssistHeadless.py"):
+        assert (MODULE_DIR / script).is_file()
+    # the core is globbed: every .py under ISCMAssistLib and the schema JSON
+    assert "ISCMAssistLib/*.py" in text and "ISCMAssistLib/schema/*.json" in text
+    assert (MODULE_DIR / "ISCMAssistLib" / "schema" / "case.schema.json").is_file()
+    assert "Resources/UI/${MODULE_NAME}.ui" in text and "Resources/Icons/${MODULE_NAME}.png" in text
+    assert (MODULE_DIR / "Resources" / "Icons" / "ISCMAssist.png").is_file()
+
+
+def test_extension_cmakelists_and_catalog_entry():
+    text = (REPO / "CMakeLists.txt").read_text("utf-8")
+    for key in ("EXTENSION_HOMEPAGE", "EXTENSION_CATEGORY", "EXTENSION_CONTRIBUTORS", "EXTENSION_DESCRIPTION",
+                "EXTENSION_ICONURL", "EXTENSION_SCREENSHOTURLS", "add_subdirectory(ISCMAssist)"):
+        assert key in text
+    entry = json.loads((REPO / "ISCMAssist.json").read_text("utf-8"))
+    # slicer-extension-catalog-entry-schema v1.0.2: required keys, no others
+    allowed = {"$schema", "category", "scm_url", "scm_revision", "scm_type", "build_dependencies",
+               "dicom_support_rule", "build_subdirectory", "enabled", "tier"}
+    assert {"$schema", "category", "scm_url"} <= set(entry) <= allowed
+    assert entry["$schema"].endswith("slicer-extension-catalog-entry-schema-v1.0.2.json#")
+    assert 1 <= entry.get("tier", 1) <= 5
+    assert (REPO / "Resources" / "Icons" / "ISCMAssist.png").is_file()
