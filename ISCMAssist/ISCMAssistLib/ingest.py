@@ -11,6 +11,7 @@ T1 post, each with the reasons for the guess; ``apply_overrides`` lets the reade
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -67,7 +68,7 @@ class SeriesSummary:
     Spacing is mm as (row spacing, column spacing, slice spacing) for DICOM, NIfTI voxel sizes
     (i, j, k) for NIfTI. ``si_range_mm`` is the (inferior, superior) extent of the slice positions
     along the patient's S axis (LPS/RAS z). ``reasons`` explain the weighting and contrast guesses;
-    ``problems`` list what would stop or spoil loading.
+    ``problems`` list what would stop loading, ``warnings`` what may spoil it (e.g. missing slices).
     """
 
     kind: str  # "dicom" | "nifti"
@@ -98,6 +99,7 @@ class SeriesSummary:
     bids: dict[str, str] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def n_files(self) -> int:
@@ -140,6 +142,7 @@ class SeriesSummary:
             "bids": self.bids,
             "reasons": self.reasons,
             "problems": self.problems,
+            "warnings": self.warnings,
         }
 
 
@@ -475,22 +478,28 @@ def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> S
     if not uid:
         summary.problems.append("no SeriesInstanceUID")
     n_frames = 0
+    normal_of: dict[tuple, np.ndarray] = {}  # one cross product per distinct orientation
     normals: list[np.ndarray] = []
-    positions: list[np.ndarray] = []
+    positions: list[Sequence[float]] = []
     sizes: set[tuple[int, int]] = set()
     spacing = None
+    usable = 0
     for header in headers:
-        frames = int(_number(header.get("NumberOfFrames")) or 1)
-        n_frames += frames
-        try:
-            sizes.add((int(header.Rows), int(header.Columns)))
-        except Exception:
+        n_frames += int(_number(header.get("NumberOfFrames")) or 1)
+        rows, columns = _number(header.get("Rows")), _number(header.get("Columns"))
+        if rows is None or columns is None:
             summary.problems.append("Rows/Columns missing")
+        else:
+            sizes.add((int(rows), int(columns)))
         geometry = _header_geometry(header)
         if geometry is None:
             continue
+        usable += 1
         orientation, position, pixel_spacing = geometry
-        normals.append(np.cross(orientation[:3], orientation[3:]))
+        key = tuple(orientation)
+        if key not in normal_of:
+            normal_of[key] = np.cross(orientation[:3], orientation[3:])
+            normals.append(normal_of[key])
         positions.extend(position)
         spacing = spacing if spacing is not None else pixel_spacing
     summary.n_slices = n_frames
@@ -498,8 +507,8 @@ def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> S
         summary.rows, summary.columns = sizes.pop()
     elif len(sizes) > 1:
         summary.problems.append(f"mixed image sizes: {sorted(sizes)}")
-    if len(normals) < len(headers):
-        summary.problems.append(f"{len(headers) - len(normals)} file(s) without usable ImageOrientation/Position/PixelSpacing")
+    if usable < len(headers):
+        summary.problems.append(f"{len(headers) - usable} file(s) without usable ImageOrientation/Position/PixelSpacing")
     if normals:
         planes = {plane_of_normal(n)[0] for n in normals}
         spread = max(float(np.max(np.abs(n - normals[0]))) for n in normals)
@@ -511,18 +520,17 @@ def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> S
             summary.orientation = plane
             if plane != "oblique" and angle > 5:
                 summary.reasons.append(f"{plane}, tilted {angle:.0f} degrees")
-        distances = np.sort(np.array([p @ normals[0] for p in positions]))
-        steps = np.diff(distances)
+        position_array = np.array(positions, dtype=float)
+        steps = np.diff(np.sort(position_array @ normals[0]))
         slice_spacing = float(np.median(steps)) if len(steps) else _number(first.get("SpacingBetweenSlices") or first.get("SliceThickness"))
         if spacing is not None:
             summary.spacing_mm = (float(spacing[0]), float(spacing[1]), float(slice_spacing or 0.0))
-        z = np.array([p[2] for p in positions])
-        summary.si_range_mm = (float(z.min()), float(z.max()))
+        summary.si_range_mm = (float(position_array[:, 2].min()), float(position_array[:, 2].max()))
         if len(steps) > 1 and summary.orientation != "mixed":
             if np.any(steps < 1e-3):
                 summary.problems.append("several images share a slice position (echoes / time points / stacks)")
             elif np.max(steps) > 1.5 * np.min(steps):
-                summary.problems.append(f"uneven slice spacing ({np.min(steps):.2f} to {np.max(steps):.2f} mm): slices missing")
+                summary.warnings.append(f"uneven slice spacing ({np.min(steps):.2f} to {np.max(steps):.2f} mm): slices missing?")
     summary.localizer = "LOCALIZER" in image_type or bool(_LOCALIZER_WORDS.search(words)) or summary.orientation == "mixed"
     if summary.localizer:
         summary.weighting = "localizer"
@@ -539,13 +547,12 @@ def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> S
     return summary
 
 
-def _header_geometry(header: Any) -> tuple[np.ndarray, list[np.ndarray], np.ndarray] | None:
-    """Return (IOP (6,), list of frame IPPs, PixelSpacing (2,)) from a header, or None when unusable."""
+def _header_geometry(header: Any) -> tuple[list[float], list[list[float]], list[float]] | None:
+    """Return (IOP (6 floats), the frames' IPPs (3 floats each), PixelSpacing (2 floats)), or None when unusable."""
     try:
         if "PerFrameFunctionalGroupsSequence" in header:
             shared = header.SharedFunctionalGroupsSequence[0] if "SharedFunctionalGroupsSequence" in header else None
             per_frame = header.PerFrameFunctionalGroupsSequence
-            first = per_frame[0]
 
             def item(group: Any, keyword: str) -> Any:
                 for source in (group, shared):
@@ -553,23 +560,22 @@ def _header_geometry(header: Any) -> tuple[np.ndarray, list[np.ndarray], np.ndar
                         return source[keyword].value[0]
                 raise KeyError(keyword)
 
-            orientation = np.array(item(first, "PlaneOrientationSequence").ImageOrientationPatient, dtype=float)
-            spacing = np.array(item(first, "PixelMeasuresSequence").PixelSpacing, dtype=float)
-            positions = [np.array(item(g, "PlanePositionSequence").ImagePositionPatient, dtype=float) for g in per_frame]
+            orientation = [float(v) for v in item(per_frame[0], "PlaneOrientationSequence").ImageOrientationPatient]
+            spacing = [float(v) for v in item(per_frame[0], "PixelMeasuresSequence").PixelSpacing]
+            positions = [[float(v) for v in item(g, "PlanePositionSequence").ImagePositionPatient] for g in per_frame]
         else:
-            orientation = np.array(header.ImageOrientationPatient, dtype=float)
-            spacing = np.array(header.PixelSpacing, dtype=float)
-            positions = [np.array(header.ImagePositionPatient, dtype=float)]
+            orientation = [float(v) for v in header.get("ImageOrientationPatient")]
+            spacing = [float(v) for v in header.get("PixelSpacing")]
+            positions = [[float(v) for v in header.get("ImagePositionPatient")]]
     except Exception:
         return None
-    if orientation.shape != (6,) or spacing.shape != (2,) or not all(p.shape == (3,) for p in positions):
+    if len(orientation) != 6 or len(spacing) != 2 or not all(len(p) == 3 for p in positions):
         return None
-    if not (np.all(np.isfinite(orientation)) and np.all(np.isfinite(spacing)) and np.all(spacing > 0)):
+    values = orientation + spacing + [v for p in positions for v in p]
+    if not all(math.isfinite(v) for v in values) or min(spacing) <= 0:
         return None
-    if not all(np.all(np.isfinite(p)) for p in positions):
-        return None
-    normal = np.cross(orientation[:3], orientation[3:])
-    if np.linalg.norm(normal) < 0.5:
+    row, column = orientation[:3], orientation[3:]
+    if abs(sum(a * a for a in row) - 1) > 0.2 or abs(sum(a * a for a in column) - 1) > 0.2:
         return None
     return orientation, positions, spacing
 

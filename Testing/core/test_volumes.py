@@ -299,15 +299,28 @@ def test_two_series_in_one_folder_are_refused(tmp_path):
 
 
 def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
-    folder, paths, _, _ = _series(tmp_path)
-    real = pydicom.dcmread
+    # Tests may run as root, which reads any file: simulate EACCES on one file for both readers.
+    import builtins
 
-    def guarded(path, *args, **kwargs):
+    from ISCMAssistLib import volumes as volumes_module
+
+    folder, paths, _, _ = _series(tmp_path)
+    real_open, real_dcmread = builtins.open, pydicom.dcmread
+
+    def refuse(path):
         if Path(path) == paths[-1]:
             raise PermissionError(13, "Permission denied", str(path))
-        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(pydicom, "dcmread", guarded)
+    def guarded_open(path, *args, **kwargs):
+        refuse(path)
+        return real_open(path, *args, **kwargs)
+
+    def guarded_dcmread(path, *args, **kwargs):
+        refuse(path)
+        return real_dcmread(path, *args, **kwargs)
+
+    monkeypatch.setattr(volumes_module, "open", guarded_open, raising=False)
+    monkeypatch.setattr(pydicom, "dcmread", guarded_dcmread)
     volume = load_volume(folder)
     assert volume.array.shape[0] == 5
     assert any(f"{paths[-1].name}: skipped: cannot be read (permission denied)" in w for w in volume.warnings)
@@ -423,3 +436,74 @@ def test_writer_geometry_uses_coords(tmp_path):
     assert spacing == [0.5, 0.5]
     np.testing.assert_allclose(origin, coords.ras_to_lps([10, 20, 30]))
     np.testing.assert_allclose(step, [3.0, 0.0, 0.0])
+
+
+# --- the fast header reader agrees with pydicom --------------------------------------------------------
+
+
+def _pydicom_value(dataset, keyword):
+    value = dataset.get(keyword)
+    if isinstance(value, pydicom.multival.MultiValue):
+        if dataset.data_element(keyword).VR in ("DS", "IS", "US"):
+            return [float(v) for v in value]
+        return "\\".join(str(v) for v in value)
+    if dataset.data_element(keyword).VR in ("DS", "IS", "US"):
+        return float(value) if value not in (None, "") else value
+    return str(value)
+
+
+@pytest.mark.parametrize("variant", ["explicit", "implicit", "sequence", "rle"])
+def test_fast_header_matches_pydicom(tmp_path, variant):
+    from pydicom.dataset import Dataset
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    from ISCMAssistLib.volumes import DicomHeader, _FAST_TAGS, read_dicom_header
+
+    _, paths, _, _ = _series(tmp_path, iop=oblique_iop(12.0), shape=(2, 40, 36), EchoTime=90.5,
+                             ContrastBolusAgent="Gadovist", ImageType=["ORIGINAL", "PRIMARY", "M"])
+    path = paths[1]
+    if variant == "implicit":
+        ds = pydicom.dcmread(path)
+        ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+        ds.save_as(path, enforce_file_format=True)
+    elif variant == "sequence":
+        ds = pydicom.dcmread(path)
+        item = Dataset()
+        item.ReferencedSOPInstanceUID = "1.2.3"
+        nested = Dataset()
+        nested.CodeValue = "X"
+        nested.is_undefined_length_sequence_item = True
+        item.PurposeOfReferenceCodeSequence = [nested]
+        item["PurposeOfReferenceCodeSequence"].is_undefined_length = True
+        ds.ReferencedImageSequence = [item, Dataset()]
+        ds["ReferencedImageSequence"].is_undefined_length = True
+        ds.save_as(path, enforce_file_format=True)
+        assert pydicom.dcmread(path)["ReferencedImageSequence"].is_undefined_length
+    elif variant == "rle":
+        compress([path], RLELossless)
+    header = read_dicom_header(path)
+    assert isinstance(header, DicomHeader)
+    reference = pydicom.dcmread(path, stop_before_pixels=True)
+    compared = 0
+    for keyword, _ in _FAST_TAGS.values():
+        if keyword not in reference:
+            assert keyword not in header
+            continue
+        expected = _pydicom_value(reference, keyword)
+        got = header.get(keyword)
+        if isinstance(expected, list):
+            assert [float(v) for v in got] == pytest.approx(expected), keyword
+        elif isinstance(expected, float):
+            assert float(got) == pytest.approx(expected), keyword
+        else:
+            assert str(got) == expected, keyword
+        compared += 1
+    assert compared >= 25
+    np.testing.assert_array_equal(load_volume(path).array, ramp_volume((2, 40, 36)))
+
+
+def test_enhanced_and_big_endian_fall_back_to_pydicom(tmp_path):
+    from ISCMAssistLib.volumes import DicomHeader, read_dicom_header
+
+    path = write_multiframe(tmp_path / "e.dcm", ramp_volume((3, 4, 5)), (AXIAL_IOP, (0, 0, 0), (1, 1, 1)))
+    assert not isinstance(read_dicom_header(path), DicomHeader)
