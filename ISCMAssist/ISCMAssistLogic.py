@@ -465,6 +465,30 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
             self.setControlPoints(node, pointsRas)
         return node
 
+    def addLesionSegment(self, lesionId: str, role: str, mask: Any, name: str | None = None) -> Any:
+        """Put a binary mask (core Volume: array [k, j, i] non-zero inside, ijk_to_ras RAS mm) into the
+        lesion's "lesion_segment" or "edema_segment" segmentation node as one more segment; return the node."""
+        if role not in ("lesion_segment", "edema_segment"):
+            raise RoleError(f"segment role '{role}' is not lesion_segment or edema_segment")
+        from vtk.util import numpy_support
+
+        array = np.ascontiguousarray((np.asarray(mask.array) != 0).astype(np.uint8))
+        image = slicer.vtkOrientedImageData()
+        image.SetDimensions(array.shape[2], array.shape[1], array.shape[0])
+        image.GetPointData().SetScalars(numpy_support.numpy_to_vtk(array.ravel(), deep=True))
+        matrix = vtk.vtkMatrix4x4()
+        for row in range(4):
+            for column in range(4):
+                matrix.SetElement(row, column, float(mask.ijk_to_ras[row][column]))
+        image.SetImageToWorldMatrix(matrix)
+        with self.batch():
+            node = self.addLesionMarkup(lesionId, role)
+            segmentName = name or f"{lesionName(lesionId)} {_ROLE_TITLE[role]}"
+            node.AddSegmentFromBinaryLabelmapRepresentation(image, segmentName, lesionColor(lesionId))
+            self._adoptNode(node)  # colour the new segment
+            self._dirty = True
+        return node
+
     def _createRoleNode(self, role: str, name: str, lesionId: str | None) -> Any:
         # Attributes are set before AddNode so that NodeAddedEvent already sees the role.
         node = self.scene.CreateNodeByClass(_ROLE_CLASS[role])

@@ -328,3 +328,31 @@ def test_series_entry_is_kept_without_a_volume_and_dropped_on_deselect(logic, ph
     assert [entry["description"] for entry in logic.recompute()["series"]] == ["SAG T2"]
     logic.setSeriesVolume("t2_sagittal", None)
     assert logic.recompute()["series"] == []
+
+
+def test_lesion_segment_gives_sizes_and_levels(logic, phantom):
+    from ISCMAssistLib.volumes import Volume
+
+    labels = [label for label in phantom.landmarks if label != "conus"]
+    logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
+    truth = phantom.lesion
+    # the nodule as an ellipsoid mask on the T2 grid (voxel centres inside)
+    k, j, i = np.indices(phantom.t2.array.shape)
+    ras = (phantom.t2.ijk_to_ras @ np.stack([i.ravel(), j.ravel(), k.ravel(), np.ones(i.size)]))[:3].T
+    half = np.array([truth.size_mm["transverse"], truth.size_mm["ap"], truth.size_mm["si"]]) / 2
+    inside = (((ras - truth.nodule_center_ras) / half) ** 2).sum(axis=1) <= 1.0
+    mask = Volume(inside.reshape(phantom.t2.array.shape).astype(np.uint8), phantom.t2.ijk_to_ras)
+    lesion_id = logic.addLesion()
+    node = logic.addLesionSegment(lesion_id, "lesion_segment", mask)
+    assert node.GetAttribute("ISCMAssist.Role") == "lesion_segment"
+    assert node.GetSegmentation().GetNumberOfSegments() == 1
+    lesion = logic.getCase()["lesions"][0]
+    assert lesion["levels"] == "T4-T5"
+    spacing = phantom.t2.spacing_mm
+    assert abs(lesion["size_mm"]["si"] - 17.0) <= max(spacing) + 1e-6
+    assert abs(lesion["size_mm"]["ap"] - 6.0) <= max(spacing) + 1e-6
+    # a drawn line wins over the mask for its axis
+    logic.addLesionMarkup(lesion_id, "lesion_si", [[0, 0, 80], [0, 0, 60]])
+    assert logic.getCase()["lesions"][0]["size_mm"]["si"] == 20.0
+    with pytest.raises(RoleError, match="segment role"):
+        logic.addLesionSegment(lesion_id, "lesion_si", mask)

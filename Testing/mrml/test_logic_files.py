@@ -190,3 +190,21 @@ def test_export_without_dicom_skips_sr_with_a_warning(full_read, tmp_path):
     assert set(written) == {"case", "csv"}
     assert written["case"].name == "case-042.json"
     assert any("no DICOM SR" in warning for warning in full_read.warnings())
+
+
+def test_segments_survive_save_and_open(full_read, other_logic, tmp_path):
+    from ISCMAssistLib.volumes import Volume
+
+    array = np.zeros((20, 10, 10), dtype=np.uint8)  # [k, j, i]; 1 mm voxels
+    array[5:15, 3:7, 2:8] = 1
+    mask = Volume(array, np.array([[1.0, 0, 0, -5], [0, 1.0, 0, -25], [0, 0, 1.0, 50], [0, 0, 0, 1]]))
+    lesion_id = full_read.addLesion()
+    full_read.addLesionSegment(lesion_id, "lesion_segment", mask)
+    expected = full_read.getCase()
+    assert expected["lesions"][-1]["size_mm"]["si"] is not None
+    folder = full_read.saveRead(tmp_path / "read")
+    assert (folder / f"{lesion_id}_lesion_segment.seg.nrrd").is_file()
+    case = other_logic.openRead(folder)
+    assert rounded(case) == rounded(expected)
+    node = other_logic.lesionNodes(lesion_id)["lesion_segment"]
+    assert node.GetSegmentation().GetNumberOfSegments() == 1
