@@ -356,3 +356,21 @@ def test_lesion_segment_gives_sizes_and_levels(logic, phantom):
     assert logic.getCase()["lesions"][0]["size_mm"]["si"] == 20.0
     with pytest.raises(RoleError, match="segment role"):
         logic.addLesionSegment(lesion_id, "lesion_si", mask)
+
+
+def test_conus_point_defines_the_conus_region(logic, phantom):
+    labels = [label for label in phantom.landmarks if label != "conus"]
+    logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
+    upper, body = np.asarray(phantom.landmarks["T10/T11"]), np.asarray(phantom.landmarks["T11"])
+    lower = np.asarray(phantom.landmarks["T11/T12"])
+    # a small lesion within the T11 body: u from 17.8 to 18.2
+    p0 = upper + (body - upper) * (17.8 - 17.5) / 0.5
+    p1 = body + (lower - body) * (18.2 - 18.0) / 0.5
+    lesion_id = logic.addLesion()
+    logic.addLesionMarkup(lesion_id, "lesion_si", [p0, p1])
+    assert logic.getCase()["lesions"][0]["location"] == "thoracic"  # default conus region L1-L2
+    node = logic.setConus(lower)  # conus tip at u = 18.5: conus region [16.5, 18.5]
+    assert node.GetAttribute("ISCMAssist.Role") == "conus" and node.GetNthControlPointLabel(0) == "conus"
+    case = logic.getCase()
+    assert case["levels"]["landmarks"][-1]["label"] == "conus"
+    assert case["lesions"][0]["location"] == "conus"  # wholly inside the conus region
