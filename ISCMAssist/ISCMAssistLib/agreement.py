@@ -1,0 +1,437 @@
+"""Inter-reader agreement on pairs of reads of the same cases.
+
+Reads are paired by ``case_id``; lesions within a case by lesion id ("L1" with "L1"). For each
+categorical checklist feature: Cohen's kappa with its 95% CI (large-sample standard error of
+Fleiss, Cohen & Everitt 1969), over the pairs where both readers gave a value. For sizes (mm),
+lengths (segments) and the T2/enhancement ratio: ICC(2,1) (two-way random effects, absolute
+agreement, single rater; Shrout & Fleiss 1979, McGraw & Wong 1996 CI) and Bland-Altman bias
+(reader A - reader B) with 95% limits of agreement (bias +/- 1.96 SD). Every difference is listed as
+a disagreement to settle (numbers only beyond a tolerance, see ``NUMERIC_TOLERANCE``).
+
+Folder layout (``read_folder``): ``DIR/<reader>/<case_id>.json`` or, for a session folder,
+``DIR/reads/<reader>/<case_id>.json`` (used when ``DIR/reads`` exists). ``*.state.json`` files are
+ignored; the reader "consensus" is left out unless asked for.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .case import LESION_FEATURES, PATIENT_FEATURES, SIZE_AXES
+
+Progress = Callable[[int, int], None]
+Z_95 = 1.959963984540054  # standard normal 97.5% quantile
+CONSENSUS_READER = "consensus"
+READS_DIR = "reads"
+REPORT_FOLDERS = ("cohort_report", "agreement_report", "scenes")  # never readers
+
+#: Categorical features compared with kappa (lesion features, then per-patient findings).
+LESION_CATEGORICAL: tuple[str, ...] = tuple(f.name for f in LESION_FEATURES if f.kind in ("enum", "boolean", "text"))
+PATIENT_CATEGORICAL: tuple[str, ...] = tuple(f.name for f in PATIENT_FEATURES if f.kind in ("enum", "boolean"))
+#: Numeric lesion features compared with ICC and Bland-Altman.
+LESION_NUMERIC: tuple[str, ...] = tuple(
+    [f"size_mm.{axis}" for axis in SIZE_AXES]
+    + [f.name for f in LESION_FEATURES if f.kind in ("integer", "number")])
+#: A numeric difference larger than this is a disagreement (sizes in mm, lengths in segments).
+NUMERIC_TOLERANCE: dict[str, float] = {
+    "size_mm.ap": 2.0, "size_mm.transverse": 2.0, "size_mm.si": 2.0,
+    "enhancement_length_segments": 0.0, "t2_length_segments": 0.0, "t2_to_enhancement_ratio": 0.5,
+}
+
+
+class AgreementError(ValueError):
+    """Reads that cannot be compared (no folder, fewer than two readers, no shared case)."""
+
+
+@dataclass(frozen=True)
+class Kappa:
+    """Cohen's kappa over ``n`` pairs: estimate, standard error, 95% CI (clipped to [-1, 1]),
+    observed and chance agreement. ``kappa`` is None when chance agreement is 1 (both readers
+    used one and the same category throughout); ``se``/CI are None then or when n < 2."""
+
+    kappa: float | None
+    se: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    observed: float | None
+    expected: float | None
+
+
+@dataclass(frozen=True)
+class ICC:
+    """ICC(2,1) over ``n`` targets and ``k`` raters with its 95% CI; None when not computable
+    (n < 2, or no variance at all)."""
+
+    icc: float | None
+    ci_low: float | None
+    ci_high: float | None
+    n: int
+    k: int
+
+
+@dataclass(frozen=True)
+class BlandAltman:
+    """Bland-Altman of reader A - reader B over ``n`` pairs: bias (mean difference), SD of the
+    differences (n - 1), and the 95% limits bias -/+ 1.96 SD (SD/limits None when n < 2)."""
+
+    bias: float | None
+    sd: float | None
+    lower: float | None
+    upper: float | None
+    n: int
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One difference to settle: case, lesion id (None for a per-patient finding), feature, values."""
+
+    case_id: str
+    lesion_id: str | None
+    feature: str
+    value_a: Any
+    value_b: Any
+
+
+@dataclass
+class PairAgreement:
+    """Agreement between reader ``reader_a`` and ``reader_b`` over their shared cases."""
+
+    reader_a: str
+    reader_b: str
+    n_cases: int
+    n_lesion_pairs: int
+    kappas: dict[str, Kappa]
+    iccs: dict[str, ICC]
+    bland_altman: dict[str, BlandAltman]
+    disagreements: list[Disagreement]
+    only_a: list[str] = field(default_factory=list)  # case ids read by A only
+    only_b: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics
+
+
+def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> Kappa:
+    """Take two equal-length sequences of category labels (pairs with a None are left out); return
+    Cohen's kappa with the Fleiss-Cohen-Everitt (1969) large-sample SE and a 95% normal CI."""
+    if len(a) != len(b):
+        raise ValueError(f"kappa: reader A has {len(a)} values, reader B {len(b)}")
+    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
+    n = len(pairs)
+    if n == 0:
+        return Kappa(None, None, None, None, 0, None, None)
+    categories = sorted({_label(v) for pair in pairs for v in pair})
+    index = {c: i for i, c in enumerate(categories)}
+    table = np.zeros((len(categories), len(categories)))
+    for x, y in pairs:
+        table[index[_label(x)], index[_label(y)]] += 1
+    p = table / n
+    rows, cols = p.sum(axis=1), p.sum(axis=0)
+    observed = float(np.trace(p))
+    expected = float(rows @ cols)
+    if math.isclose(expected, 1.0):
+        return Kappa(None, None, None, None, n, observed, expected)
+    kappa = (observed - expected) / (1 - expected)
+    se = low = high = None
+    if n >= 2:
+        diag = np.diag(p)
+        term1 = float((diag * (1 - (rows + cols) * (1 - kappa)) ** 2).sum())
+        spread = (cols[:, None] + rows[None, :]) ** 2  # (p.i + pj.)^2 for cell (i, j)
+        off = p * spread
+        term2 = (1 - kappa) ** 2 * float(off.sum() - np.trace(off))
+        term3 = (kappa - expected * (1 - kappa)) ** 2
+        variance = max(0.0, (term1 + term2 - term3) / (n * (1 - expected) ** 2))
+        se = math.sqrt(variance)
+        low, high = max(-1.0, kappa - Z_95 * se), min(1.0, kappa + Z_95 * se)
+    return Kappa(kappa, se, low, high, n, observed, expected)
+
+
+def _label(value: Any) -> str:
+    # booleans and strings in one sortable space; True and 1 stay apart
+    return f"{type(value).__name__}:{value}"
+
+
+def icc_2_1(ratings) -> ICC:
+    """Take an (n targets, k raters) array of numbers (rows with a NaN are left out); return
+    ICC(2,1) (two-way random, absolute agreement, single rater) with the McGraw & Wong (1996)
+    95% CI. Shrout & Fleiss (1979): (BMS - EMS) / (BMS + (k-1) EMS + k (JMS - EMS) / n)."""
+    from scipy.special import fdtri  # F quantile; lighter to import than scipy.stats
+
+    x = np.asarray(ratings, dtype=float)
+    if x.ndim != 2 or x.shape[1] < 2:
+        raise ValueError(f"ICC: expected an (n targets, k >= 2 raters) array, got shape {x.shape}")
+    x = x[~np.isnan(x).any(axis=1)]
+    n, k = x.shape
+    if n < 2:
+        return ICC(None, None, None, n, k)
+    grand = x.mean()
+    ss_rows = k * ((x.mean(axis=1) - grand) ** 2).sum()
+    ss_cols = n * ((x.mean(axis=0) - grand) ** 2).sum()
+    ss_error = ((x - grand) ** 2).sum() - ss_rows - ss_cols
+    bms = ss_rows / (n - 1)
+    jms = ss_cols / (k - 1)
+    ems = ss_error / ((n - 1) * (k - 1))
+    denominator = bms + (k - 1) * ems + k * (jms - ems) / n
+    if denominator <= 0:
+        return ICC(None, None, None, n, k)
+    icc = (bms - ems) / denominator
+    low = high = None
+    if ems > 0:
+        # McGraw & Wong (1996) case 2A: F-based CI with Satterthwaite degrees of freedom
+        a = k * icc / (n * (1 - icc))
+        b = 1 + k * icc * (n - 1) / (n * (1 - icc))
+        v_num = (a * jms + b * ems) ** 2
+        v_den = (a * jms) ** 2 / (k - 1) + (b * ems) ** 2 / ((n - 1) * (k - 1))
+        v = v_num / v_den if v_den > 0 else 1e12
+        f_low = fdtri(n - 1, v, 0.975)
+        f_high = fdtri(v, n - 1, 0.975)
+        low = n * (bms - f_low * ems) / (f_low * (k * jms + (k * n - k - n) * ems) + n * bms)
+        high = n * (f_high * bms - ems) / (k * jms + (k * n - k - n) * ems + n * f_high * bms)
+        low, high = float(max(-1.0, low)), float(min(1.0, high))
+    return ICC(float(icc), low, high, n, k)
+
+
+def bland_altman(a: Sequence[float | None], b: Sequence[float | None]) -> BlandAltman:
+    """Take two equal-length sequences of numbers (pairs with a None are left out); return the
+    Bland-Altman bias (mean of a - b), SD of the differences and the 95% limits of agreement."""
+    if len(a) != len(b):
+        raise ValueError(f"Bland-Altman: reader A has {len(a)} values, reader B {len(b)}")
+    diffs = np.array([x - y for x, y in zip(a, b) if x is not None and y is not None], dtype=float)
+    n = int(diffs.size)
+    if n == 0:
+        return BlandAltman(None, None, None, None, 0)
+    bias = float(diffs.mean())
+    if n < 2:
+        return BlandAltman(bias, None, None, None, n)
+    sd = float(diffs.std(ddof=1))
+    return BlandAltman(bias, sd, bias - Z_95 * sd, bias + Z_95 * sd, n)
+
+
+# --------------------------------------------------------------------------------------------
+# Pairing reads
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _get(record: dict, name: str) -> Any:
+    if name.startswith("size_mm."):
+        return (record.get("size_mm") or {}).get(name.split(".", 1)[1])
+    return record.get(name)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b and type(a) is type(b) if isinstance(a, bool) or isinstance(b, bool) else a == b
+
+
+def compare_readers(cases_a: Sequence[dict], cases_b: Sequence[dict], reader_a: str = "A", reader_b: str = "B",
+                    tolerance: dict[str, float] | None = None) -> PairAgreement:
+    """Take two readers' case dicts (any order) and names; return their agreement over the cases
+    both read: kappa per categorical feature, ICC(2,1) and Bland-Altman per numeric feature, and the
+    disagreements. Lesions pair by id; a lesion only one reader drew is a disagreement on "lesion"."""
+    tolerance = {**NUMERIC_TOLERANCE, **(tolerance or {})}
+    by_a = {case["case_id"]: case for case in cases_a}
+    by_b = {case["case_id"]: case for case in cases_b}
+    shared = [case_id for case_id in by_a if case_id in by_b]
+    categorical: dict[str, tuple[list, list]] = {name: ([], []) for name in PATIENT_CATEGORICAL + LESION_CATEGORICAL}
+    numeric: dict[str, tuple[list, list]] = {name: ([], []) for name in LESION_NUMERIC}
+    disagreements: list[Disagreement] = []
+    n_lesion_pairs = 0
+
+    for case_id in shared:
+        case_a, case_b = by_a[case_id], by_b[case_id]
+        findings_a, findings_b = case_a.get("patient_findings") or {}, case_b.get("patient_findings") or {}
+        for name in PATIENT_CATEGORICAL:
+            value_a, value_b = findings_a.get(name), findings_b.get(name)
+            categorical[name][0].append(value_a)
+            categorical[name][1].append(value_b)
+            if not _same(value_a, value_b):
+                disagreements.append(Disagreement(case_id, None, name, value_a, value_b))
+        lesions_a = {lesion["id"]: lesion for lesion in case_a.get("lesions") or []}
+        lesions_b = {lesion["id"]: lesion for lesion in case_b.get("lesions") or []}
+        for lesion_id in list(lesions_a) + [i for i in lesions_b if i not in lesions_a]:
+            lesion_a, lesion_b = lesions_a.get(lesion_id), lesions_b.get(lesion_id)
+            if lesion_a is None or lesion_b is None:
+                disagreements.append(Disagreement(case_id, lesion_id, "lesion",
+                                                  "present" if lesion_a else None, "present" if lesion_b else None))
+                continue
+            n_lesion_pairs += 1
+            for name in LESION_CATEGORICAL:
+                value_a, value_b = lesion_a.get(name), lesion_b.get(name)
+                categorical[name][0].append(value_a)
+                categorical[name][1].append(value_b)
+                if not _same(value_a, value_b):
+                    disagreements.append(Disagreement(case_id, lesion_id, name, value_a, value_b))
+            for name in LESION_NUMERIC:
+                value_a, value_b = _number(_get(lesion_a, name)), _number(_get(lesion_b, name))
+                numeric[name][0].append(value_a)
+                numeric[name][1].append(value_b)
+                if (value_a is None) != (value_b is None) or (
+                        value_a is not None and abs(value_a - value_b) > tolerance.get(name, 0.0) + 1e-9):
+                    disagreements.append(Disagreement(case_id, lesion_id, name, _get(lesion_a, name),
+                                                      _get(lesion_b, name)))
+
+    kappas = {name: cohen_kappa(*values) for name, values in categorical.items()}
+    iccs, limits = {}, {}
+    for name, (values_a, values_b) in numeric.items():
+        paired = [(x, y) for x, y in zip(values_a, values_b) if x is not None and y is not None]
+        iccs[name] = icc_2_1(np.array(paired, dtype=float).reshape(-1, 2))
+        limits[name] = bland_altman(values_a, values_b)
+    return PairAgreement(reader_a, reader_b, len(shared), n_lesion_pairs, kappas, iccs, limits, disagreements,
+                         [c for c in by_a if c not in by_b], [c for c in by_b if c not in by_a])
+
+
+def compare_all(reads: dict[str, Sequence[dict]], tolerance: dict[str, float] | None = None,
+                progress: Progress | None = None) -> list[PairAgreement]:
+    """Take reader name -> that reader's case dicts; return the agreement of every pair of readers
+    (in name order), calling progress(done, total) after each pair. Raises AgreementError with
+    fewer than two readers."""
+    names = sorted(reads)
+    if len(names) < 2:
+        raise AgreementError(f"agreement needs at least two readers, got {len(names)}: {names}")
+    pairs = list(itertools.combinations(names, 2))
+    results = []
+    for index, (reader_a, reader_b) in enumerate(pairs, start=1):
+        results.append(compare_readers(reads[reader_a], reads[reader_b], reader_a, reader_b, tolerance))
+        if progress:
+            progress(index, len(pairs))
+    return results
+
+
+def reader_folders(folder: str | os.PathLike, include_consensus: bool = False) -> dict[str, Path]:
+    """Take DIR; return reader name -> folder for DIR/reads/<reader>/ (when DIR/reads exists) or
+    DIR/<reader>/. Raises AgreementError when DIR is not a folder."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise AgreementError(f"{folder}: not a folder")
+    base = root / READS_DIR if (root / READS_DIR).is_dir() else root
+    readers = {}
+    for child in sorted(base.iterdir()):
+        if not child.is_dir() or child.name.startswith((".", "_")):
+            continue
+        if child.name in REPORT_FOLDERS or (child.name == CONSENSUS_READER and not include_consensus):
+            continue
+        readers[child.name] = child
+    return readers
+
+
+def read_files(reader_folder: Path) -> list[Path]:
+    """Take a reader's folder; return its <case_id>.json reads (sorted; no *.state.json, no dot files)."""
+    return [path for path in sorted(reader_folder.glob("*.json"))
+            if path.is_file() and not path.name.endswith(".state.json") and not path.name.startswith(".")]
+
+
+def read_folder(folder: str | os.PathLike, readers: Sequence[str] | None = None, include_consensus: bool = False,
+                progress: Progress | None = None) -> tuple[dict[str, list[dict]], list[tuple[str, str]]]:
+    """Take DIR (layout in the module doc) and optionally the readers to use; return
+    (reader -> case dicts, skipped files as (path, reason)). Each read's case_id is its file name.
+    Raises AgreementError for a missing folder or a named reader without a folder."""
+    from .case_io import load_case
+
+    folders = reader_folders(folder, include_consensus=include_consensus or CONSENSUS_READER in (readers or ()))
+    if readers:
+        missing = [name for name in readers if name not in folders]
+        if missing:
+            raise AgreementError(f"{folder}: no reads folder for reader(s) {', '.join(missing)} "
+                                 f"(found: {', '.join(folders) or 'none'})")
+        folders = {name: folders[name] for name in readers}
+    files = [(name, path) for name, reader_folder in folders.items() for path in read_files(reader_folder)]
+    reads: dict[str, list[dict]] = {name: [] for name in folders}
+    skipped: list[tuple[str, str]] = []
+    for index, (name, path) in enumerate(files, start=1):
+        try:
+            case = load_case(path)
+        except (OSError, ValueError) as error:
+            skipped.append((str(path), str(error)))
+        else:
+            case["case_id"] = path.stem  # the layout names the file after the case
+            reads[name].append(case)
+        if progress:
+            progress(index, len(files))
+    return reads, skipped
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def _f(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _v(value: Any) -> str:
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def to_markdown(results: Sequence[PairAgreement]) -> str:
+    """Take pair agreements; return a Markdown report: kappa table, ICC/Bland-Altman table and the
+    disagreements of each pair of readers."""
+    from . import RESEARCH_USE_LABEL
+
+    out = ["# Inter-reader agreement", "", f"_{RESEARCH_USE_LABEL}_", ""]
+    for result in results:
+        out += [f"## {result.reader_a} vs {result.reader_b}: {result.n_cases} cases, "
+                f"{result.n_lesion_pairs} paired lesions", ""]
+        if result.only_a or result.only_b:
+            out += [f"Read by {result.reader_a} only: {', '.join(result.only_a) or '-'}; "
+                    f"by {result.reader_b} only: {', '.join(result.only_b) or '-'}", ""]
+        out += ["| Feature | n | Observed agreement | Kappa | 95% CI |", "|---|---|---|---|---|"]
+        for name, k in result.kappas.items():
+            out.append(f"| {name} | {k.n} | {_f(k.observed)} | {_f(k.kappa)} | {_f(k.ci_low)} to {_f(k.ci_high)} |")
+        out += ["", f"| Feature | n | ICC(2,1) | 95% CI | Bias ({result.reader_a} - {result.reader_b}) | "
+                "95% limits of agreement |", "|---|---|---|---|---|---|"]
+        for name, icc in result.iccs.items():
+            ba = result.bland_altman[name]
+            out.append(f"| {name} | {icc.n} | {_f(icc.icc)} | {_f(icc.ci_low)} to {_f(icc.ci_high)} | "
+                       f"{_f(ba.bias)} | {_f(ba.lower)} to {_f(ba.upper)} |")
+        out += ["", f"### Disagreements to settle ({len(result.disagreements)})", ""]
+        if result.disagreements:
+            out += [f"| Case | Lesion | Feature | {result.reader_a} | {result.reader_b} |", "|---|---|---|---|---|"]
+            out += [f"| {d.case_id} | {d.lesion_id or '-'} | {d.feature} | {_v(d.value_a)} | {_v(d.value_b)} |"
+                    for d in result.disagreements]
+        out.append("")
+    return "\n".join(out)
+
+
+def disagreements_csv(results: Sequence[PairAgreement]) -> str:
+    """Take pair agreements; return every disagreement as CSV text
+    (reader_a, reader_b, case_id, lesion_id, feature, value_a, value_b)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["reader_a", "reader_b", "case_id", "lesion_id", "feature", "value_a", "value_b"])
+    for result in results:
+        for d in result.disagreements:
+            writer.writerow([result.reader_a, result.reader_b, d.case_id, d.lesion_id or "", d.feature,
+                             _v(d.value_a), _v(d.value_b)])
+    return buffer.getvalue()
+
+
+def to_json_dict(results: Sequence[PairAgreement]) -> dict:
+    """Take pair agreements; return them as a JSON-ready dict."""
+    from dataclasses import asdict
+
+    return {"pairs": [{
+        "reader_a": r.reader_a, "reader_b": r.reader_b, "n_cases": r.n_cases, "n_lesion_pairs": r.n_lesion_pairs,
+        "only_a": r.only_a, "only_b": r.only_b,
+        "kappa": {name: asdict(k) for name, k in r.kappas.items()},
+        "icc_2_1": {name: asdict(i) for name, i in r.iccs.items()},
+        "bland_altman": {name: asdict(b) for name, b in r.bland_altman.items()},
+        "disagreements": [asdict(d) for d in r.disagreements],
+    } for r in results]}
