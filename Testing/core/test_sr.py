@@ -12,11 +12,14 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydicom.sr.codedict import codes
 
 from ISCMAssistLib import case as C
 from ISCMAssistLib import sr, sr_codes
 from ISCMAssistLib.dicom_series import write_series
+from ISCMAssistLib.vertebrae import level_name, levels_spanned_text
 from ISCMAssistLib.volumes import Volume
 
 FOR_UID = "1.2.826.0.1.3680043.8.498.111"
@@ -293,6 +296,63 @@ def test_every_patient_finding_value_round_trips(t2_folder):
             case = C.new_case("c")
             case["patient_findings"][feature.name] = value
             assert sr.sr_to_case(sr.case_to_sr(case, [t2_folder])) == case
+
+
+_FEATURES = {f.name: f for f in C.LESION_FEATURES}
+_mm = st.floats(min_value=0, max_value=500, allow_nan=False, allow_infinity=False)
+_coordinate = st.floats(min_value=-1000, max_value=1000, allow_nan=False, allow_infinity=False)
+_line = st.lists(st.lists(_coordinate, min_size=3, max_size=3), min_size=2, max_size=2)
+
+
+@st.composite
+def lesions(draw, lesion_id: str) -> dict:
+    lesion = C.new_lesion(lesion_id)
+    for name, feature in _FEATURES.items():
+        if feature.kind in ("enum", "boolean"):
+            lesion[name] = draw(st.sampled_from([*feature.values, None]))
+    if lesion["position"] == "central":
+        lesion["origin"] = None
+    first = draw(st.integers(1, 25))
+    last = draw(st.integers(first, 25))
+    lesion["levels"] = draw(st.sampled_from([None, level_name(first), levels_spanned_text(first, last)]))
+    lesion["size_mm"] = {axis: draw(st.none() | _mm | st.integers(0, 100)) for axis in C.SIZE_AXES}
+    for name in ("enhancement_length_segments", "t2_length_segments"):
+        lesion[name] = draw(st.none() | st.integers(1, 30))
+    lesion["t2_to_enhancement_ratio"] = draw(st.none() | _mm)
+    keys = draw(st.lists(st.sampled_from(C.LINE_NAMES), unique=True))
+    lesion["lines_lps"] = {key: draw(_line) for key in keys}
+    fields = draw(st.lists(st.sampled_from(["size_mm", "size_mm.ap", "t2_signal", "levels", "rim_sign"]), unique=True))
+    lesion["provenance"] = {field: draw(st.sampled_from(["derived", "reader"])) for field in fields}
+    return lesion
+
+
+@st.composite
+def cases(draw) -> dict:
+    case = C.new_case(draw(st.text(min_size=1, max_size=12).filter(str.strip)), draw(st.none() | st.just("Doe^Jane")))
+    count = draw(st.integers(0, 3))
+    case["lesions"] = [draw(lesions(f"L{n}")) for n in range(1, count + 1)]
+    findings = case["patient_findings"]
+    for feature in C.PATIENT_FEATURES:
+        if feature.kind == "list":
+            findings[feature.name] = draw(st.none() | st.lists(st.sampled_from(feature.values), unique=True))
+        else:
+            findings[feature.name] = draw(st.sampled_from([*feature.values, None]))
+    case["notes"] = draw(st.text(max_size=30))
+    C.validate_case(case)
+    return case
+
+
+@pytest.fixture(scope="module")
+def t2_headers(t2_folder) -> list:
+    return sr.read_source_headers([t2_folder])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=cases())
+def test_round_trip_is_exact_for_random_valid_cases(case, t2_headers):
+    back = sr.sr_to_case(sr.case_to_sr(case, t2_headers))
+    assert back == case
+    assert json.dumps(back) == json.dumps(case)  # also int vs float, -0.0, key order
 
 
 def test_coded_values_win_over_the_supplement_and_float32_lines_are_used_when_edited(t2_folder):
