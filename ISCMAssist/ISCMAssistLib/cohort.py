@@ -311,7 +311,8 @@ def summarize(cases: Iterable[dict], progress: Progress | None = None,
 
 def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[Path]:
     """Take a folder; return every *.json file under it (recursively, sorted), leaving out the
-    folder ``exclude`` (the report's own output). Raises CohortError when the folder does not exist."""
+    folder ``exclude`` (the report's own output), dot files and session state files (*.state.json).
+    Raises CohortError when the folder does not exist."""
     root = Path(folder)
     if not root.is_dir():
         raise CohortError(f"{folder}: not a folder")
@@ -320,7 +321,7 @@ def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None
     for path in sorted(root.rglob("*.json")):
         if excluded is not None and (path.resolve() == excluded or excluded in path.resolve().parents):
             continue
-        if path.is_file() and not path.name.startswith("."):
+        if path.is_file() and not path.name.startswith(".") and not path.name.endswith(".state.json"):
             files.append(path)
     return files
 

@@ -326,3 +326,22 @@ def test_parallel_loading_keeps_order_and_skips(tmp_path):
     parallel = cohort.load_cases(paths, workers=2)
     assert [c["case_id"] for c in parallel[0]] == [c["case_id"] for c in serial[0]]
     assert len(parallel[0]) == 209 and [s[0] for s in parallel[1]] == [str(paths[7])]
+
+
+def test_cli_one_reader_of_a_session_and_state_files(tmp_path, capsys):
+    from ISCMAssistLib.case_io import save_case
+    from ISCMAssistLib.cli import main
+
+    cases = study_cohort()
+    for reader, chosen in (("alice", cases[:5]), ("bob", cases[5:8])):
+        folder = tmp_path / "reads" / reader
+        folder.mkdir(parents=True)
+        for case in chosen:
+            save_case(case, folder / f"{case['case_id']}.json")
+            (folder / f"{case['case_id']}.state.json").write_text('{"status": "done"}', encoding="utf-8")
+    assert main(["cohort", str(tmp_path), "--reader", "bob", "--quiet", "--no-figure"]) == 0
+    assert "3 patients, 9 lesions, 0 files skipped" in capsys.readouterr().out
+    assert main(["cohort", str(tmp_path), "--quiet", "--no-figure"]) == 0
+    assert "8 patients, 24 lesions, 0 files skipped" in capsys.readouterr().out
+    assert main(["cohort", str(tmp_path), "--reader", "zoe", "--quiet"]) == 2
+    assert "zoe" in capsys.readouterr().err

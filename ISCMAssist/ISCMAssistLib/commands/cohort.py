@@ -12,6 +12,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder", metavar="DIR", help="folder holding case JSON files (searched recursively)")
     parser.add_argument("--out", metavar="DIR", default=None,
                         help="folder for cohort.md/.csv/.json/.png (default: DIR/cohort_report)")
+    parser.add_argument("--reader", metavar="NAME", default=None,
+                        help="only this reader's reads: DIR/reads/NAME (a session folder) or DIR/NAME")
     parser.add_argument("--no-figure", action="store_true", help="do not draw cohort.png")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
@@ -34,8 +36,15 @@ def run(args: argparse.Namespace) -> int:
     if jobs < 1:
         raise CommandError(f"--jobs must be >= 1, got {jobs}")
     out = Path(args.out) if args.out else Path(args.folder) / "cohort_report"
+    folder = Path(args.folder)
+    if args.reader:
+        candidates = [folder / "reads" / args.reader, folder / args.reader]
+        folder = next((c for c in candidates if c.is_dir()), None)
+        if folder is None:
+            raise CommandError(f"{args.folder}: no reads of reader {args.reader!r} "
+                               f"(looked for {candidates[0]} and {candidates[1]})")
     try:
-        paths = cohort.find_case_files(args.folder, exclude=out)
+        paths = cohort.find_case_files(folder, exclude=out)
     except cohort.CohortError as error:
         raise CommandError(str(error)) from None
     with tqdm(total=len(paths), desc="reading cases", unit="file", file=sys.stderr,
