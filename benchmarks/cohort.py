@@ -42,11 +42,13 @@ def synthetic_case(index: int, rng: random.Random) -> dict:
         t2 = rng.randint(enh, 15)
         lesion.update(location=maybe("cervical", "cervicothoracic", "thoracic", "thoracic_conus", "conus"),
                       position=position,
-                      origin=None if position in (None, "central") else maybe("intramedullary", "possible_leptomeningeal"),
+                      origin=(None if position in (None, "central")
+                              else maybe("intramedullary", "possible_leptomeningeal")),
                       morphology=maybe("well_circumscribed", "ill_defined"), cord_expansion=maybe(True, False),
                       t2_signal=maybe("hyperintense", "hypointense", "isointense"),
                       t1_signal=maybe("hyperintense", "hypointense", "isointense"),
-                      cystic_change=maybe("absent", "intratumoral", "peritumoral", "both"), hemorrhage=maybe(True, False),
+                      cystic_change=maybe("absent", "intratumoral", "peritumoral", "both"),
+                      hemorrhage=maybe(True, False),
                       enhancement=maybe("absent", "homogeneous", "heterogeneous", "peripheral_ring"),
                       size_mm={"ap": round(rng.uniform(1, 16), 1), "transverse": round(rng.uniform(2, 23), 1),
                                "si": round(rng.uniform(2, 114), 1)},

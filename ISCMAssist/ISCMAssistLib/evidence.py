@@ -279,10 +279,10 @@ TABLE_2 = StudyTable("Table 2", "MRI features of ISCMs, per-lesion basis", "lesi
     SummaryRow("Longitudinal extent, No. of vertebral segments, mean (range)", "Ratio, T2 signal/enhancement",
                "t2_to_enhancement_ratio", "mean", 3.6, 1, 14, 63, "fold"),
     # The text's thresholds on the same T2 length (Results), shown under Table 2.
-    _count("Length of cord T2 signal hyperintensity", "T2 hyperintensity >= 2 segments", "t2_length_ge_2", True, 43, 69, 62,
-           source="Results"),
-    _count("Length of cord T2 signal hyperintensity", "T2 hyperintensity >= 3 segments", "t2_length_ge_3", True, 37, 69, 54,
-           source="Results"),
+    _count("Length of cord T2 signal hyperintensity", "T2 hyperintensity >= 2 segments", "t2_length_ge_2", True,
+           43, 69, 62, source="Results"),
+    _count("Length of cord T2 signal hyperintensity", "T2 hyperintensity >= 3 segments", "t2_length_ge_3", True,
+           37, 69, 54, source="Results"),
     _count("T2 signal intensity", "Hyperintense", "t2_signal", "hyperintense", 55, 70, 79),
     _count("T2 signal intensity", "Hypointense", "t2_signal", "hypointense", 1, 70, 1),
     _count("T2 signal intensity", "Isointense", "t2_signal", "isointense", 14, 70, 20),
@@ -310,10 +310,10 @@ TABLE_3 = StudyTable("Table 3", "Additional MRI features of ISCMs on reference M
     _count("Findings", "Both non-cord CNS/spinal metastasis AND primary tumor/non-CNS metastasis",
            "other_and_primary", True, 15, 49, 31),
     # The text's per-patient figures for the longest lesion's cord T2 hyperintensity (Results).
-    _count("Length of cord T2 signal hyperintensity (longest lesion)", "Longest lesion T2 >= 2 segments", "t2_longest_ge_2", True,
-           36, 48, 75, source="Results"),
-    _count("Length of cord T2 signal hyperintensity (longest lesion)", "Longest lesion T2 >= 3 segments", "t2_longest_ge_3", True,
-           32, 48, 67, source="Results"),
+    _count("Length of cord T2 signal hyperintensity (longest lesion)", "Longest lesion T2 >= 2 segments",
+           "t2_longest_ge_2", True, 36, 48, 75, source="Results"),
+    _count("Length of cord T2 signal hyperintensity (longest lesion)", "Longest lesion T2 >= 3 segments",
+           "t2_longest_ge_3", True, 32, 48, 67, source="Results"),
 ))
 
 TABLES: tuple[StudyTable, ...] = (TABLE_1, TABLE_2, TABLE_3)

@@ -71,9 +71,10 @@ def study_cohort() -> list[dict]:
 
     # ---- lesions, in patient order: 0-30 in multiple patients, 31-69 in solitary ones
     location = _spread(("cervical", 16), ("cervicothoracic", 2), ("thoracic", 40), ("thoracic_conus", 1), ("conus", 11))
-    position = _spread(("exophytic", 1), ("eccentric", 1), ("exophytic", 3), ("eccentric", 34), ("central", 23), (None, 8))
-    origin = ["possible_leptomeningeal" if i in (0, 1, 5) else "intramedullary" if position[i] in ("eccentric", "exophytic")
-              else None for i in range(70)]  # 2 of the 3 in patient 0
+    position = _spread(("exophytic", 1), ("eccentric", 1), ("exophytic", 3), ("eccentric", 34), ("central", 23),
+                       (None, 8))
+    origin = ["possible_leptomeningeal" if i in (0, 1, 5)  # 2 of the 3 in patient 0
+              else "intramedullary" if position[i] in ("eccentric", "exophytic") else None for i in range(70)]
     rim = [i in (0, 2) for i in range(70)]  # of the 4 exophytic: one rim + flame, one rim
     flame = [i == 0 for i in range(70)]
     morphology = _spread(("well_circumscribed", 64), ("ill_defined", 2), (None, 4))

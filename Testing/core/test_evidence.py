@@ -148,7 +148,8 @@ def test_tables_match_the_text():
 
 def test_summary_rows():
     summaries = {row.label: row for table in TABLES for row in table.rows if isinstance(row, SummaryRow)}
-    assert (summaries["Ratio, T2 signal/enhancement"].value, summaries["Ratio, T2 signal/enhancement"].high) == (3.6, 14)
+    ratio = summaries["Ratio, T2 signal/enhancement"]
+    assert (ratio.value, ratio.low, ratio.high) == (3.6, 1, 14)
     assert summaries["Length of cord T2 signal hyperintensity"].n == 69
     assert summaries["Transverse"].n == 53 and summaries["Superior-inferior"].value == 19.9
     assert summaries["Duration of symptoms at clinical presentation"].statistic == "median"
