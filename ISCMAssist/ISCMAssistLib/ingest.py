@@ -271,7 +271,6 @@ def scan_folder(
 
     groups: dict[str, tuple[list[Path], list[Any]]] = {}
     nifti_files: list[Path] = []
-    nifti_names = {f.name for f in files if is_nifti_path(f)}
     for done, file in enumerate(files, start=1):
         if progress:
             progress(done, len(files))
@@ -280,10 +279,8 @@ def scan_folder(
                 nifti_files.append(file)
             continue
         if file.suffix.lower() in _SIDECAR_SUFFIXES or file.name in _SILENT_NAMES:
-            stem = file.name[: -len(file.suffix)]
-            if f"{stem}.nii.gz" in nifti_names or f"{stem}.nii" in nifti_names or file.name in _SILENT_NAMES:
-                skipped.append(SkippedFile(file, "sidecar / metadata file", "sidecar"))
-                continue
+            skipped.append(SkippedFile(file, "sidecar / metadata file", "sidecar"))
+            continue
         try:
             header = read_dicom_header(file)
         except VolumeLoadError as error:
@@ -390,7 +387,7 @@ def guess_weighting(
     Returns (weighting, reasons): weighting is T1 | T2 | PD | STIR | FLAIR | DWI | T2* | unknown.
     A weighting word in the description wins; the tags decide otherwise (inversion recovery with
     TI 100-300 ms = STIR, TI > 1500 ms = FLAIR; TR < 1000 and TE < 30 = T1; TR >= 1500 and TE >= 60 =
-    T2; TR >= 1500 and TE < 40 = PD).
+    T2; TR >= 1500 and TE < 40 = PD; gradient echo: TR < 1000 and TE < 15 = T1, TE >= 15 = T2*).
     """
     reasons: list[str] = []
     by_words = next((name for name, pattern in _WEIGHTING_WORDS if pattern.search(description or "")), None)
@@ -406,7 +403,13 @@ def guess_weighting(
             by_tags = "STIR"
         elif inversion_time_ms >= 1500:
             by_tags = "FLAIR"
-    if by_tags is None and echo_time_ms is not None and repetition_time_ms is not None:
+    gradient_echo = "GR" in sequence.split("\\") and "SE" not in sequence.split("\\")
+    if by_tags is None and gradient_echo and echo_time_ms is not None and repetition_time_ms is not None:
+        if repetition_time_ms < 1000 and echo_time_ms < 15:
+            by_tags = "T1"
+        elif echo_time_ms >= 15:
+            by_tags = "T2*"
+    elif by_tags is None and echo_time_ms is not None and repetition_time_ms is not None:
         if repetition_time_ms < 1000 and echo_time_ms < 30:
             by_tags = "T1"
         elif repetition_time_ms >= 1500 and echo_time_ms >= 60:
@@ -525,7 +528,15 @@ def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> S
         slice_spacing = float(np.median(steps)) if len(steps) else _number(first.get("SpacingBetweenSlices") or first.get("SliceThickness"))
         if spacing is not None:
             summary.spacing_mm = (float(spacing[0]), float(spacing[1]), float(slice_spacing or 0.0))
-        summary.si_range_mm = (float(position_array[:, 2].min()), float(position_array[:, 2].max()))
+        if spacing is not None and summary.rows and summary.columns:
+            # The image plane reaches from the IPP along rows and columns: add its S-I reach.
+            iop = next(iter(normal_of))
+            reach = (iop[2] * (summary.columns - 1) * spacing[1], iop[5] * (summary.rows - 1) * spacing[0])
+            low = sum(min(0.0, r) for r in reach)
+            high = sum(max(0.0, r) for r in reach)
+        else:
+            low = high = 0.0
+        summary.si_range_mm = (float(position_array[:, 2].min()) + low, float(position_array[:, 2].max()) + high)
         if len(steps) > 1 and summary.orientation != "mixed":
             if np.any(steps < 1e-3):
                 summary.problems.append("several images share a slice position (echoes / time points / stacks)")
@@ -611,6 +622,20 @@ def _sidecar(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def nifti_slice_axis(shape: Sequence[int], zooms: Sequence[float]) -> int:
+    """Return the voxel axis (0, 1, 2) a NIfTI volume was most likely sliced along.
+
+    The axis with the largest voxel size when one is over 10% larger than the others (thick slices),
+    else the axis with the fewest voxels (a sagittal slab of a resampled 3D image).
+    """
+    zooms = [float(z) for z in zooms]
+    thickest = int(np.argmax(zooms))
+    others = [z for a, z in enumerate(zooms) if a != thickest]
+    if zooms[thickest] > 1.1 * max(others):
+        return thickest
+    return int(np.argmin(shape))
+
+
 def describe_nifti(path: Path) -> SeriesSummary:
     """Summarise a NIfTI file from its header, BIDS name and JSON sidecar (no voxels read)."""
     import nibabel as nib
@@ -638,11 +663,13 @@ def describe_nifti(path: Path) -> SeriesSummary:
     if len(shape) < 3 or (len(shape) > 3 and int(np.prod(shape[3:])) != 1):
         summary.problems.append(f"shape {shape} is not one 3D volume")
     if len(shape) >= 3:
-        summary.columns, summary.rows, summary.n_slices = int(shape[0]), int(shape[1]), int(shape[2])
         summary.spacing_mm = tuple(float(z) for z in zooms[:3])  # type: ignore[assignment]
-        normal = np.cross(affine[:3, 0], affine[:3, 1])
-        if np.linalg.norm(normal) > 0:
-            summary.orientation = plane_of_normal(normal)[0]
+        slice_axis = nifti_slice_axis(shape[:3], zooms[:3])
+        in_plane = [a for a in range(3) if a != slice_axis]
+        summary.columns, summary.rows, summary.n_slices = int(shape[in_plane[0]]), int(shape[in_plane[1]]), int(shape[slice_axis])
+        direction = np.asarray(affine[:3, slice_axis], dtype=float)
+        if np.linalg.norm(direction) > 0:
+            summary.orientation = plane_of_normal(direction)[0]
         corners = np.array([[i, j, k, 1] for i in (0, shape[0] - 1) for j in (0, shape[1] - 1) for k in (0, shape[2] - 1)], dtype=float)
         z = (corners @ affine.T)[:, 2]
         summary.si_range_mm = (float(z.min()), float(z.max()))
@@ -659,6 +686,8 @@ def describe_nifti(path: Path) -> SeriesSummary:
         summary.reasons.extend(reasons)
     agent = str(sidecar.get("ContrastBolusAgent") or sidecar.get("ContrastBolusIngredient") or "")
     summary.contrast, reasons = guess_contrast(words, agent, bids.get("ce", ""))
+    if summary.contrast is None and by_suffix:
+        summary.contrast, reasons = False, ["BIDS name has no ce- entity"]
     summary.reasons.extend(reasons)
     summary.region = _region(words, summary.body_part, path.name)
     summary.localizer = bool(_LOCALIZER_WORDS.search(words))
