@@ -304,10 +304,8 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
             yield
         finally:
             self._batchDepth -= 1
-            if self._batchDepth == 0 and self._dirty:
-                self._dirty = False
-                if self.autoRecompute:
-                    self.recompute()
+            if self._batchDepth == 0 and self._dirty and self.autoRecompute:
+                self.recompute()
 
     # ------------------------------------------------------------------ parameter node
 
@@ -455,6 +453,8 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         _lesionNumber(lesionId)
         if role not in LESION_ROLES:
             raise RoleError(f"lesion role '{role}' is not one of {', '.join(LESION_ROLES)}")
+        if pointsRas is not None and _ROLE_CLASS[role] == "vtkMRMLSegmentationNode":
+            raise RoleError(f"{role}: a segmentation takes a mask (addLesionSegment), not points")
         node = self.lesionNodes(lesionId).get(role)
         if node is None:
             with self.batch():
@@ -564,6 +564,8 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
                 node.SetCenterWorld(*points[0])
                 node.SetSize(*points[1])
                 return
+            if node.IsA("vtkMRMLMarkupsLineNode") and len(points) != 2:
+                raise ValueError(f"{node.GetName()}: a line takes 2 points, got {len(points)}")
             wasModifying = node.StartModify()
             node.RemoveAllControlPoints()
             for index, point in enumerate(points):
