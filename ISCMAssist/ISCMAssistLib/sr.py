@@ -34,7 +34,6 @@ The SR carries the patient and study of its source images (copied by highdicom),
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 import json
 import os
 import re
@@ -46,7 +45,7 @@ import numpy as np
 
 from . import __version__, sr_codes
 from .case import LESION_FEATURES, PATIENT_FEATURES, SIZE_AXES, new_case, new_lesion, validate_case
-from .vertebrae import LEVEL_NAMES, level_number, levels_spanned_text
+from .vertebrae import level_number, levels_spanned_text
 
 CODED = "<coded>"
 SUPPLEMENT_FORMAT = "iscm-assist-sr-supplement"
@@ -85,6 +84,7 @@ def read_source_headers(
     import pydicom
     from pydicom.errors import InvalidDicomError
 
+    sources = list(sources)
     datasets: list[Any] = []
     files: list[Path] = []
     for source in sources:
@@ -93,7 +93,10 @@ def read_source_headers(
             continue
         path = Path(os.fspath(source))
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file()))
+            try:
+                files.extend(sorted(p for p in path.rglob("*") if p.is_file()))
+            except OSError as error:
+                raise SRSourceError(f"{path}: cannot list the folder: {error.strerror or error}") from None
         elif path.is_file():
             files.append(path)
         else:
@@ -107,7 +110,11 @@ def read_source_headers(
             datasets.append(dataset)
         if progress is not None:
             progress(done, len(files))
-    datasets = [d for d in datasets if _is_image(d)]
+    unique: dict[str, Any] = {}
+    for dataset in datasets:
+        if _is_image(dataset):
+            unique.setdefault(str(dataset.SOPInstanceUID), dataset)  # a folder given twice counts once
+    datasets = list(unique.values())
     if not datasets:
         names = ", ".join(str(s) for s in sources if not isinstance(s, pydicom.Dataset)) or "datasets given"
         raise SRSourceError(f"{names}: no DICOM images found to reference from the SR")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -410,9 +409,14 @@ def test_bad_inputs_raise_project_errors_naming_the_problem(t2_folder, tmp_path)
 
 
 def test_two_patients_are_refused(t2_folder, tmp_path):
-    other = make_series(tmp_path / "other", patient={"PatientID": "SOMEONE-ELSE"})
+    other = make_series(tmp_path / "other", description="SAG T2 B", patient={"PatientID": "SOMEONE-ELSE"})
     with pytest.raises(sr.SRSourceError, match="PatientIDs"):
         sr.case_to_sr(full_case(), [t2_folder, other])
+
+
+def test_a_series_given_twice_is_referenced_once(t2_folder):
+    headers = sr.read_source_headers([t2_folder, t2_folder, t2_folder.parent])
+    assert len(headers) == 4
 
 
 def test_progress_callback_counts_source_files(t2_folder):
