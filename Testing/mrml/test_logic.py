@@ -374,3 +374,20 @@ def test_conus_point_defines_the_conus_region(logic, phantom):
     case = logic.getCase()
     assert case["levels"]["landmarks"][-1]["label"] == "conus"
     assert case["lesions"][0]["location"] == "conus"  # wholly inside the conus region
+
+
+def test_live_updates_off_defers_recomputation(logic):
+    logic.setLevelLandmarks(["T4", "T5"], [[0, 0, 100], [0, 0, 80]])
+    lesion_id = logic.addLesion()
+    node = logic.addLesionMarkup(lesion_id, "lesion_si", [[0, 0, 95], [0, 0, 85]])
+    logic.autoRecompute = False
+    with logic.batch():
+        node.SetNthControlPointPositionWorld(1, 0, 0, 75)
+    node.SetNthControlPointPositionWorld(0, 0, 0, 96)
+    assert logic.getCase()["lesions"][0]["size_mm"]["si"] == 10.0  # not recomputed yet
+    logic.autoRecompute = True
+    assert logic.recompute()["lesions"][0]["size_mm"]["si"] == 21.0
+    with pytest.raises(ValueError, match="Lesion 1 SI: a line takes 2 points, got 3"):
+        logic.addLesionMarkup(lesion_id, "lesion_si", [[0, 0, 1], [0, 0, 2], [0, 0, 3]])
+    with pytest.raises(RoleError, match="takes a mask"):
+        logic.addLesionMarkup(lesion_id, "edema_segment", [[0, 0, 1], [0, 0, 2]])
