@@ -330,9 +330,11 @@ def reader_folders(folder: str | os.PathLike, include_consensus: bool = False) -
 
 
 def read_files(reader_folder: Path) -> list[Path]:
-    """Take a reader's folder; return its <case_id>.json reads (sorted; no *.state.json, no dot files)."""
+    """Take a reader's folder; return its <case_id>.json reads (sorted; no *.state.json, *.mrk.json
+    or dot files)."""
     return [path for path in sorted(reader_folder.glob("*.json"))
-            if path.is_file() and not path.name.endswith(".state.json") and not path.name.startswith(".")]
+            if path.is_file() and not path.name.endswith((".state.json", ".mrk.json"))
+            and not path.name.startswith(".")]
 
 
 def read_folder(folder: str | os.PathLike, readers: Sequence[str] | None = None, include_consensus: bool = False,

@@ -40,6 +40,7 @@ from .files import atomic_write_bytes, atomic_write_text
 
 Progress = Callable[[int, int], None]
 PRIMARY_TUMORS: tuple[str, ...] = ("lung", "breast", "melanoma", "cns", "renal_cell", "other")
+NOT_CASE_SUFFIXES: tuple[str, ...] = (".state.json", ".mrk.json")  # JSON files that are never case reads
 REPORT_FILES: tuple[str, ...] = ("cohort.md", "cohort.csv", "cohort_comparisons.csv", "cohort.json", "cohort.png")
 
 
@@ -311,7 +312,8 @@ def summarize(cases: Iterable[dict], progress: Progress | None = None,
 
 def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[Path]:
     """Take a folder; return every *.json file under it (recursively, sorted), leaving out the
-    folder ``exclude`` (the report's own output), dot files and session state files (*.state.json).
+    folder ``exclude`` (the report's own output), dot files, session state files (*.state.json) and
+    Slicer markups (*.mrk.json).
     Raises CohortError when the folder does not exist."""
     root = Path(folder)
     if not root.is_dir():
@@ -321,7 +323,7 @@ def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None
     for path in sorted(root.rglob("*.json")):
         if excluded is not None and (path.resolve() == excluded or excluded in path.resolve().parents):
             continue
-        if path.is_file() and not path.name.startswith(".") and not path.name.endswith(".state.json"):
+        if path.is_file() and not path.name.startswith(".") and not path.name.endswith(NOT_CASE_SUFFIXES):
             files.append(path)
     return files
 

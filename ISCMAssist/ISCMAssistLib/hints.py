@@ -143,7 +143,7 @@ def lesion_hints(lesion: dict) -> list[Hint]:
         hints.append(_hint(
             "rim_flame_sign",
             f"{name}: {label} present; reported specific for metastasis versus primary cord masses "
-            "(97% specificity each, Rykken et al., AJNR 2013).",
+            f"(97% specificity{' each' if len(signs) > 1 else ''}, Rykken et al., AJNR 2013).",
             [f"{sign}_sign" for sign in signs], lesion_id))
     return hints
 

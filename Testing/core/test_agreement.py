@@ -177,6 +177,7 @@ def test_cli_reads_both_folder_layouts(tmp_path, capsys, session):
     reads_root = root / "reads" if session else root
     write_reads(reads_root, {"alice": a, "bob": b, "consensus": a})
     (reads_root / "alice" / "c1.state.json").write_text('{"status": "done"}', encoding="utf-8")
+    (reads_root / "alice" / "L1_si.mrk.json").write_text('{"markups": []}', encoding="utf-8")
     (reads_root / "bob" / "broken.json").write_text("{", encoding="utf-8")
     if session:
         (root / "session.json").write_text("{}", encoding="utf-8")

@@ -340,6 +340,7 @@ def test_cli_one_reader_of_a_session_and_state_files(tmp_path, capsys):
         for case in chosen:
             save_case(case, folder / f"{case['case_id']}.json")
             (folder / f"{case['case_id']}.state.json").write_text('{"status": "done"}', encoding="utf-8")
+            (folder / f"{case['case_id']}_si.mrk.json").write_text('{"markups": []}', encoding="utf-8")
     assert main(["cohort", str(tmp_path), "--reader", "bob", "--quiet", "--no-figure"]) == 0
     assert "3 patients, 9 lesions, 0 files skipped" in capsys.readouterr().out
     assert main(["cohort", str(tmp_path), "--quiet", "--no-figure"]) == 0

@@ -190,6 +190,7 @@ def test_rim_and_flame_signs(values, label):
     assert bool(hints) is (label is not None)
     if hints:
         assert hints[0].direction == "typical" and label in hints[0].text and "97%" in hints[0].text
+        assert ("97% specificity each" in hints[0].text) is (label == "rim and flame signs")
         assert all(e.source.startswith("Rykken et al., AJNR 2013;34:908-15") for e in hints[0].evidence)
 
 
