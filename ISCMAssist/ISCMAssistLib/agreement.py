@@ -238,14 +238,39 @@ def _same(a: Any, b: Any) -> bool:
     return a == b and type(a) is type(b) if isinstance(a, bool) or isinstance(b, bool) else a == b
 
 
+def _by_case_id(cases: Sequence[dict], reader: str) -> dict[str, dict]:
+    result: dict[str, dict] = {}
+    for index, case in enumerate(cases):
+        case_id = case.get("case_id") if isinstance(case, dict) else None
+        if not isinstance(case_id, str) or not case_id:
+            raise AgreementError(f"reader {reader}: read #{index + 1} has no case_id")
+        if case_id in result:
+            raise AgreementError(f"reader {reader}: case {case_id!r} is read twice")
+        result[case_id] = case
+    return result
+
+
+def _by_lesion_id(case: dict, reader: str) -> dict[str, dict]:
+    result: dict[str, dict] = {}
+    for index, lesion in enumerate(case.get("lesions") or []):
+        lesion_id = lesion.get("id") if isinstance(lesion, dict) else None
+        if not isinstance(lesion_id, str) or not lesion_id:
+            raise AgreementError(f"reader {reader}, case {case['case_id']}: lesions[{index}] has no id")
+        if lesion_id in result:
+            raise AgreementError(f"reader {reader}, case {case['case_id']}: lesion id {lesion_id!r} is used twice")
+        result[lesion_id] = lesion
+    return result
+
+
 def compare_readers(cases_a: Sequence[dict], cases_b: Sequence[dict], reader_a: str = "A", reader_b: str = "B",
                     tolerance: dict[str, float] | None = None) -> PairAgreement:
     """Take two readers' case dicts (any order) and names; return their agreement over the cases
     both read: kappa per categorical feature, ICC(2,1) and Bland-Altman per numeric feature, and the
-    disagreements. Lesions pair by id; a lesion only one reader drew is a disagreement on "lesion"."""
+    disagreements. Lesions pair by id; a lesion only one reader drew is a disagreement on "lesion".
+    Raises AgreementError for a read without case_id, a case read twice by one reader, or a lesion
+    without id or with a repeated id."""
     tolerance = {**NUMERIC_TOLERANCE, **(tolerance or {})}
-    by_a = {case["case_id"]: case for case in cases_a}
-    by_b = {case["case_id"]: case for case in cases_b}
+    by_a, by_b = _by_case_id(cases_a, reader_a), _by_case_id(cases_b, reader_b)
     shared = [case_id for case_id in by_a if case_id in by_b]
     categorical: dict[str, tuple[list, list]] = {name: ([], []) for name in PATIENT_CATEGORICAL + LESION_CATEGORICAL}
     numeric: dict[str, tuple[list, list]] = {name: ([], []) for name in LESION_NUMERIC}
@@ -261,8 +286,8 @@ def compare_readers(cases_a: Sequence[dict], cases_b: Sequence[dict], reader_a: 
             categorical[name][1].append(value_b)
             if not _same(value_a, value_b):
                 disagreements.append(Disagreement(case_id, None, name, value_a, value_b))
-        lesions_a = {lesion["id"]: lesion for lesion in case_a.get("lesions") or []}
-        lesions_b = {lesion["id"]: lesion for lesion in case_b.get("lesions") or []}
+        lesions_a = _by_lesion_id(case_a, reader_a)
+        lesions_b = _by_lesion_id(case_b, reader_b)
         for lesion_id in list(lesions_a) + [i for i in lesions_b if i not in lesions_a]:
             lesion_a, lesion_b = lesions_a.get(lesion_id), lesions_b.get(lesion_id)
             if lesion_a is None or lesion_b is None:

@@ -211,3 +211,15 @@ def test_cli_errors(tmp_path, capsys):
     assert "at least two readers" in capsys.readouterr().err
     assert main(["agreement", str(tmp_path), "--readers", "alice", "zoe", "--quiet"]) == 2
     assert "zoe" in capsys.readouterr().err
+
+
+def test_bad_reads_raise_agreement_errors_naming_the_reader():
+    a, b = two_readers()
+    with pytest.raises(agreement.AgreementError, match="reader B: case 'c1' is read twice"):
+        compare_readers(a, b + [b[0]], "A", "B")
+    with pytest.raises(agreement.AgreementError, match="reader A: read #1 has no case_id"):
+        compare_readers([{"lesions": []}], b, "A", "B")
+    twice = read("c1", "B", [{"id": "L1"}, {"id": "L1"}])
+    with pytest.raises(agreement.AgreementError, match="reader B, case c1: lesion id 'L1' is used twice"):
+        compare_readers(a, [twice], "A", "B")
+    assert issubclass(agreement.AgreementError, ValueError)
