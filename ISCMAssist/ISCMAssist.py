@@ -133,6 +133,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._parameterNodeGuiTag = None
         self._updating = False
         self._shownState = None
+        self._checklistKeys: dict[str, list] = {}
 
     def setup(self) -> None:
         """Build the panel from the .ui file and connect it to the Logic."""
@@ -251,28 +252,42 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self._updating = False
 
     def _fillChecklist(self, table, rows) -> None:
+        """Show checklist rows [(section, row dict)]; rebuilds the editors only when the fields change
+        (point drags change values only, so they just update texts)."""
+        keys = [(section, row["field"]) for section, row in rows]
+        rebuild = self._checklistKeys.get(table.objectName) != keys
         wasBlocked = table.blockSignals(True)
-        table.setRowCount(len(rows))
+        if rebuild:
+            self._checklistKeys[table.objectName] = keys
+            table.clearContents()
+            table.setRowCount(len(rows))
         for index, (section, row) in enumerate(rows):
-            labelItem = qt.QTableWidgetItem(row["label"])
-            labelItem.setFlags(qt.Qt.ItemIsEnabled)
-            labelItem.setData(qt.Qt.UserRole, json.dumps([section, row["field"]]))
-            table.setItem(index, 0, labelItem)
-            if row["choices"]:
-                combo = qt.QComboBox()
-                combo.addItems(row["choices"])
+            if rebuild:
+                labelItem = qt.QTableWidgetItem(row["label"])
+                labelItem.setFlags(qt.Qt.ItemIsEnabled)
+                labelItem.setData(qt.Qt.UserRole, json.dumps([section, row["field"]]))
+                table.setItem(index, 0, labelItem)
+                if row["choices"]:
+                    combo = qt.QComboBox()
+                    combo.addItems(row["choices"])
+                    combo.connect("currentTextChanged(QString)",
+                                  lambda text, s=section, f=row["field"]: self.onValueEntered(s, f, text))
+                    table.setCellWidget(index, 1, combo)
+                else:
+                    table.setItem(index, 1, qt.QTableWidgetItem())
+                sourceItem = qt.QTableWidgetItem()
+                sourceItem.setFlags(qt.Qt.ItemIsEnabled)
+                table.setItem(index, 2, sourceItem)
+            combo = table.cellWidget(index, 1)
+            if combo is not None:
+                comboBlocked = combo.blockSignals(True)
                 combo.setCurrentText(row["text"])
-                combo.connect("currentTextChanged(QString)",
-                              lambda text, s=section, f=row["field"]: self.onValueEntered(s, f, text))
-                table.setCellWidget(index, 1, combo)
+                combo.blockSignals(comboBlocked)
             else:
-                table.removeCellWidget(index, 1)
-                table.setItem(index, 1, qt.QTableWidgetItem(row["text"]))
-            source = {"derived": _("derived"), "reader": _("reader")}.get(row["source"], "")
-            sourceItem = qt.QTableWidgetItem(source)
-            sourceItem.setFlags(qt.Qt.ItemIsEnabled)
-            table.setItem(index, 2, sourceItem)
-        table.resizeColumnsToContents()
+                table.item(index, 1).setText(row["text"])
+            table.item(index, 2).setText({"derived": _("derived"), "reader": _("reader")}.get(row["source"], ""))
+        if rebuild:
+            table.resizeColumnsToContents()
         table.blockSignals(wasBlocked)
 
     def _fillHints(self) -> None:
