@@ -403,7 +403,10 @@ def to_markdown(result: CohortResult) -> str:
         for row in (r for r in result.rows if r.table == table.name):
             if row.group != group:
                 group = row.group
-                out.append(f"| **{group}** | | |")
+                study_n = {r.study.denominator for r in result.rows
+                           if r.table == table.name and r.group == group and r.kind == "count"}
+                suffix = f" (study n = {study_n.pop()})" if len(study_n) == 1 else ""
+                out.append(f"| **{group}**{suffix} | | |")
             source = f" ({row.study.source})" if row.study.source else ""
             unit = row.study.unit if row.kind == "summary" and row.study.unit not in row.group else ""
             label = f"{row.label}, {unit}" if unit else row.label
