@@ -192,7 +192,6 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onSceneStartClose(self, caller, event) -> None:
         self.setParameterNode(None)
-        self._shownState = None
 
     def onSceneEndClose(self, caller, event) -> None:
         if self.parent.isEntered:
@@ -207,9 +206,13 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def setParameterNode(self, inputParameterNode) -> None:
         """Bind the panel to a wrapped parameter node (None unbinds)."""
         if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGUIFromParameterNode)
+            if self._parameterNodeGuiTag is not None:
+                self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+                self._parameterNodeGuiTag = None
+            if self.hasObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGUIFromParameterNode):
+                self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGUIFromParameterNode)
         self._parameterNode = inputParameterNode
+        self._shownState = None
         if self._parameterNode:
             self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
             self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.updateGUIFromParameterNode)
