@@ -40,11 +40,14 @@ SEGMENT_PRIOR_MM: dict[int, float] = {**PAM50_SEGMENT_MM, **TYPICAL_LOWER_SEGMEN
 _STEP_MM = 1.0            # resampling step of the working sagittal image
 _SLAB_HALF_MM = 4.0       # half thickness of the mid-sagittal slab averaged across R-L
 _T_RANGE_MM = (-8.0, 55.0)  # straightened frame: posterior (-) to anterior (+) of the canal
-_MIN_DISCS = 3
-_MIN_SCORE = 3.0          # median disc prominence / profile noise below which no spine is reported
+_MIN_SEEN_DISCS = 4
+_MIN_SCORE = 2.0          # median disc prominence / profile noise below which no spine is reported
 _SPACING_LOG_SD = 0.12    # spread of log(observed / prior segment height) within one spine
 _SCALE_LOG_SD = 0.20      # spread of patient size relative to the prior
 _T2_CSF_RATIO = 1.25      # canal / column brightness above which the image is read as T2
+_EDGE_S_SIGMA = 3.0       # smoothing (mm) along the spine of the edge energy
+_BAND_T_SIGMA = 5.0       # smoothing (mm) across the column of the disc band filter
+_PROFILE_HALF_MM = 6      # half width (mm) of the column strip averaged into the disc profile
 _RATIO_RANGE = (0.67, 1.5)  # allowed ratio of consecutive disc spacings in one chain
 _CUE_BONUS = 4.0          # log-likelihood bonus of a hypothesis that agrees with an anatomical cue
 
@@ -162,11 +165,10 @@ def propose_levels(
     report(3, total)
     chains = [c for c in chains if c is not None]
     chain = max(chains, key=lambda c: c.score, default=None)
-    if chain is None or chain.score < _MIN_SCORE or len(chain.s) < _MIN_DISCS:
+    problem = "no regular chain of intervertebral discs" if chain is None else _not_a_spine(chain)
+    if problem:
         report(total, total)
-        detail = "" if chain is None else f" (best chain: {len(chain.s)} discs, score {chain.score:.1f})"
-        return LevelProposal([], False, [f"no spine found: no regular chain of intervertebral discs{detail}"],
-                             spine_found=False, contrast="")
+        return LevelProposal([], False, [f"no spine found: {problem}"], spine_found=False, contrast="")
     messages = list(chain.messages)
     positions = _chain_positions(grid, chain)
     if anchor_label is not None:
@@ -438,19 +440,28 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     inside = ndimage.map_coordinates(valid.astype(np.float32), [rr, cc], order=0, mode="constant", cval=0.0)
     frame = {"zs": zs, "ys": ys, "nz": nz, "ny": ny, "t": t, "canal": canal}
 
-    bands_s = polarity * (ndimage.gaussian_filter(straight, (1.2, 2.0)) - ndimage.gaussian_filter(straight, (5.0, 2.0)))
-    column_energy = ndimage.gaussian_filter(np.maximum(bands_s, 0.0), (12.0, 3.0))
-    column_energy[:, t < 4.0] = 0.0
+    # Disc levels are where intensity changes along the spine (disc, endplates, body edges), bright
+    # or dark discs alike; body centres are uniform. Edge energy along s, smoothed across the column
+    # (discs are 15-40 mm wide bands) and along s (the two faces of one disc merge into one peak).
+    gradient = ndimage.gaussian_filter(straight, (1.0, _BAND_T_SIGMA), order=(1, 0))
+    edges = ndimage.gaussian_filter1d(np.abs(gradient), _EDGE_S_SIGMA, axis=0)
+    # No edges from the border of the field of view.
+    edges[ndimage.binary_dilation(inside < 1, iterations=4)] = 0.0
+    edges[:, t < 4.0] = 0.0
+    column_energy = ndimage.gaussian_filter(edges, (12.0, 3.0))
+    # Row-normalised: the column is followed as well where its contrast is faint.
+    column_energy /= column_energy.max(axis=1, keepdims=True) + 1e-12
     column = _dp_path(column_energy, penalty=0.02)
-    near = np.abs(np.arange(t.size)[None] - column[:, None]) <= 5
-    profile = (bands_s * near).sum(axis=1) / near.sum(axis=1)
+    offset = np.arange(t.size)[None] - column[:, None]
+    near = (offset >= -_PROFILE_HALF_MM) & (offset <= 2 * _PROFILE_HALF_MM) & (inside > 0)
+    profile = (edges * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1)
     seen = inside[np.arange(s.size), column] > 0
     if seen.sum() < 40:
         return None
     s_valid = (float(s[seen].min()), float(s[seen].max()))
     profile = np.where(seen, profile, 0.0)
     noise = 1.4826 * float(np.median(np.abs(profile[seen] - np.median(profile[seen])))) + 1e-9
-    peaks, props = signal.find_peaks(profile, distance=8, prominence=1.5 * noise)
+    peaks, props = signal.find_peaks(profile, distance=8, prominence=0.5 * noise)
     if peaks.size == 0:
         return None
     strength = props["prominences"] / noise
@@ -471,22 +482,43 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     if polarity * (canal_level - column_level) <= 0:
         return None
     csf_ratio = canal_level / max(column_level, 1e-6)
-    t_disc = np.array([_disc_t(bands_s, t, column, si) for si in chain_s])
+    t_disc = np.array([_disc_t(edges, t, column, si) for si in chain_s])
     seen_fraction = 1.0 - float(interpolated.mean())
     score = float(np.median(chain_strength[~interpolated])) * seen_fraction if (~interpolated).any() else 0.0
     return _Chain(polarity, chain_s, t_disc, chain_strength, interpolated, score, frame, s_valid,
                   weak_peaks, weak_strength, messages, csf_ratio)
 
 
-def _refine_peaks(profile: np.ndarray, peaks: np.ndarray) -> np.ndarray:
-    """Return sub-sample peak positions (parabola through each peak and its neighbours)."""
+def _not_a_spine(chain: _Chain) -> str:
+    """Return why ``chain`` is not taken for a spine, or "" when it is.
+
+    A spine has at least _MIN_SEEN_DISCS discs actually seen (at most a quarter interpolated), a
+    canal clearly brighter (T2) or darker (T1) than the column, and disc peaks standing out of the
+    profile noise. On noise, smooth random blobs and a plain sphere the canal/column contrast stays
+    within 0.9-1.2 (benchmarks/autolevels_accuracy.py); real and synthetic spines are >= 1.3 or <= 0.65.
+    """
+    seen = int((~chain.interpolated).sum())
+    if seen < _MIN_SEEN_DISCS or chain.interpolated.mean() > 0.25:
+        return f"only {seen} disc-like bands in a regular chain ({int(chain.interpolated.sum())} gaps)"
+    if len(chain.s) > 24:
+        return f"{len(chain.s)} disc-like bands in a row, more than a spine has (24)"
+    if chain.polarity > 0 and chain.csf_ratio < _T2_CSF_RATIO or chain.polarity < 0 and chain.csf_ratio > 1.0 / _T2_CSF_RATIO:
+        return f"no spinal canal standing out from the column (canal/column contrast {chain.csf_ratio:.2f})"
+    if chain.score < _MIN_SCORE:
+        return f"disc-like bands too faint (strength {chain.score:.1f} x noise)"
+    return ""
+
+
+def _refine_peaks(profile: np.ndarray, peaks: np.ndarray, half_window: int = 7) -> np.ndarray:
+    """Return sub-sample disc centres: the centroid of the profile above its local minimum within
+    +-half_window mm of each peak (the two faces of a thick disc give two edge maxima)."""
     out = peaks.astype(float)
     for n, p in enumerate(peaks):
-        if 0 < p < profile.size - 1:
-            a, b, c = profile[p - 1], profile[p], profile[p + 1]
-            denominator = a - 2 * b + c
-            if denominator < 0:
-                out[n] = p + 0.5 * (a - c) / denominator
+        lo, hi = max(0, p - half_window), min(profile.size, p + half_window + 1)
+        window = profile[lo:hi]
+        weight = window - window.min()
+        if weight.sum() > 0:
+            out[n] = float(np.sum(np.arange(lo, hi) * weight) / weight.sum())
     return out
 
 
@@ -494,7 +526,7 @@ def _regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str]):
     """Choose the chain of peaks with the most total strength and a smoothly varying spacing.
 
     Dynamic programming over pairs of consecutive chain members: each peak adds its strength
-    minus a threshold (half the typical strong-peak strength, so the weaker body-centre peaks
+    minus a threshold (half the strongest peak within 40 mm, so the weaker body-centre peaks
     between discs only join when they are needed), each step must be 10-50 mm and within a factor
     _RATIO_RANGE of the step before. A step of about twice the previous one is allowed once per gap as
     one unseen disc, with a penalty; that disc is interpolated. Returns (positions, strengths,
@@ -503,8 +535,9 @@ def _regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str]):
     n = len(s)
     if n == 0:
         return np.array([]), np.array([]), np.array([], bool)
-    top_half = np.sort(strength)[n // 2:]
-    threshold = 0.5 * float(np.median(top_half))
+    # Threshold: half the strongest peak within +-40 mm, so contrast may change along the spine.
+    local_max = np.array([strength[np.abs(s - si) <= 40.0].max() for si in s])
+    threshold = 0.5 * local_max
     weight = strength - threshold
     best_single = int(np.argmax(strength))
     # state (i, j, m): chain ends with peaks i < j, m segments (1, or 2 = one unseen disc) between them.
@@ -549,7 +582,7 @@ def _regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str]):
                             "its position is interpolated")
             out_s.append(middle), out_st.append(0.0), out_interp.append(True)
         out_s.append(float(s[peak])), out_st.append(float(strength[peak])), out_interp.append(False)
-    strong_left_out = np.sum((strength >= 2.0 * threshold) & ~np.isin(np.arange(n), [p for p, _ in members]))
+    strong_left_out = np.sum((strength >= 0.8 * local_max) & ~np.isin(np.arange(n), [p for p, _ in members]))
     if strong_left_out:
         messages.append(f"{strong_left_out} strong disc-like peak(s) outside the regular chain were left out")
     return np.array(out_s), np.array(out_st), np.array(out_interp, dtype=bool)
