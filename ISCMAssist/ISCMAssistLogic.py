@@ -794,8 +794,11 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
 
     def _linePoints(self, node: Any) -> np.ndarray | None:
         """The first two defined control points of a line node (RAS mm, (2, 3)), or None."""
-        if node.GetNumberOfDefinedControlPoints() < 2:
+        defined = node.GetNumberOfDefinedControlPoints()
+        if defined < 2:
             return None
+        if defined == node.GetNumberOfControlPoints():  # the usual case; skips the status checks
+            return np.array([node.GetNthControlPointPositionWorld(0), node.GetNthControlPointPositionWorld(1)])
         points = [node.GetNthControlPointPositionWorld(i) for i in range(node.GetNumberOfControlPoints())
                   if node.GetNthControlPointPositionStatus(i) == node.PositionDefined]
         return np.array(points[:2], dtype=float)
