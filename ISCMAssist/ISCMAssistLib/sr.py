@@ -253,6 +253,7 @@ def case_to_sr(
         series_description=SERIES_DESCRIPTION,
         coding_schemes=[sr_codes.private_coding_scheme()],
         is_complete=True,
+        specific_character_set="ISO_IR 192",  # UTF-8: reader names and notes in any script
     )
     return document
 
@@ -305,9 +306,17 @@ def _observation_context(case: dict) -> Any:
 
 
 def _person_name(name: Any) -> str:
-    """A DICOM PN for a reader name: "Doe^Jane" stays, a one-word name such as "reader1" gets a caret."""
-    text = str(name).strip()
-    return text if "^" in text else f"{text}^"
+    """A DICOM PN for a reader name: "Doe^Jane" stays, a one-word name such as "reader1" gets a caret.
+
+    Backslash and "=" (PN delimiters) become "/" and "-", the name is cut to 64 bytes of UTF-8 (the
+    PN limit, which dciodvfy checks in bytes); the exact name travels in the case supplement.
+    """
+    text = "^".join(str(name).strip().replace("\\", "/").replace("=", "-").split("^")[:5])
+    if "^" not in text:
+        text += "^"
+    while len(text.encode("utf-8")) > 64:
+        text = text[:-2] + "^" if text.endswith("^") and text.count("^") == 1 else text[:-1]
+    return text
 
 
 def _levels_range(text: Any) -> tuple[int, int] | None:
