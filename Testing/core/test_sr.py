@@ -478,15 +478,20 @@ def test_cli_export_uses_the_case_series_folders_by_default(t2_folder, tmp_path,
 # --- independent validation: dciodvfy (dicom3tools) -- keep last in this file ------------------------
 
 
-def dciodvfy_errors(path: Path) -> list[str]:
-    """Run dciodvfy on one file; return its "Error" lines. Fails (CI set) or skips when it is absent."""
+def require_dciodvfy() -> str:
+    """Return dciodvfy's path; fail (env CI set) or skip when dicom3tools is not installed."""
     dciodvfy = shutil.which("dciodvfy")
     if dciodvfy is None:
         message = "dciodvfy not found: install dicom3tools (apt-get install -y dicom3tools) to validate the SRs"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    result = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
+    return dciodvfy
+
+
+def dciodvfy_errors(path: Path) -> list[str]:
+    """Run dciodvfy on one file; return its "Error" lines."""
+    result = subprocess.run([require_dciodvfy(), str(path)], capture_output=True, text=True, timeout=60)
     return [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("Error")]
 
 
@@ -498,8 +503,12 @@ def test_dciodvfy_finds_errors_in_a_broken_sr(t2_folder, tmp_path):
     assert any("CompletionFlag" in line for line in errors)
 
 
-def test_dciodvfy_reports_no_errors_on_every_sr_produced():
-    assert len(PRODUCED) >= 10, "too few SRs produced by the tests above (run the whole file)"
+def test_dciodvfy_reports_no_errors_on_every_sr_produced(t2_folder, tmp_path):
+    """Every SR the tests above wrote (all of them when the whole file runs), plus three written here."""
+    require_dciodvfy()
+    minimal = {"schema_version": "1.0.0", "case_id": "m", "lesions": [{"id": "L1"}]}
+    for name, case in (("full", full_case()), ("empty", C.new_case("e")), ("minimal", minimal)):
+        export(case, t2_folder, tmp_path / f"{name}.dcm")
     for path in PRODUCED:
         errors = dciodvfy_errors(path)
         assert not errors, f"{path.name}:\n" + "\n".join(errors)
