@@ -235,6 +235,21 @@ def test_lesion_group_holds_finding_sites_sizes_lines_lengths_and_features(t2_fo
     assert [i.ConceptCodeSequence[0].CodeValue for i in named(group2, codes.SCT.FindingSite)] == ["2748008", "36978003"]
 
 
+def test_highdicom_reads_the_groups_back(t2_folder, tmp_path):
+    """Interoperability: a generic TID 1500 reader (highdicom) sees the lesions, sizes and features."""
+    import highdicom as hd
+
+    export(full_case(), t2_folder, tmp_path / "r.dcm")
+    groups = hd.sr.srread(tmp_path / "r.dcm").content.get_image_measurement_groups()
+    assert [g.tracking_identifier for g in groups] == ["L1", "L2"]
+    assert groups[0].tracking_uid == sr.tracking_uid("case-007", "L1")
+    assert groups[0].finding_type.value == "14799000"
+    depth = groups[0].get_measurements(name=codes.SCT.Depth)[0]
+    assert depth.value == 6.5 and depth.unit.value == "mm"
+    t1 = groups[0].get_qualitative_evaluations(name=codes.DCM.T1WeightedMRSignalIntensity)[0]
+    assert t1.value.value == "ISOINTENSE"
+
+
 def test_patient_findings_are_coded_in_the_qualitative_evaluations_container(t2_folder, tmp_path):
     ds = export(full_case(), t2_folder, tmp_path / "r.dcm")
     container = [i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "C0034375"][0]
