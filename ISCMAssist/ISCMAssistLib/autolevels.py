@@ -48,8 +48,8 @@ _T2_CSF_RATIO = 1.25      # canal / column brightness above which the image is r
 _EDGE_S_SIGMA = 3.0       # smoothing (mm) along the spine of the edge energy
 _BAND_T_SIGMA = 5.0       # smoothing (mm) across the column of the disc band filter
 _PROFILE_HALF_MM = 6      # half width (mm) of the column strip averaged into the disc profile
-_RATIO_RANGE = (0.67, 1.5)  # allowed ratio of consecutive disc spacings in one chain
-_CUE_BONUS = 4.0          # log-likelihood bonus of a hypothesis that agrees with an anatomical cue
+_RATIO_RANGE = (0.6, 1.6)   # allowed ratio of consecutive disc spacings in one chain
+_CUE_BONUS = 6.0          # log-likelihood bonus of a hypothesis that agrees with an anatomical cue
 
 
 class AutoLevelsError(ValueError):
@@ -176,7 +176,7 @@ def propose_levels(
     else:
         first_number, name_prob, confident = _name_from_anatomy(chain, messages)
     report(4, total)
-    points = _build_points(grid, chain, positions, first_number, name_prob)
+    points = _build_points(grid, chain, positions, first_number, name_prob, messages)
     report(total, total)
     return LevelProposal(points, confident, messages, spine_found=True,
                          contrast="t2" if chain.polarity > 0 else "t1")
@@ -469,12 +469,14 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     # Discs are the strongest periodic peaks; vertebral body centres between dark endplates make
     # weaker ones, so the threshold is relative to the strongest peaks as well as to the noise.
     messages: list[str] = []
-    peak_s = _refine_peaks(profile, peaks)
+    signed = np.where(seen, (gradient * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1), 0.0)
+    peak_s = peaks.astype(float)
     chain_s, chain_strength, interpolated = _regular_chain(peak_s, strength, messages)
     if chain_s.size == 0:
         return None
     in_chain = np.isin(peak_s, chain_s)
     weak_peaks, weak_strength = peak_s[~in_chain], strength[~in_chain]
+    chain_s = _refine_discs(profile, signed, chain_s, interpolated)
     # Contrast check: CSF is brighter than the column on T2 and darker on T1.
     canal_values = straight[:, np.abs(t) <= 3.0][seen]
     column_values = straight[np.arange(s.size), column][seen]
@@ -509,16 +511,36 @@ def _not_a_spine(chain: _Chain) -> str:
     return ""
 
 
-def _refine_peaks(profile: np.ndarray, peaks: np.ndarray, half_window: int = 7) -> np.ndarray:
-    """Return sub-sample disc centres: the centroid of the profile above its local minimum within
-    +-half_window mm of each peak (the two faces of a thick disc give two edge maxima)."""
-    out = peaks.astype(float)
-    for n, p in enumerate(peaks):
+def _refine_discs(profile: np.ndarray, signed: np.ndarray, s: np.ndarray, interpolated: np.ndarray) -> np.ndarray:
+    """Return disc centres (mm along the canal) for the chain's edge-profile peaks ``s``.
+
+    A disc has two faces whose gradients along the spine have opposite signs (bright disc: rise
+    then fall; dark disc: the reverse); the edge profile may peak at either face of a thick disc.
+    The centre is the midpoint of the strongest rise and fall within 40 % of the local disc
+    spacing, when they are 2-16 mm apart; else the centroid of the edge profile there.
+    """
+    out = s.astype(float).copy()
+    gaps = np.diff(s)
+    for n, centre in enumerate(s):
+        if interpolated[n]:
+            continue
+        near_gaps = gaps[max(0, n - 1): n + 1]
+        half_window = int(np.clip(0.4 * float(near_gaps.min()) if near_gaps.size else 9.0, 6.0, 14.0))
+        p = int(round(centre))
         lo, hi = max(0, p - half_window), min(profile.size, p + half_window + 1)
-        window = profile[lo:hi]
-        weight = window - window.min()
-        if weight.sum() > 0:
-            out[n] = float(np.sum(np.arange(lo, hi) * weight) / weight.sum())
+        # Best pair of opposite faces 2-16 mm apart whose midpoint lies within 6 mm of the peak.
+        index = np.arange(lo, hi)
+        a, b = np.meshgrid(index, index, indexing="ij")
+        contrast = np.abs(signed[a] - signed[b]) * (signed[a] * signed[b] < 0)
+        allowed = (b - a >= 2) & (b - a <= 16) & (np.abs(0.5 * (a + b) - centre) <= 6.0)
+        contrast = np.where(allowed, contrast, 0.0)
+        if contrast.max() > 0:
+            best = np.unravel_index(int(np.argmax(contrast)), contrast.shape)
+            out[n] = 0.5 * (a[best] + b[best])
+            continue
+        edge = profile[lo:hi] - profile[lo:hi].min()
+        if edge.sum() > 0:
+            out[n] = float(np.sum(np.arange(lo, hi) * edge) / edge.sum())
     return out
 
 
@@ -720,12 +742,12 @@ def _name_from_anchor(chain: _Chain, positions: np.ndarray, label: str, point: n
     spacing = float(np.median(np.diff(chain.s))) if len(chain.s) > 1 else 20.0
     if float(distances.min()) > spacing:
         messages.append(f"anchor {label} lies {distances.min():.0f} mm from the nearest proposed level; check it")
-    n0 = int(np.clip(n0, 1, 24 - (len(chain.s) - 1)))
     messages.append(f"names follow the anchor {label}")
     return n0, 1.0, True
 
 
-def _build_points(grid: _Grid, chain: _Chain, positions: np.ndarray, n0: int, name_prob: float) -> list[ProposedLandmark]:
+def _build_points(grid: _Grid, chain: _Chain, positions: np.ndarray, n0: int, name_prob: float,
+                  messages: list[str]) -> list[ProposedLandmark]:
     """Return interleaved disc and body points, cranial first, with names and confidences."""
     strength_conf = np.clip(chain.strength / 8.0, 0.0, 1.0)
     strength_conf = np.where(chain.interpolated, 0.3, 0.5 + 0.5 * strength_conf)
@@ -738,20 +760,26 @@ def _build_points(grid: _Grid, chain: _Chain, positions: np.ndarray, n0: int, na
         if s_top >= chain.s_valid[0] and n0 >= 1:
             extra_top = _frame_to_ras(grid, chain.frame, np.array([s_top]), t[:1])[0]
         s_bottom = s[-1] + 0.5 * (s[-1] - s[-2])
-        if s_bottom <= chain.s_valid[1] and n0 + len(s) <= 25:
+        if s_bottom <= chain.s_valid[1]:
             extra_bottom = _frame_to_ras(grid, chain.frame, np.array([s_bottom]), t[-1:])[0]
-    if extra_top is not None:
+    if extra_top is not None and 1 <= n0 <= 25:
         points.append(ProposedLandmark(level_name(n0), extra_top, round(0.6 * strength_conf[0] * name_prob, 3), "body"))
+    dropped = 0
     for k in range(len(s)):
         number = n0 + k
+        if not 1 <= number <= 24:
+            dropped += 1
+            continue
         points.append(ProposedLandmark(disc_name(number), positions[k],
                                        round(float(strength_conf[k] * name_prob), 3), "disc"))
-        if k + 1 < len(s):
+        if k + 1 < len(s) and number + 1 <= 25:
             middle = _frame_to_ras(grid, chain.frame, np.array([0.5 * (s[k] + s[k + 1])]),
                                    np.array([0.5 * (t[k] + t[k + 1])]))[0]
             conf = min(strength_conf[k], strength_conf[k + 1]) * name_prob
             points.append(ProposedLandmark(level_name(number + 1), middle, round(float(conf), 3), "body"))
-    if extra_bottom is not None:
+    if dropped:
+        messages.append(f"{dropped} disc-like band(s) beyond C1/C2..L5/S1 under these names were left out")
+    if extra_bottom is not None and 1 <= n0 + len(s) <= 25:
         number = n0 + len(s)
         points.append(ProposedLandmark(level_name(number), extra_bottom,
                                        round(0.6 * strength_conf[-1] * name_prob, 3), "body"))
