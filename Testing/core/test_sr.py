@@ -423,6 +423,20 @@ def test_bad_inputs_raise_project_errors_naming_the_problem(t2_folder, tmp_path)
         sr.sr_to_case(image)
 
 
+def test_lines_need_a_frame_of_reference(t2_headers):
+    headers = [pydicom.Dataset(h) for h in t2_headers]
+    for header in headers:
+        del header.FrameOfReferenceUID
+    with pytest.raises(sr.SRError, match="FrameOfReferenceUID"):
+        sr.case_to_sr(full_case(), headers)
+    no_lines = full_case()
+    for lesion in no_lines["lesions"]:
+        lesion["lines_lps"] = {}
+    assert sr.sr_to_case(sr.case_to_sr(no_lines, headers)) == no_lines
+    ds = sr.case_to_sr(full_case(), headers, frame_of_reference_uid="1.2.3.4")
+    assert named(groups_of(ds)[0], codes.SCT.Length)[0].ContentSequence[0].ReferencedFrameOfReferenceUID == "1.2.3.4"
+
+
 def test_two_patients_are_refused(t2_folder, tmp_path):
     other = make_series(tmp_path / "other", description="SAG T2 B", patient={"PatientID": "SOMEONE-ELSE"})
     with pytest.raises(sr.SRSourceError, match="PatientIDs"):
