@@ -212,35 +212,18 @@ def count_row(records: list[dict], row: CountRow) -> tuple[int, int]:
 
 def chi2_test(table) -> tuple[float, int, float]:
     """Take an r x c table of counts (no empty row or column); return (chi-square, dof, P) of Pearson's
-    test without continuity correction, as scipy.stats.chi2_contingency(table, correction=False)."""
+    test without continuity correction, as scipy.stats.chi2_contingency(table, correction=False).
+
+    The P value is scipy.special's chi-square survival function; scipy.stats itself is not imported
+    because its import alone takes about 1 s, half the time budget of a 1,000-case cohort.
+    """
+    from scipy.special import chdtrc
+
     observed = np.asarray(table, dtype=float)
     expected = np.outer(observed.sum(axis=1), observed.sum(axis=0)) / observed.sum()
     statistic = float(((observed - expected) ** 2 / expected).sum())
     dof = (observed.shape[0] - 1) * (observed.shape[1] - 1)
-    return statistic, dof, chi2_sf(statistic, dof)
-
-
-def chi2_sf(x: float, dof: int) -> float:
-    """Take x >= 0 and an integer dof >= 1; return P(X >= x) for X ~ chi-square(dof), in closed form.
-
-    Even dof: exp(-x/2) * sum_{i < dof/2} (x/2)^i / i!; odd dof: erfc(sqrt(x/2)) plus
-    exp(-x/2) * sum_{i = 1 .. (dof-1)/2} (x/2)^(i-1/2) / Gamma(i+1/2).
-    """
-    if x <= 0:
-        return 1.0
-    half = x / 2.0
-    if dof % 2 == 0:
-        term = total = math.exp(-half)
-        for i in range(1, dof // 2):
-            term *= half / i
-            total += term
-    else:
-        total = math.erfc(math.sqrt(half))
-        term = math.exp(-half) * math.sqrt(half) / math.gamma(1.5)
-        for i in range(1, (dof - 1) // 2 + 1):
-            total += term
-            term *= half / (i + 0.5)
-    return min(1.0, total)
+    return statistic, dof, float(chdtrc(dof, statistic))
 
 
 def summary_row(records: list[dict], row: SummaryRow) -> tuple[float | None, float | None, float | None, int]:
