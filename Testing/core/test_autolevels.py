@@ -277,3 +277,34 @@ def test_pam50_with_anchor_discs_within_3mm(shared_data):
     assert len(errors) >= 10
     assert max(errors.values()) <= 5.0, errors
     assert sum(error <= TOLERANCE_MM for error in errors.values()) >= 9, errors
+
+
+def test_levels_command_writes_a_point_list(tmp_path, capsys):
+    from ISCMAssistLib.cli import main
+    from ISCMAssistLib.markups_io import read_markups
+
+    phantom = make_spine_phantom("cervical", lesion=False)
+    phantom.write_dicom(tmp_path / "dicom")
+    out = tmp_path / "levels.mrk.json"
+    assert main(["levels", str(tmp_path / "dicom" / "t2"), "--out", str(out)]) == 0
+    node = read_markups(out)[0]
+    assert node.labels[:3] == ["C2", "C2/C3", "C3"]
+    np.testing.assert_allclose(node.points_ras[1], phantom.landmarks["C2/C3"], atol=TOLERANCE_MM)
+    assert node.descriptions[1].startswith("auto disc, confidence ")
+    assert "names confident" in capsys.readouterr().out
+
+
+def test_levels_command_no_spine_and_bad_anchor(tmp_path, capsys):
+    import nibabel as nib
+
+    from ISCMAssistLib.cli import main
+
+    path = tmp_path / "noise.nii.gz"
+    rng = np.random.default_rng(0)
+    nib.save(nib.Nifti1Image(rng.normal(100, 10, (160, 300, 15)).astype(np.float32), np.diag([1, 1, 3, 1.0])), path)
+    out = tmp_path / "levels.mrk.json"
+    assert main(["levels", str(path), "--out", str(out)]) == 1
+    assert not out.exists()
+    assert "no spine found" in capsys.readouterr().out
+    assert main(["levels", str(path), "--anchor", "T4@1,2"]) == 2
+    assert "--anchor" in capsys.readouterr().err
