@@ -1,0 +1,164 @@
+"""Accuracy and speed of automatic vertebral levels (ISCMAssistLib.autolevels).
+
+Prints, per image, a table of the proposed discs against the truth where there is one:
+- synthetic phantoms (every region, straight and curved): 3D distance to the true disc centre;
+- ../shared/data/pam50_small: distance along the spine (S-I) to PAM50_small_label_disc (PAM50 puts its
+  disc labels on the cord, our points are disc centres in front of it), with and without an anchor;
+- ../shared/data/tutorial t2_ms and t2_lumbar: no truth; a PNG of the mid-sagittal slab with the
+  proposed points for a person to check (docs/autolevels_t2_ms.png, docs/autolevels_t2_lumbar.png,
+  docs/autolevels_pam50.png).
+Then the time per series (wall and CPU, median of 3 runs; this machine has 2 cores).
+
+Usage: python benchmarks/autolevels_accuracy.py [SHARED_DATA_FOLDER]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ISCMAssistLib import autolevels
+from ISCMAssistLib.autolevels import propose_levels
+from ISCMAssistLib.phantom import make_spine_phantom
+from ISCMAssistLib.vertebrae import disc_name
+from ISCMAssistLib.volumes import load_volume
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+
+
+def timed(volume, **kwargs):
+    """Return (proposal, median wall s, median CPU s) over 3 runs."""
+    walls, cpus, proposal = [], [], None
+    for _ in range(3):
+        w0, c0 = time.perf_counter(), time.process_time()
+        proposal = propose_levels(volume, **kwargs)
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return proposal, float(np.median(walls)), float(np.median(cpus))
+
+
+def phantom_table(rows: list) -> None:
+    print("\n== Synthetic phantoms (no anchor): discs found / true, names right, max 3D error of discs")
+    print(f"{'case':24} {'found':>7} {'named ok':>8} {'max mm':>7} {'confident':>9}  first..last")
+    for region in ("cervical", "thoracic", "lumbar", "whole"):
+        for curvature in (0.0, 25.0):
+            phantom = make_spine_phantom(region, curvature_mm=curvature, seed=11)
+            proposal, wall, cpu = timed(phantom.t2)
+            truth = {k: v for k, v in phantom.landmarks.items() if "/" in k}
+            discs = proposal.discs()
+            nearest = [min(truth, key=lambda k: np.linalg.norm(truth[k] - d.position_ras)) for d in discs]
+            right = sum(n == d.label for n, d in zip(nearest, discs))
+            errors = [np.linalg.norm(truth[n] - d.position_ras) for n, d in zip(nearest, discs)]
+            name = f"{region} curve {curvature:.0f} mm"
+            span = f"{discs[0].label}..{discs[-1].label}" if discs else "-"
+            print(f"{name:24} {len(discs):>3}/{len(truth):<3} {right:>8} {max(errors, default=0):7.1f} "
+                  f"{str(proposal.naming_confident):>9}  {span}")
+            rows.append((name, phantom.t2.array.shape, wall, cpu))
+
+
+def pam50_table(folder: Path, rows: list) -> None:
+    volume = load_volume(folder / "PAM50_small_t2.nii.gz")
+    labels = load_volume(folder / "PAM50_small_label_disc.nii.gz")
+    k, j, i = np.nonzero(labels.array)
+    points = labels.voxel_to_ras(np.stack([i, j, k], axis=1))
+    truth = {disc_name(int(v) - 1): p for v, p in zip(labels.array[k, j, i], points)}
+    for anchor in (None, ("T8/T9", truth["T8/T9"])):
+        proposal, wall, cpu = timed(volume, anchor=anchor)
+        title = "no anchor" if anchor is None else "anchor T8/T9 (the PAM50 label)"
+        print(f"\n== PAM50_small_t2, {title}: naming confident {proposal.naming_confident}")
+        for message in proposal.messages:
+            print(f"   note: {message}")
+        print(f"{'PAM50 disc':>10} {'S mm':>8} | {'nearest proposed':>16} {'S mm':>8} {'dS mm':>6} {'name':>5}")
+        discs = proposal.discs()
+        within = named = 0
+        for label, point in truth.items():
+            if not discs:
+                print(f"{label:>10} {point[2]:8.1f} | {'-':>16}")
+                continue
+            nearest = min(discs, key=lambda d: abs(d.position_ras[2] - point[2]))
+            delta = nearest.position_ras[2] - point[2]
+            found = abs(delta) <= 8.0
+            ok = found and nearest.label == label
+            within += found and abs(delta) <= 3.0
+            named += ok
+            print(f"{label:>10} {point[2]:8.1f} | {nearest.label if found else '(none)':>16} "
+                  f"{nearest.position_ras[2] if found else float('nan'):8.1f} "
+                  f"{delta if found else float('nan'):6.1f} {'ok' if ok else 'NO':>5}")
+        print(f"   {within}/{len(truth)} PAM50 discs with a proposed disc within 3 mm; {named}/{len(truth)} named right")
+        rows.append((f"PAM50 {title}", volume.array.shape, wall, cpu))
+        if anchor is not None:
+            figure(volume, proposal, DOCS / "autolevels_pam50.png", "PAM50_small T2 (anchor T8/T9)", truth)
+
+
+def tutorial_tables(folder: Path, rows: list) -> None:
+    for name in ("t2_ms", "t2_lumbar"):
+        volume = load_volume(folder / f"{name}.nii.gz")
+        proposal, wall, cpu = timed(volume)
+        print(f"\n== tutorial/{name}.nii.gz (no truth; see docs/autolevels_{name}.png): spine found "
+              f"{proposal.spine_found}, contrast {proposal.contrast or '-'}, naming confident {proposal.naming_confident}")
+        for message in proposal.messages:
+            print(f"   note: {message}")
+        for point in proposal.points:
+            r, a, s = point.position_ras
+            print(f"   {point.label:>8} {point.kind:4} R {r:7.1f} A {a:7.1f} S {s:7.1f}  conf {point.confidence:.2f}")
+        rows.append((f"tutorial {name}", volume.array.shape, wall, cpu))
+        figure(volume, proposal, DOCS / f"autolevels_{name}.png", f"tutorial {name} (no anchor)")
+
+
+def figure(volume, proposal, path: Path, title: str, truth: dict | None = None) -> None:
+    """Save the mid-sagittal slab (as autolevels sees it) with the proposed points (and truth)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grid = autolevels._sagittal_grid(volume)
+    image = grid.image
+    rows, cols = image.shape
+    extent = (grid.y0 + 0.5, grid.y0 - cols + 0.5, grid.z0 - rows + 0.5, grid.z0 + 0.5)
+    height = 9.0
+    width = max(3.5, height * cols / rows + 1.5)
+    fig, ax = plt.subplots(figsize=(width, height))
+    ax.imshow(np.nan_to_num(image), cmap="gray", extent=extent, vmax=np.nanpercentile(image, 99.5))
+    for point in proposal.points:
+        _, a, s = point.position_ras
+        colour = "#ff4040" if point.kind == "disc" else "#40c0ff"
+        ax.plot(a, s, "+" if point.kind == "disc" else "o", color=colour, ms=7, mew=1.5, fillstyle="none")
+        ax.text(a - 4, s, f"{point.label} {point.confidence:.2f}", color=colour, fontsize=6, va="center")
+    if truth:
+        for label, p in truth.items():
+            ax.plot(p[1], p[2], "x", color="#40ff40", ms=5)
+    if not proposal.spine_found:
+        ax.text(0.5, 0.5, "no spine found", color="yellow", transform=ax.transAxes, ha="center")
+    ax.set_xlabel("A (mm, RAS)  anterior left")
+    ax.set_ylabel("S (mm, RAS)")
+    note = "names confident" if proposal.naming_confident else "names NOT sure"
+    ax.set_title(f"{title}\nred + discs, blue o bodies{', green x PAM50 labels' if truth else ''}; {note}", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    print(f"   wrote {path.relative_to(REPO)}")
+
+
+def main() -> None:
+    shared = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared" / "data"
+    rows: list = []
+    phantom_table(rows)
+    if (shared / "pam50_small").is_dir():
+        pam50_table(shared / "pam50_small", rows)
+        tutorial_tables(shared / "tutorial", rows)
+    else:
+        print(f"\n(no real data at {shared}; phantoms only)")
+    print("\n== Time per series (propose_levels, median of 3 runs; 2-core machine, shared)")
+    print(f"{'series':40} {'voxels [k,j,i]':>18} {'wall s':>7} {'CPU s':>7}")
+    for name, shape, wall, cpu in rows:
+        print(f"{name:40} {str(tuple(shape)):>18} {wall:7.2f} {cpu:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
