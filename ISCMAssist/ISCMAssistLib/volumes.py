@@ -638,6 +638,8 @@ def _image_frames(dataset, path: Path) -> list[_Frame]:
         raise VolumeLoadError(f"{path}: PixelSpacing {spacing.tolist()} mm must be positive")
     slope = _float_list(dataset, "RescaleSlope", 1, path, required=False)
     intercept = _float_list(dataset, "RescaleIntercept", 1, path, required=False)
+    if slope is not None and slope[0] == 0:
+        raise VolumeLoadError(f"{path}: RescaleSlope is 0 (every pixel would read as the intercept)", "pixels")
     return [
         _Frame(
             path, 0, orientation, position, spacing, rows, columns,
@@ -687,6 +689,8 @@ def _enhanced_frames(dataset, path: Path, rows: int, columns: int, n_frames: int
         if transform is not None:
             slope = _float_list(transform, "RescaleSlope", 1, Path(where), required=False)
             intercept = _float_list(transform, "RescaleIntercept", 1, Path(where), required=False)
+            if slope is not None and slope[0] == 0:
+                raise VolumeLoadError(f"{where}: RescaleSlope is 0 (every pixel would read as the intercept)", "pixels")
         frames.append(
             _Frame(
                 path, index, orientation, position, spacing, rows, columns,
@@ -814,11 +818,25 @@ def _frame_name(frame: _Frame) -> str:
 
 
 def _pixel_dtype(dataset, path: Path) -> np.dtype:
-    bits = int(dataset.get("BitsAllocated", 16))
-    signed = int(dataset.get("PixelRepresentation", 0)) == 1
+    """Return the stored pixel dtype (little endian) from BitsAllocated/BitsStored/PixelRepresentation."""
+    try:
+        bits = int(dataset.get("BitsAllocated", 16))
+        stored = int(dataset.get("BitsStored", bits))
+        signed = int(dataset.get("PixelRepresentation", 0)) == 1
+    except (TypeError, ValueError) as error:
+        raise VolumeLoadError(f"{path}: BitsAllocated/BitsStored/PixelRepresentation unreadable ({error})", "pixels") from error
     if bits not in (8, 16, 32):
-        raise VolumeLoadError(f"{path}: BitsAllocated {bits} is not supported (8, 16 or 32)")
+        raise VolumeLoadError(f"{path}: BitsAllocated {bits} is not supported (8, 16 or 32)", "pixels")
+    if not 1 <= stored <= bits:
+        raise VolumeLoadError(f"{path}: BitsStored {stored} does not fit BitsAllocated {bits}", "pixels")
     return np.dtype(f"{'i' if signed else 'u'}{bits // 8}").newbyteorder("<")
+
+
+def _stored_bits_mask(dataset) -> int | None:
+    """Return the mask that clears the unused high bits of unsigned pixels, or None when all bits are used."""
+    bits = int(dataset.get("BitsAllocated", 16))
+    stored = int(dataset.get("BitsStored", bits))
+    return (1 << stored) - 1 if stored < bits else None
 
 
 def _raw_readable(dataset) -> bool:
@@ -857,19 +875,23 @@ def _read_raw_frame(open_file: Callable[[Path], Any], frame: _Frame, out: np.nda
     """Read one raw frame's pixels into ``out`` (rows, cols): straight from the file when the value was deferred."""
     offset, length, value = _pixel_location(frame.dataset)
     n_bytes = frame.rows * frame.columns * dtype.itemsize
-    if length < (frame.frame + 1) * n_bytes:
+    n_frames = int(frame.dataset.get("NumberOfFrames", 1) or 1)
+    if not n_bytes * n_frames <= length <= n_bytes * n_frames + 1:  # one pad byte makes an odd length even
         raise VolumeLoadError(
-            f"{frame.file}: pixel data holds {length} bytes, {(frame.frame + 1) * n_bytes} expected "
-            f"for {frame.rows}x{frame.columns} pixels of {dtype.itemsize} byte(s)",
+            f"{frame.file}: pixel data holds {length} bytes, {n_frames * n_bytes} expected "
+            f"for {n_frames} frame(s) of {frame.rows}x{frame.columns} pixels of {dtype.itemsize} byte(s)",
             "pixels",
         )
     if value is not None:
         out[...] = np.frombuffer(value, dtype=dtype, count=frame.rows * frame.columns, offset=frame.frame * n_bytes).reshape(out.shape)
-        return
-    handle = open_file(frame.file)
-    handle.seek(offset + frame.frame * n_bytes)
-    if handle.readinto(memoryview(out).cast("B")) != n_bytes:
-        raise VolumeLoadError(f"{frame.file}: truncated pixel data", "pixels")
+    else:
+        handle = open_file(frame.file)
+        handle.seek(offset + frame.frame * n_bytes)
+        if handle.readinto(memoryview(out).cast("B")) != n_bytes:
+            raise VolumeLoadError(f"{frame.file}: truncated pixel data", "pixels")
+    mask = _stored_bits_mask(frame.dataset)
+    if mask is not None:  # bits above BitsStored are not pixel values (e.g. old overlays)
+        np.bitwise_and(out, mask, out=out, casting="unsafe")
 
 
 def load_dicom_series(
