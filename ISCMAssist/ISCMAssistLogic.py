@@ -39,7 +39,11 @@ except ImportError:
         def __init__(self) -> None:
             pass
 
+from ISCMAssistLevelsLogic import LEVEL_MESSAGES_ATTRIBUTE, LevelsLogicMixin
 from ISCMAssistLib import coords
+from ISCMAssistOpenLogic import LEVELS_SOURCE_ATTRIBUTE, OpenLogicMixin
+from ISCMAssistSeriesLogic import SeriesLogicMixin
+from ISCMAssistSessionLogic import SessionLogicMixin
 
 MODULE_NAME = "ISCMAssist"
 ROLE_ATTRIBUTE = "ISCMAssist.Role"
@@ -178,10 +182,15 @@ def _hintToDict(hint: Any) -> dict:
             "evidence": [_evidenceToDict(item) for item in hint.evidence]}
 
 
-class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
+class ISCMAssistLogic(OpenLogicMixin, LevelsLogicMixin, SessionLogicMixin, SeriesLogicMixin,
+                      _LogicBase, VTKObservationMixin):
     """MRML <-> core for one read. Takes the scene (default ``slicer.mrmlScene``) and, headless, the
     module logics by name ({"Markups": ..., "Segmentations": ..., "Volumes": ...}; in the app they
     default to ``slicer.modules.<name>.logic()``). Call :meth:`cleanup` to drop every observer.
+
+    Feature groups live beside this file as mixins: opening a case dict / case JSON / DICOM SR into
+    the scene (ISCMAssistOpenLogic), automatic levels (ISCMAssistLevelsLogic), research sessions
+    (ISCMAssistSessionLogic) and exam folders with series roles (ISCMAssistSeriesLogic).
     """
 
     def __init__(self, scene: Any = None, moduleLogics: dict[str, Any] | None = None) -> None:
@@ -203,6 +212,9 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         self._maskCache: dict[str, tuple[Any, Any]] = {}
         self._tableColumns: list[tuple[str, str, str, str | None]] | None = None
         self._roleNodes: dict[str, Any] = {}  # node ID -> node, for every node with a role
+        self._extraWarnings: list[str] = []  # warnings of actions (e.g. a missing series), kept until clearRead
+        self._levelLabelsSeen: list[str] | None = None
+        self._relabeling = False
         self.addObserver(self.scene, slicer.vtkMRMLScene.NodeAddedEvent, self._onNodeAdded)
         self.addObserver(self.scene, slicer.vtkMRMLScene.NodeRemovedEvent, self._onNodeRemoved)
         self.addObserver(self.scene, slicer.vtkMRMLScene.EndCloseEvent, self._onSceneEndClose)
@@ -241,6 +253,10 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
                 # priority: label the new point before the recompute observer reads it
                 self.addObserver(node, slicer.vtkMRMLMarkupsNode.PointAddedEvent, self._onLevelPointAdded,
                                  priority=1.0)
+                # before the recompute observer, so one recomputation sees the re-fitted names
+                for event in _MARKUP_EVENTS:
+                    self.addObserver(node, event, self._onLevelPointsChanged, priority=0.5)
+                self._levelLabelsSeen = [node.GetNthControlPointLabel(i) for i in range(node.GetNumberOfControlPoints())]
         elif node.IsA("vtkMRMLSegmentationNode"):
             self.addObserver(node, slicer.vtkSegmentation.RepresentationModified, self._onMarkupsModified)
             self.addObserver(node, slicer.vtkSegmentation.SegmentModified, self._onMarkupsModified)
@@ -273,6 +289,8 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         self._caseText = self._case = None
         self._modelKey = self._model = None
         self._maskCache.clear()
+        self._extraWarnings = []
+        self._levelLabelsSeen = None
 
     def _onSceneEndImport(self, _caller: Any, _event: Any) -> None:
         self.observeSceneNodes()
@@ -364,9 +382,10 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
             self.setSeriesVolume(role, node)
         return node
 
-    def loadSeries(self, path: str | os.PathLike, role: str, progress: ProgressCallback | None = None) -> Any:
+    def loadSeries(self, path: str | os.PathLike, role: str | None, progress: ProgressCallback | None = None) -> Any:
         """Load a NIfTI/NRRD file or a folder of one DICOM series as a volume node and select it for
-        ``role``; return the node. Raises ReadFolderError when nothing loads."""
+        ``role`` (a role without a selector, e.g. "t2_axial", or None only loads it); return the node.
+        Raises ReadFolderError when nothing loads."""
         progress = progress or _no_progress
         path = Path(path)
         volumesLogic = self._moduleLogic("Volumes")
@@ -386,7 +405,8 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         if node is None:
             raise ReadFolderError(f"{path}: not a volume Slicer can read")
         node.SetAttribute(SOURCE_ATTRIBUTE, str(path.absolute()))
-        self.setSeriesVolume(role, node)
+        if role in SERIES_PARAMETERS:
+            self.setSeriesVolume(role, node)
         progress(1.0, f"Loaded {path.name}")
         return node
 
@@ -545,6 +565,8 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         node = self.levelsNode()
         with self.batch():
             self.setControlPoints(node, points, labels)
+            node.SetAttribute(LEVELS_SOURCE_ATTRIBUTE, "landmarks")
+            node.RemoveAttribute(LEVEL_MESSAGES_ATTRIBUTE)
         return node
 
     def setConus(self, pointRas: Any) -> Any:
@@ -608,6 +630,7 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
             for name in (CASE_PARAMETER, HINTS_PARAMETER, WARNINGS_PARAMETER, ACTIVE_LESION_PARAMETER):
                 parameterNode.SetParameter(name, "")
             self._caseText = self._case = None
+            self._extraWarnings = []
             self._dirty = False
 
     def startPlacement(self, node: Any, persistent: bool = False) -> bool:
@@ -647,6 +670,8 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
 
     def _storeCase(self, case: dict) -> None:
         text = json.dumps(case, separators=(",", ":"))
+        if text != self._caseText:
+            self._sessionDirty = True  # autosaveNow writes the read
         self._case, self._caseText = case, text
         self.getParameterNode().SetParameter(CASE_PARAMETER, text)
 
@@ -923,11 +948,14 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         model, warnings = self._levelModel(labels, points)
         warnings = list(warnings)
         landmarksLps = coords.ras_to_lps(points) if len(points) else points
+        levelsNode = self.roleNode("levels")
+        source = (levelsNode.GetAttribute(LEVELS_SOURCE_ATTRIBUTE) if levelsNode is not None else None) or "landmarks"
         case["levels"] = {
             "landmarks": [{"label": label, "position_lps": [float(v) + 0.0 for v in point]}
                           for label, point in zip(labels, landmarksLps)],
-            "source": "landmarks" if labels else None,
+            "source": source if labels else None,
         }
+        warnings += self.levelMessages() + self._extraWarnings
 
         nodesByLesion: dict[str, dict[str, Any]] = {}
         for node in self._roleNodes.values():
@@ -997,6 +1025,11 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
             return case
         finally:
             self._recomputing = False
+
+    def _appendWarnings(self, warnings: list[str]) -> None:
+        """Add warnings of an action (kept through recomputations until the read is cleared)."""
+        self._extraWarnings.extend(warnings)
+        self.getParameterNode().SetParameter(WARNINGS_PARAMETER, json.dumps(self.warnings() + list(warnings)))
 
     def hints(self) -> list[dict]:
         """Return the hints of the last recomputation: dicts with id, direction, text and evidence
