@@ -447,13 +447,13 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     edges = ndimage.gaussian_filter1d(np.abs(gradient), _EDGE_S_SIGMA, axis=0)
     # No edges from the border of the field of view.
     edges[ndimage.binary_dilation(inside < 1, iterations=4)] = 0.0
-    edges[:, t < 4.0] = 0.0
+    edges[:, t < 8.0] = 0.0
     column_energy = ndimage.gaussian_filter(edges, (12.0, 3.0))
     # Row-normalised: the column is followed as well where its contrast is faint.
     column_energy /= column_energy.max(axis=1, keepdims=True) + 1e-12
     column = _dp_path(column_energy, penalty=0.02)
     offset = np.arange(t.size)[None] - column[:, None]
-    near = (offset >= -_PROFILE_HALF_MM) & (offset <= 2 * _PROFILE_HALF_MM) & (inside > 0)
+    near = (offset >= -3) & (offset <= 2 * _PROFILE_HALF_MM) & (inside > 0)
     profile = (edges * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1)
     seen = inside[np.arange(s.size), column] > 0
     if seen.sum() < 40:
@@ -470,13 +470,20 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     # weaker ones, so the threshold is relative to the strongest peaks as well as to the noise.
     messages: list[str] = []
     signed = np.where(seen, (gradient * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1), 0.0)
+    # Spacing is measured along the column (not the canal): where the canal bends, arc length in
+    # front of it differs from arc length along it.
+    column_t = ndimage.gaussian_filter1d(t[column].astype(float), 5.0, mode="nearest")
+    column_arc = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(zs + column_t * nz), np.diff(ys + column_t * ny)))])
     peak_s = peaks.astype(float)
-    chain_s, chain_strength, interpolated = _regular_chain(peak_s, strength, messages)
-    if chain_s.size == 0:
+    peak_c = column_arc[peaks]
+    chain_c, chain_strength, interpolated = _regular_chain(peak_c, strength, messages)
+    if chain_c.size == 0:
         return None
-    in_chain = np.isin(peak_s, chain_s)
+    in_chain = np.isin(peak_c, chain_c)
     weak_peaks, weak_strength = peak_s[~in_chain], strength[~in_chain]
+    chain_s = np.interp(chain_c, column_arc, s)
     chain_s = _refine_discs(profile, signed, chain_s, interpolated)
+    frame["column_arc"] = column_arc
     # Contrast check: CSF is brighter than the column on T2 and darker on T1.
     canal_values = straight[:, np.abs(t) <= 3.0][seen]
     column_values = straight[np.arange(s.size), column][seen]
@@ -559,7 +566,7 @@ def _regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str]):
         return np.array([]), np.array([]), np.array([], bool)
     # Threshold: half the strongest peak within +-40 mm, so contrast may change along the spine.
     local_max = np.array([strength[np.abs(s - si) <= 40.0].max() for si in s])
-    threshold = 0.5 * local_max
+    threshold = 0.35 * local_max
     weight = strength - threshold
     best_single = int(np.argmax(strength))
     # state (i, j, m): chain ends with peaks i < j, m segments (1, or 2 = one unseen disc) between them.
@@ -668,7 +675,7 @@ def _spacing_log_likelihoods(gaps: np.ndarray, n_discs: int) -> dict[int, float]
 def _name_from_anatomy(chain: _Chain, messages: list[str]) -> tuple[int, float, bool]:
     """Name the chain without an anchor; return (number above the top disc, name probability, confident)."""
     n = len(chain.s)
-    gaps = np.diff(chain.s)
+    gaps = np.diff(_column_position(chain))
     scores = _spacing_log_likelihoods(gaps, n)
     top_cue, bottom_cue = _end_cues(chain)
     for n0 in scores:
@@ -694,6 +701,12 @@ def _name_from_anatomy(chain: _Chain, messages: list[str]) -> tuple[int, float, 
             "confirm one level (or give an anchor) and shift the labels if needed"
         )
     return best, p_best, confident
+
+
+def _column_position(chain: _Chain) -> np.ndarray:
+    """Return the chain's disc positions as arc length (mm) along the vertebral column."""
+    arc = chain.frame["column_arc"]
+    return np.interp(chain.s, np.arange(arc.size, dtype=float), arc)
 
 
 def _end_cues(chain: _Chain) -> tuple[bool, bool]:

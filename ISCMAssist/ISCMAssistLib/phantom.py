@@ -389,7 +389,8 @@ def _render(axis: _SpineAxis, s_abs: np.ndarray, d: np.ndarray, x: np.ndarray) -
     shape = (x.size,) + s_abs.shape
 
     # label image: 0 air, 1 soft tissue, 2 muscle, 3 fat, 4 bone (posterior elements), 5 body,
-    # 6 endplate, 7 annulus, 8 nucleus, 9 CSF, 10 cord, 11 prevertebral dark (lung/air)
+    # 6 endplate, 7 annulus, 8 nucleus, 9 CSF, 10 cord, 11 prevertebral dark (lung/air),
+    # 12 sacral fusion line
     label = np.ones(shape, dtype=np.uint8)
 
     def put(mask: np.ndarray, value: int) -> None:
@@ -440,7 +441,7 @@ def _render(axis: _SpineAxis, s_abs: np.ndarray, d: np.ndarray, x: np.ndarray) -
         for a, b in axis.sacrum_fusions:
             band = (S >= a) & (S < b)
             put(band & (ellipse < 1.0), 5)
-            put((S >= a - 1.0) & (S < a) & (ellipse < 0.9), 6)
+            put((S >= a - 1.0) & (S < a) & (ellipse < 0.9), 12)  # faint fusion line, no disc
         below = S > s1_top
         put(below & (S > axis.sacrum_end), 1)
         del s1_top
@@ -460,9 +461,9 @@ def _render(axis: _SpineAxis, s_abs: np.ndarray, d: np.ndarray, x: np.ndarray) -
     roots = sac & (S > tip) & (np.abs(np.sin((X * 1.3 + (D - canal_d) * 0.9))) < 0.12)
     put(roots, 1)
 
-    #                    air  soft  musc  fat  bone body plate ann  nucl  CSF  cord dark
-    t2_lut = np.array([0.0, 0.32, 0.22, 0.70, 0.25, 0.38, 0.08, 0.35, 0.85, 1.00, 0.45, 0.05], np.float32)
-    t1_lut = np.array([0.0, 0.40, 0.35, 0.90, 0.45, 0.60, 0.10, 0.30, 0.35, 0.15, 0.45, 0.05], np.float32)
+    #                  air  soft  musc  fat  bone body plate ann  nucl  CSF  cord dark  fusion
+    t2_lut = np.array([0.0, 0.32, 0.22, 0.70, 0.25, 0.38, 0.08, 0.35, 0.85, 1.00, 0.45, 0.05, 0.32], np.float32)
+    t1_lut = np.array([0.0, 0.40, 0.35, 0.90, 0.45, 0.60, 0.10, 0.30, 0.35, 0.15, 0.45, 0.05, 0.50], np.float32)
     return t2_lut[label], t1_lut[label]
 
 
