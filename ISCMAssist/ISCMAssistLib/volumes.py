@@ -26,16 +26,6 @@ ProgressCallback = Callable[[int, int], None]
 POSITION_TOLERANCE = 0.05
 DIRECTION_TOLERANCE = 1e-3
 
-#: SOP classes that hold images this loader reads (single-frame MR/CT/secondary capture, enhanced MR/CT).
-IMAGE_SOP_CLASSES = {
-    "1.2.840.10008.5.1.4.1.1.4": "MR Image Storage",
-    "1.2.840.10008.5.1.4.1.1.4.1": "Enhanced MR Image Storage",
-    "1.2.840.10008.5.1.4.1.1.4.4": "Legacy Converted Enhanced MR Image Storage",
-    "1.2.840.10008.5.1.4.1.1.2": "CT Image Storage",
-    "1.2.840.10008.5.1.4.1.1.2.1": "Enhanced CT Image Storage",
-    "1.2.840.10008.5.1.4.1.1.7": "Secondary Capture Image Storage",
-}
-
 
 class VolumeLoadError(ValueError):
     """A file or folder that cannot be loaded as one volume; the message names it and the problem.
@@ -1043,15 +1033,27 @@ def load_dicom_file(path: str | os.PathLike, progress: ProgressCallback | None =
 def load_dicom_folder(folder: str | os.PathLike, progress: ProgressCallback | None = None) -> Volume:
     """Load the one DICOM image series in ``folder`` (searched recursively; DICOMDIR honoured).
 
-    Non-DICOM, truncated and non-image files are skipped and listed in ``Volume.warnings``.
+    Non-DICOM, truncated and non-image files are skipped and listed in ``Volume.warnings``. A folder
+    with no DICOM series but exactly one NIfTI file loads that file.
     Raises VolumeLoadError when the folder is empty, holds no image series, or holds several
     (the message lists them; use ``ingest.scan_folder`` and ``load_dicom_series`` to pick one).
     """
     from . import ingest
 
     folder = Path(folder)
-    scan = ingest.scan_folder(folder, progress=progress, include_nifti=False)
+    try:
+        scan = ingest.scan_folder(folder, progress=progress)
+    except ingest.IngestError as error:
+        raise VolumeLoadError(str(error), "unreadable") from error
     series = [s for s in scan.series if s.kind == "dicom"]
+    nifti = [s for s in scan.series if s.kind == "nifti"]
+    if not series and len(nifti) == 1:
+        volume = load_nifti(nifti[0].path)
+        volume.warnings.insert(0, f"{folder}: no DICOM series; loaded the one NIfTI file {nifti[0].path.name}")
+        return volume
+    if not series and nifti:
+        names = ", ".join(s.path.name for s in nifti[:5])
+        raise VolumeLoadError(f"{folder}: no DICOM series but {len(nifti)} NIfTI files ({names}); load one file")
     if not series:
         reasons = "; ".join(f"{s.path.name}: {s.reason}" for s in scan.skipped[:5])
         raise VolumeLoadError(

@@ -507,3 +507,15 @@ def test_enhanced_and_big_endian_fall_back_to_pydicom(tmp_path):
 
     path = write_multiframe(tmp_path / "e.dcm", ramp_volume((3, 4, 5)), (AXIAL_IOP, (0, 0, 0), (1, 1, 1)))
     assert not isinstance(read_dicom_header(path), DicomHeader)
+
+
+def test_folder_with_one_nifti_loads_it_and_several_are_refused(tmp_path):
+    sform = np.diag([1.0, 1.0, 2.0, 1.0])
+    (tmp_path / "n").mkdir()
+    _nifti(tmp_path / "n" / "a.nii.gz", sform, 1)
+    volume = load_volume(tmp_path / "n")
+    np.testing.assert_allclose(volume.ijk_to_ras, sform)
+    assert "loaded the one NIfTI file a.nii.gz" in volume.warnings[0]
+    _nifti(tmp_path / "n" / "b.nii.gz", sform, 1)
+    with pytest.raises(VolumeLoadError, match=r"no DICOM series but 2 NIfTI files \(a.nii.gz, b.nii.gz\)"):
+        load_volume(tmp_path / "n")
