@@ -217,6 +217,7 @@ class ISCMAssistLogic(OpenLogicMixin, LevelsLogicMixin, SessionLogicMixin, Serie
         self._relabeling = False
         self.addObserver(self.scene, slicer.vtkMRMLScene.NodeAddedEvent, self._onNodeAdded)
         self.addObserver(self.scene, slicer.vtkMRMLScene.NodeRemovedEvent, self._onNodeRemoved)
+        self.addObserver(self.scene, slicer.vtkMRMLScene.StartCloseEvent, self._onSceneStartClose)
         self.addObserver(self.scene, slicer.vtkMRMLScene.EndCloseEvent, self._onSceneEndClose)
         self.addObserver(self.scene, slicer.vtkMRMLScene.EndImportEvent, self._onSceneEndImport)
         self.observeSceneNodes()
@@ -282,6 +283,9 @@ class ISCMAssistLogic(OpenLogicMixin, LevelsLogicMixin, SessionLogicMixin, Serie
             self._unobserveNode(node)
             if not self.scene.IsClosing():
                 self.requestRecompute()
+
+    def _onSceneStartClose(self, _caller: Any, _event: Any) -> None:
+        self.detachSessionCase()  # save while the read is still in the scene; an empty scene is never saved
 
     def _onSceneEndClose(self, _caller: Any, _event: Any) -> None:
         for node in list(self._roleNodes.values()):

@@ -131,6 +131,12 @@ class SessionLogicMixin:
         if self._session is None or self._sessionCaseId is None or not (self._sessionDirty or force):
             return False
         case = self.recompute() if self._dirty else self.getCase()
+        if case.get("case_id") != self._sessionCaseId:
+            # another read was opened (or the case ID edited): never save it over the session's read
+            caseId, self._sessionCaseId = self._sessionCaseId, None
+            self._appendWarnings([f"session: the scene holds case {case.get('case_id')!r}, not session case "
+                                  f"{caseId!r}; autosave stopped (press Next case to go on)"])
+            return False
         self._session.autosave(self._sessionReader, self._sessionCaseId, case, self.sessionUiState())
         self._sessionDirty = False
         self.sessionSaveCount += 1
@@ -145,6 +151,13 @@ class SessionLogicMixin:
             raise SessionError("no session case is loaded: press Next case first")
         self.autosaveNow(force=True)
         session.mark_done(self._sessionReader, self._sessionCaseId)
+
+    def detachSessionCase(self) -> None:
+        """Flush the session case and stop saving the scene into it (the scene is about to be cleared
+        or replaced); the session stays open for :meth:`nextCase`."""
+        if self._session is not None:
+            self.autosaveNow()
+        self._sessionCaseId = None
 
     def closeSession(self) -> None:
         """Flush the open case's changes and forget the session (the scene keeps the read)."""

@@ -25,7 +25,7 @@ from ISCMAssistLogic import (
 )
 
 POINT_EVENTS = 5  # markups events observed per markups node (see ISCMAssistLogic._MARKUP_EVENTS)
-SCENE_EVENTS = 4  # NodeAdded, NodeRemoved, EndClose, EndImport
+SCENE_EVENTS = 5  # NodeAdded, NodeRemoved, StartClose (session flush), EndClose, EndImport
 
 
 def row(logic, lesion_id="L1") -> dict[str, str]:

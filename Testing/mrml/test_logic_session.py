@@ -174,3 +174,35 @@ def test_session_errors_name_the_problem(session_dir, logic, tmp_path):
         logic.markDone()
     with pytest.raises(SessionError, match="no case 'case-999'"):
         logic.openSessionCase("case-999")
+
+
+def test_scene_close_flushes_then_never_saves_the_empty_scene(session_dir, logic, phantom):
+    logic.openSession(session_dir, "reader1")
+    logic.nextCase()
+    place_read(logic, phantom)                                # changed, not yet saved by the timer
+    logic.scene.Clear(0)
+    read = session_dir / "reads" / "reader1" / "case-001.json"
+    assert len(json.loads(read.read_text())["lesions"]) == 2
+    assert logic.sessionCaseId() is None
+    logic.addLesion()                                         # the empty scene changes...
+    assert logic.autosaveNow() is False                       # ...and is not saved over the read
+    assert len(json.loads(read.read_text())["lesions"]) == 2
+    assert logic.nextCase() == "case-001"                     # resumes
+    assert logic.lesionIds() == ["L1", "L2"]
+
+
+def test_opening_another_case_stops_autosave(session_dir, logic, phantom, tmp_path):
+    from ISCMAssistLib.case import new_case
+    from ISCMAssistLib.case_io import save_case
+
+    logic.openSession(session_dir, "reader1")
+    logic.nextCase()
+    place_read(logic, phantom)
+    logic.autosaveNow()
+    save_case(new_case("other-case", "reader1"), tmp_path / "other.json")
+    logic.openAny(tmp_path / "other.json")
+    assert logic.autosaveNow() is False
+    assert logic.sessionCaseId() is None
+    assert any("autosave stopped" in warning for warning in logic.warnings())
+    saved = json.loads((session_dir / "reads" / "reader1" / "case-001.json").read_text())
+    assert saved["case_id"] == "case-001" and len(saved["lesions"]) == 2
