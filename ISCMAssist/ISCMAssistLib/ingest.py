@@ -246,13 +246,15 @@ def scan_folder(
     path: str | os.PathLike,
     progress: ProgressCallback | None = None,
     include_nifti: bool = True,
+    describe: bool = True,
 ) -> ScanResult:
     """Find every series under ``path`` (a folder searched recursively, or a DICOMDIR file).
 
     DICOM images are grouped by SeriesInstanceUID; NIfTI files (.nii, .nii.gz) are one series each
     (with BIDS entities and JSON sidecar read) when ``include_nifti``. Non-DICOM, truncated,
     unreadable and non-image files are skipped with a reason. ``progress(done, total)`` is called
-    per file. Returns a ScanResult with series sorted by series number then description. Raises
+    per file. ``describe=False`` only groups DICOM files (number, description, files, headers; no
+    orientation/weighting/roles analysis), for loaders in a hurry. Returns a ScanResult with series sorted by series number then description. Raises
     IngestError when ``path`` does not exist or cannot be listed.
     """
     root = Path(path)
@@ -302,7 +304,8 @@ def scan_folder(
         group[0].append(file)
         group[1].append(header)
 
-    series = [describe_dicom(uid, files_, headers) for uid, (files_, headers) in groups.items()]
+    summarise = describe_dicom if describe else _group_only
+    series = [summarise(uid, files_, headers) for uid, (files_, headers) in groups.items()]
     series.extend(describe_nifti(f) for f in nifti_files)
     series.sort(key=lambda s: (s.kind != "dicom", s.series_number if s.series_number is not None else 1 << 30, s.description, s.uid))
     return ScanResult(root=root, series=series, skipped=skipped)
@@ -450,6 +453,18 @@ def _region(*texts: str) -> str:
         if any(pattern.search(t or "") for t in texts):
             return name
     return ""
+
+
+def _group_only(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> SeriesSummary:
+    """Return a SeriesSummary with only the identity of the series (no header analysis)."""
+    first = headers[0]
+    number = _number(first.get("SeriesNumber"))
+    return SeriesSummary(
+        kind="dicom", uid=uid, path=files[0].parent,
+        description=_text(first.get("SeriesDescription", "")).strip(),
+        series_number=int(number) if number is not None else None,
+        modality=_text(first.get("Modality", "")), files=list(files), headers=list(headers),
+    )
 
 
 def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> SeriesSummary:

@@ -1042,7 +1042,7 @@ def load_dicom_folder(folder: str | os.PathLike, progress: ProgressCallback | No
 
     folder = Path(folder)
     try:
-        scan = ingest.scan_folder(folder, progress=progress)
+        scan = ingest.scan_folder(folder, progress=progress, describe=False)
     except ingest.IngestError as error:
         raise VolumeLoadError(str(error), "unreadable") from error
     series = [s for s in scan.series if s.kind == "dicom"]
