@@ -16,6 +16,7 @@ Pipeline (all distances in mm on a 1 mm resampled mid-sagittal slab, RAS):
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ PAM50_SEGMENT_MM: dict[int, float] = {
 TYPICAL_LOWER_SEGMENT_MM: dict[int, float] = {19: 33.0, 20: 35.0, 21: 37.0, 22: 38.0, 23: 38.0, 24: 37.0}
 SEGMENT_PRIOR_MM: dict[int, float] = {**PAM50_SEGMENT_MM, **TYPICAL_LOWER_SEGMENT_MM}
 
+_LATERAL_OFFSETS_MM = (0.0, -10.0, 10.0, -20.0, 20.0)  # slab positions tried, mm right of the middle
 _STEP_MM = 1.0            # resampling step of the working sagittal image
 _SLAB_HALF_MM = 4.0       # half thickness of the mid-sagittal slab averaged across R-L
 _T_RANGE_MM = (-8.0, 55.0)  # straightened frame: posterior (-) to anterior (+) of the canal
@@ -154,22 +156,25 @@ def propose_levels(
         raise AutoLevelsError(f"contrast: '{contrast}' is not one of auto, t2, t1")
     anchor_label, anchor_ras = _check_anchor(anchor)
     report(0, total)
-    grid = _sagittal_grid(volume)
-    report(1, total)
-    chains = [] if contrast == "t1" else [_detect_chain(grid, 1)]
-    report(2, total)
-    # A clearly bright canal means a T2-like contrast: no need to try the T1 reading.
-    t2_clear = contrast == "auto" and chains[0] is not None and chains[0].csf_ratio >= _T2_CSF_RATIO
-    if contrast == "t1" or (contrast == "auto" and not t2_clear):
-        chains.append(_detect_chain(grid, -1))
+    grid, chain, problem = None, None, "no regular chain of intervertebral discs"
+    # The spine is usually in the middle of a sagittal series; if not, look beside it.
+    for n, offset in enumerate(_LATERAL_OFFSETS_MM):
+        candidate_grid = _sagittal_grid(volume, offset)
+        if candidate_grid is None:
+            continue
+        candidate = _best_chain(candidate_grid, contrast)
+        candidate_problem = "no regular chain of intervertebral discs" if candidate is None else _not_a_spine(candidate)
+        if grid is None or not candidate_problem:
+            grid, chain, problem = candidate_grid, candidate, candidate_problem
+        report(min(1 + n, 3), total)
+        if not problem:
+            break
     report(3, total)
-    chains = [c for c in chains if c is not None]
-    chain = max(chains, key=lambda c: c.score, default=None)
-    problem = "no regular chain of intervertebral discs" if chain is None else _not_a_spine(chain)
-    if problem:
+    if problem or grid is None or chain is None:
         report(total, total)
         return LevelProposal([], False, [f"no spine found: {problem}"], spine_found=False, contrast="")
     messages = list(chain.messages)
+    grid.x = _lateral_centre(volume, grid, chain)
     positions = _chain_positions(grid, chain)
     if anchor_label is not None:
         first_number, name_prob, confident = _name_from_anchor(chain, positions, anchor_label, anchor_ras, messages)
@@ -180,6 +185,17 @@ def propose_levels(
     report(total, total)
     return LevelProposal(points, confident, messages, spine_found=True,
                          contrast="t2" if chain.polarity > 0 else "t1")
+
+
+def _best_chain(grid: "_Grid", contrast: str) -> "_Chain | None":
+    """Return the better of the T2 (bright CSF) and T1 (dark CSF) readings of ``grid``, or None."""
+    chains = [] if contrast == "t1" else [_detect_chain(grid, 1)]
+    # A clearly bright canal means a T2-like contrast: no need to try the T1 reading.
+    t2_clear = contrast == "auto" and chains[0] is not None and chains[0].csf_ratio >= _T2_CSF_RATIO
+    if contrast == "t1" or (contrast == "auto" and not t2_clear):
+        chains.append(_detect_chain(grid, -1))
+    chains = [c for c in chains if c is not None]
+    return max(chains, key=lambda c: c.score, default=None)
 
 
 def shift_labels(labels: Sequence[str], by: int) -> list[str]:
@@ -325,8 +341,9 @@ def _check_anchor(anchor) -> tuple[str | None, np.ndarray | None]:
 # Image analysis
 
 
-def _sagittal_grid(volume) -> _Grid:
-    """Resample a mid-sagittal slab of ``volume`` at 1 mm; return the averaged sagittal image."""
+def _sagittal_grid(volume, offset_mm: float = 0.0) -> _Grid | None:
+    """Resample a sagittal slab of ``volume`` at 1 mm, ``offset_mm`` right of the volume's middle;
+    return the averaged sagittal image, or None when the slab lies outside the volume."""
     try:
         array = np.asarray(volume.array, dtype=np.float32)
         ijk_to_ras = np.asarray(volume.ijk_to_ras, dtype=float)
@@ -342,7 +359,9 @@ def _sagittal_grid(volume) -> _Grid:
     corners = np.array([[i, j, k, 1.0] for i in (0, ni - 1) for j in (0, nj - 1) for k in (0, nk - 1)])
     ras = (ijk_to_ras @ corners.T).T[:, :3]
     lo, hi = ras.min(axis=0), ras.max(axis=0)
-    x_centre = 0.5 * (lo[0] + hi[0])
+    x_centre = 0.5 * (lo[0] + hi[0]) + offset_mm
+    if offset_mm and not lo[0] + _SLAB_HALF_MM <= x_centre <= hi[0] - _SLAB_HALF_MM:
+        return None
     xs = np.arange(-_SLAB_HALF_MM, _SLAB_HALF_MM + 1e-6, 2.0) + x_centre
     ys = np.arange(hi[1], lo[1] - 1e-6, -_STEP_MM)
     zs = np.arange(hi[2], lo[2] - 1e-6, -_STEP_MM)
@@ -633,6 +652,45 @@ def _disc_t(bands: np.ndarray, t: np.ndarray, column: np.ndarray, s_disc: float)
     while hi < len(values) - 1 and above[hi + 1]:
         hi += 1
     return float(0.5 * (t[lo] + t[hi]))
+
+
+def _lateral_centre(volume, grid: _Grid, chain: _Chain) -> float:
+    """Return the RAS x (mm) of the spine's midline: where the discs differ most from the bodies.
+
+    Samples the volume across R-L (+-30 mm of the slab) at every seen disc centre and half a
+    segment above and below it; the centre is the centroid of |disc - body| above half its peak.
+    Falls back to the slab centre when the profile is flat.
+    """
+    seen = ~chain.interpolated
+    if seen.sum() < 2:
+        return grid.x
+    discs = _chain_positions(grid, chain)[seen]
+    gaps = np.diff(chain.s)
+    half = 0.5 * float(np.median(gaps)) if gaps.size else 10.0
+    xs = grid.x + np.arange(-30.0, 30.0 + 1e-6, 1.0)
+    inverse = np.linalg.inv(np.asarray(volume.ijk_to_ras, dtype=float))
+    array = np.asarray(volume.array, dtype=np.float32)
+
+    def sample(points: np.ndarray) -> np.ndarray:
+        ijk = points @ inverse[:3, :3].T + inverse[:3, 3]
+        return ndimage.map_coordinates(array, [ijk[..., 2], ijk[..., 1], ijk[..., 0]], order=1, mode="constant",
+                                       cval=np.nan)
+
+    def across(shift_z: float) -> np.ndarray:
+        points = np.repeat(discs[:, None, :], xs.size, axis=1)
+        points[..., 0] = xs[None, :]
+        points[..., 2] += shift_z
+        return sample(points)
+
+    contrast = np.abs(across(0.0) - 0.5 * (across(half) + across(-half)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # columns outside the volume are all NaN
+        median = np.nanmedian(contrast, axis=0)
+    profile = ndimage.gaussian_filter1d(np.nan_to_num(median), 2.0)
+    if not np.isfinite(profile).all() or profile.max() <= 0:
+        return grid.x
+    weight = np.clip(profile - 0.5 * profile.max(), 0.0, None)
+    return float(np.sum(xs * weight) / np.sum(weight))
 
 
 def _chain_positions(grid: _Grid, chain: _Chain) -> np.ndarray:

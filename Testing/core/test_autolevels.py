@@ -308,3 +308,13 @@ def test_levels_command_no_spine_and_bad_anchor(tmp_path, capsys):
     assert "no spine found" in capsys.readouterr().out
     assert main(["levels", str(path), "--anchor", "T4@1,2"]) == 2
     assert "--anchor" in capsys.readouterr().err
+
+
+def test_spine_beside_the_middle_of_the_series():
+    """15 mm of extra slices on the right: the spine is 7.5 mm left of the series' middle."""
+    phantom = make_spine_phantom("lumbar", lesion=False, seed=4)
+    t2 = phantom.t2
+    array = np.concatenate([t2.array, np.repeat(t2.array[-1:], 5, axis=0)], axis=0)
+    proposal = propose_levels(Volume(array=array, ijk_to_ras=t2.ijk_to_ras))
+    _check_discs(proposal, phantom.landmarks, _true_discs(phantom))
+    assert all(abs(p.position_ras[0]) < 2.0 for p in proposal.points)  # midline x = 0 found

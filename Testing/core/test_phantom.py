@@ -148,7 +148,6 @@ def test_lesion_counts_with_level_model(thoracic):
 
 
 def test_write_dicom_round_trip(thoracic, tmp_path):
-    pytest.importorskip("ISCMAssistLib.dicom_load")
     from ISCMAssistLib.volumes import load_volume
 
     paths = thoracic.write_dicom(tmp_path)
