@@ -134,6 +134,8 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._updating = False
         self._shownState = None
         self._checklistKeys: dict[str, list] = {}
+        self._examRows: list[dict] = []
+        self._autosaveTimer = None
 
     def setup(self) -> None:
         """Build the panel from the .ui file and connect it to the Logic."""
@@ -170,12 +172,33 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.saveButton.connect("clicked(bool)", self.onSave)
         self.ui.openButton.connect("clicked(bool)", self.onOpen)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.ui.openSessionButton.connect("clicked(bool)", self.onOpenSession)
+        self.ui.nextCaseButton.connect("clicked(bool)", self.onNextCase)
+        self.ui.markDoneButton.connect("clicked(bool)", self.onMarkDone)
+        self.ui.proposeLevelsButton.connect("clicked(bool)", self.onProposeLevels)
+        self.ui.shiftLevelsUpButton.connect("clicked(bool)", lambda _checked: self.onShiftLevels(-1))
+        self.ui.shiftLevelsDownButton.connect("clicked(bool)", lambda _checked: self.onShiftLevels(+1))
+        self.ui.loadExamButton.connect("clicked(bool)", self.onLoadExam)
+        self.ui.loadSeriesButton.connect("clicked(bool)", self.onLoadSeries)
+        self.ui.loadSeriesButton.enabled = False
+
+        # The Logic saves only when the read changed (dirty flag); this timer bounds it to one save
+        # per interval however fast points are dragged.
+        from ISCMAssistSessionLogic import AUTOSAVE_INTERVAL_S
+
+        self._autosaveTimer = qt.QTimer()
+        self._autosaveTimer.setInterval(int(AUTOSAVE_INTERVAL_S * 1000))
+        self._autosaveTimer.connect("timeout()", self.onAutosaveTimer)
+        self._updateSessionControls()
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
         """Called when the application closes and the module widget is destroyed."""
         self.removeObservers()
+        if self._autosaveTimer is not None:
+            self._autosaveTimer.stop()
         if self.logic is not None:
+            self.logic.closeSession()  # flush the session case
             self.logic.cleanup()
 
     def enter(self) -> None:
@@ -196,6 +219,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onSceneEndClose(self, caller, event) -> None:
         if self.parent.isEntered:
             self.initializeParameterNode()
+        self._updateSessionControls()
 
     def initializeParameterNode(self) -> None:
         """Wrap the Logic's parameter node and select the first volume when none is selected."""
@@ -374,10 +398,14 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 self.logic.saveRead(folder, progress=self._progress)
 
     def onOpen(self) -> None:
-        folder = self._pickFolder(_("Read folder to open"))
-        if folder:
+        path = qt.QFileDialog.getOpenFileName(
+            slicer.util.mainWindow(), _("Open a read folder (its iscm-assist-read.json), case JSON or DICOM SR"),
+            os.path.expanduser("~"),
+            _("ISCMAssist reads (iscm-assist-read.json *.json *.dcm);;All files (*)"))
+        if path:
             with slicer.util.tryWithErrorDisplay(_("Opening the read failed."), waitCursor=True):
-                self.logic.openRead(folder, progress=self._progress)
+                self.logic.openAny(path, progress=self._progress)
+            self._updateSessionControls()
 
     def onExport(self) -> None:
         folder = self._pickFolder(_("Folder to export case JSON, CSV and DICOM SR into"))
@@ -386,6 +414,101 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 written = self.logic.exportRead(folder, progress=self._progress)
                 slicer.util.showStatusMessage(_("Exported: {files}").format(
                     files=", ".join(str(path) for path in written.values())), 5000)
+
+
+    # -------------------------------------------------------------- automatic levels
+
+    def onProposeLevels(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Proposing the levels failed."), waitCursor=True):
+            self.logic.proposeLevels("t2_sagittal", progress=self._progress)
+
+    def onShiftLevels(self, by: int) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Shifting the level labels failed."), waitCursor=True):
+            self.logic.shiftLevelLabels(by)
+
+    # -------------------------------------------------------------- exam folder and series roles
+
+    def onLoadExam(self) -> None:
+        folder = self._pickFolder(_("Exam folder (DICOM or NIfTI) to scan"))
+        if not folder:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Scanning the exam folder failed."), waitCursor=True):
+            self._examRows = self.logic.scanExam(folder, progress=self._progress)
+        self._fillExamTable()
+
+    def _fillExamTable(self) -> None:
+        table = self.ui.examTableWidget
+        table.clearContents()
+        table.setRowCount(len(self._examRows))
+        roles = [""] + list(self.logic.examRoles())
+        for index, row in enumerate(self._examRows):
+            item = qt.QTableWidgetItem(row["label"])
+            item.setFlags(qt.Qt.ItemIsEnabled)
+            item.setToolTip(f"{row['summary']}\n{row['reason']}")
+            table.setItem(index, 0, item)
+            combo = qt.QComboBox()
+            combo.addItems(roles)
+            combo.setCurrentText(row["role"])
+            combo.setToolTip(row["reason"])
+            table.setCellWidget(index, 1, combo)
+        table.resizeColumnsToContents()
+        table.visible = bool(self._examRows)
+        self.ui.loadSeriesButton.enabled = bool(self._examRows)
+        if not self._examRows:
+            slicer.util.showStatusMessage(_("No image series found in the folder."), 5000)
+
+    def onLoadSeries(self) -> None:
+        table = self.ui.examTableWidget
+        assignments = {row["key"]: table.cellWidget(index, 1).currentText for index, row in enumerate(self._examRows)}
+        with slicer.util.tryWithErrorDisplay(_("Loading the series failed."), waitCursor=True):
+            overrides = self.logic.overridesFromAssignments(self._examRows, assignments)
+            self.logic.loadProposedSeries(overrides, progress=self._progress)
+
+    # -------------------------------------------------------------- research session
+
+    def onOpenSession(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Opening the session failed."), waitCursor=True):
+            self.logic.openSession(self.ui.sessionFolderPathLineEdit.currentPath,
+                                   self.ui.sessionReaderLineEdit.text.strip())
+            self.ui.sessionFolderPathLineEdit.addCurrentPathToHistory()
+        self._updateSessionControls()
+
+    def onNextCase(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Loading the next case failed."), waitCursor=True):
+            if self.logic.nextCase(progress=self._progress) is None:
+                slicer.util.infoDisplay(_("Every case of the session is done for this reader."))
+        self._shownState = None
+        self._updateSessionControls()
+
+    def onMarkDone(self) -> None:
+        done = False
+        with slicer.util.tryWithErrorDisplay(_("Marking the case done failed."), waitCursor=True):
+            self.logic.markDone()
+            done = True
+        if done:  # move on only when the case was saved and marked
+            self.onNextCase()
+
+    def onAutosaveTimer(self) -> None:
+        try:
+            self.logic.autosaveNow()
+        except Exception as error:  # keep reading; the next change retries
+            logging.error(f"ISCMAssist autosave failed: {error}")
+            slicer.util.showStatusMessage(_("Autosave failed: {error}").format(error=error), 5000)
+            self.ui.sessionProgressLabel.text = _("Autosave failed: {error}").format(error=error)
+
+    def _updateSessionControls(self) -> None:
+        """Enable the session buttons for the Logic's state and show its progress line."""
+        if self.logic is None or self._autosaveTimer is None:
+            return
+        isOpen = self.logic.sessionIsOpen()
+        self.ui.nextCaseButton.enabled = isOpen
+        self.ui.markDoneButton.enabled = isOpen and self.logic.sessionCaseId() is not None
+        if isOpen and not self._autosaveTimer.isActive():
+            self._autosaveTimer.start()
+        elif not isOpen:
+            self._autosaveTimer.stop()
+        with slicer.util.tryWithErrorDisplay(_("Reading the session progress failed."), waitCursor=False):
+            self.ui.sessionProgressLabel.text = self.logic.sessionProgressText()
 
 
 #
@@ -402,6 +525,8 @@ class ISCMAssistTest(ScriptedLoadableModuleTest):
     def runTest(self) -> None:
         self.setUp()
         self.test_ISCMAssist_counts_and_round_trip()
+        self.setUp()
+        self.test_ISCMAssist_levels_and_case_rebuild()
 
     def test_ISCMAssist_counts_and_round_trip(self) -> None:
         import tempfile
@@ -453,3 +578,38 @@ class ISCMAssistTest(ScriptedLoadableModuleTest):
         logic.cleanup()
         logging.info("ISCMAssist self-test passed")
         self.delayDisplay("Test passed")
+
+    def test_ISCMAssist_levels_and_case_rebuild(self) -> None:
+        """Propose levels on a synthetic cervical spine, shift and rename them, then rebuild the read
+        from its case dict in an empty scene."""
+        import numpy as np
+
+        from ISCMAssistLib.phantom import make_spine_phantom
+        from ISCMAssistLogic import ISCMAssistLogic
+
+        self.delayDisplay("Proposing levels")
+        phantom = make_spine_phantom("cervical", noise=0.0)
+        logic = ISCMAssistLogic()
+        logic.addSeriesVolume(phantom.t2, "Phantom T2", "t2_sagittal")
+        logic.proposeLevels()
+        labels = logic.levelLabels()
+        self.assertEqual(labels[:3], ["C2", "C2/C3", "C3"])
+        node = logic.levelsNode()
+        self.assertLess(np.linalg.norm(np.array(node.GetNthControlPointPositionWorld(0)) - phantom.landmarks["C2"]), 2.0)
+        self.assertEqual(logic.shiftLevelLabels(+1)[0], "C3")
+        node.SetNthControlPointLabel(0, "C2")  # renaming one point re-fits the others
+        self.assertEqual(logic.levelLabels(), labels)
+
+        self.delayDisplay("Rebuilding the read from its case")
+        lesionId = logic.addLesion()
+        centre = np.array(phantom.landmarks["C4"]) + [0.0, -15.0, 0.0]
+        logic.addLesionMarkup(lesionId, "lesion_si", [centre + [0, 0, 8], centre - [0, 0, 8]])
+        logic.setReaderValue("lesion", "t2_signal", "hyperintense", lesionId)
+        expected = logic.getCase()
+        slicer.mrmlScene.Clear()
+        rebuilt = logic.loadCaseIntoScene(expected)
+        self.assertEqual(rebuilt["lesions"], expected["lesions"])
+        self.assertEqual(rebuilt["levels"], expected["levels"])
+        self.assertEqual(logic.lesionIds(), [lesionId])
+        logic.cleanup()
+        self.delayDisplay("Levels and rebuild test passed")

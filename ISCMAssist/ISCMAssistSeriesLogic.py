@@ -36,6 +36,13 @@ class SeriesLogicMixin:
         progress(1.0, f"Found {len(scan.series)} series")
         return self.examRows()
 
+    @staticmethod
+    def examRoles() -> tuple[str, ...]:
+        """Return the reading roles a scanned series can take (ingest.ROLES), for the panel's combo."""
+        from ISCMAssistLib import ingest
+
+        return tuple(ingest.ROLES)
+
     def examRows(self) -> list[dict]:
         """Return one dict per scanned series for the panel's table: key (SeriesInstanceUID or NIfTI
         name), label, summary (orientation, weighting, contrast, slices), role (proposed role or ""),

@@ -140,3 +140,42 @@ def test_extension_cmakelists_and_catalog_entry():
     assert entry["$schema"].endswith("slicer-extension-catalog-entry-schema-v1.0.2.json#")
     assert 1 <= entry.get("tier", 1) <= 5
     assert (REPO / "Resources" / "Icons" / "ISCMAssist.png").is_file()
+
+
+LOGIC_MIXINS = ("ISCMAssistOpenLogic.py", "ISCMAssistLevelsLogic.py", "ISCMAssistSessionLogic.py",
+                "ISCMAssistSeriesLogic.py")
+
+
+def test_session_levels_exam_and_open_controls_are_wired(ui_tree, module_ast):
+    used = used_ui_names(module_ast)
+    new = {"sessionFolderPathLineEdit", "sessionReaderLineEdit", "openSessionButton", "nextCaseButton",
+           "markDoneButton", "sessionProgressLabel", "proposeLevelsButton", "shiftLevelsUpButton",
+           "shiftLevelsDownButton", "loadExamButton", "loadSeriesButton", "examTableWidget"}
+    assert new <= used, f"not wired in ISCMAssist.py: {sorted(new - used)}"
+    assert new <= widget_names(ui_tree)
+    classes = {widget.get("name"): widget.get("class") for widget in ui_tree.iter("widget")}
+    assert classes["sessionFolderPathLineEdit"] == "ctkPathLineEdit"
+    assert classes["sessionCollapsibleButton"] == "ctkCollapsibleButton"
+    # the Widget calls these Logic methods; each must exist in the Logic or one of its mixins
+    sources = LOGIC_FILE.read_text("utf-8") + "".join((MODULE_DIR / name).read_text("utf-8") for name in LOGIC_MIXINS)
+    called = {node.attr for node in ast.walk(module_ast) if isinstance(node, ast.Attribute)
+              and isinstance(node.value, ast.Attribute) and node.value.attr == "logic"}
+    assert {"openSession", "nextCase", "markDone", "autosaveNow", "proposeLevels", "shiftLevelLabels",
+            "scanExam", "loadProposedSeries", "openAny"} <= called
+    missing = sorted(name for name in called if f"def {name}(" not in sources)
+    assert not missing, f"the Widget calls Logic methods that do not exist: {missing}"
+
+
+def test_every_custom_widget_class_is_declared(ui_tree):
+    declared = {element.findtext("class") for element in ui_tree.iter("customwidget")}
+    used = {widget.get("class") for widget in ui_tree.iter("widget")}
+    assert not {cls for cls in used if not cls.startswith("Q")} - declared
+
+
+def test_logic_mixins_are_packaged():
+    cmake = (MODULE_DIR / "CMakeLists.txt").read_text("utf-8")
+    pyproject = (REPO / "pyproject.toml").read_text("utf-8")
+    for name in LOGIC_MIXINS:
+        assert (MODULE_DIR / name).is_file()
+        assert "${MODULE_NAME}" + name[len("ISCMAssist"):] in cmake, name
+        assert f'"{name[:-3]}"' in pyproject, name
