@@ -43,6 +43,8 @@ _STEP_MM = 1.0            # resampling step of the working sagittal image
 _SLAB_HALF_MM = 4.0       # half thickness of the mid-sagittal slab averaged across R-L
 _T_RANGE_MM = (-8.0, 55.0)  # straightened frame: posterior (-) to anterior (+) of the canal
 _MIN_SEEN_DISCS = 4
+_MIN_SEEN_DISCS_BESIDE = 6  # ... for a slab beside the middle of the series
+_MIN_SCORE_BESIDE = 3.0
 _MIN_SCORE = 2.0          # median disc prominence / profile noise below which no spine is reported
 _SPACING_LOG_SD = 0.12    # spread of log(observed / prior segment height) within one spine
 _SCALE_LOG_SD = 0.20      # spread of patient size relative to the prior
@@ -163,7 +165,9 @@ def propose_levels(
         if candidate_grid is None:
             continue
         candidate = _best_chain(candidate_grid, contrast)
-        candidate_problem = "no regular chain of intervertebral discs" if candidate is None else _not_a_spine(candidate)
+        # Beside the middle more evidence is asked for: paraspinal muscle and vessels make bands too.
+        candidate_problem = ("no regular chain of intervertebral discs" if candidate is None
+                             else _not_a_spine(candidate, strict=bool(offset)))
         if grid is None or not candidate_problem:
             grid, chain, problem = candidate_grid, candidate, candidate_problem
         report(min(1 + n, 3), total)
@@ -517,22 +521,23 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
                   weak_peaks, weak_strength, messages, csf_ratio)
 
 
-def _not_a_spine(chain: _Chain) -> str:
+def _not_a_spine(chain: _Chain, strict: bool = False) -> str:
     """Return why ``chain`` is not taken for a spine, or "" when it is.
 
-    A spine has at least _MIN_SEEN_DISCS discs actually seen (at most a quarter interpolated), a
+    A spine has at least _MIN_SEEN_DISCS discs actually seen (at most a quarter interpolated;
+    ``strict``, for slabs beside the middle of the series: _MIN_SEEN_DISCS_BESIDE), a
     canal clearly brighter (T2) or darker (T1) than the column, and disc peaks standing out of the
     profile noise. On noise, smooth random blobs and a plain sphere the canal/column contrast stays
     within 0.9-1.2 (benchmarks/autolevels_accuracy.py); real and synthetic spines are >= 1.3 or <= 0.65.
     """
     seen = int((~chain.interpolated).sum())
-    if seen < _MIN_SEEN_DISCS or chain.interpolated.mean() > 0.25:
+    if seen < (_MIN_SEEN_DISCS_BESIDE if strict else _MIN_SEEN_DISCS) or chain.interpolated.mean() > 0.25:
         return f"only {seen} disc-like bands in a regular chain ({int(chain.interpolated.sum())} gaps)"
     if len(chain.s) > 24:
         return f"{len(chain.s)} disc-like bands in a row, more than a spine has (24)"
     if chain.polarity > 0 and chain.csf_ratio < _T2_CSF_RATIO or chain.polarity < 0 and chain.csf_ratio > 1.0 / _T2_CSF_RATIO:
         return f"no spinal canal standing out from the column (canal/column contrast {chain.csf_ratio:.2f})"
-    if chain.score < _MIN_SCORE:
+    if chain.score < (_MIN_SCORE_BESIDE if strict else _MIN_SCORE):
         return f"disc-like bands too faint (strength {chain.score:.1f} x noise)"
     return ""
 
