@@ -463,6 +463,13 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("Loading the series failed."), waitCursor=True):
             overrides = self.logic.overridesFromAssignments(self._examRows, assignments)
             self.logic.loadProposedSeries(overrides, progress=self._progress)
+            self._showSeries()
+
+    def _showSeries(self) -> None:
+        """Show the selected T2 sagittal (else T1 post) series in the slice views, fitted."""
+        volume = self._parameterNode.t2Volume or self._parameterNode.t1PostVolume
+        if volume is not None:
+            slicer.util.setSliceViewerLayers(background=volume, fit=True)
 
     # -------------------------------------------------------------- research session
 
@@ -477,6 +484,9 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("Loading the next case failed."), waitCursor=True):
             if self.logic.nextCase(progress=self._progress) is None:
                 slicer.util.infoDisplay(_("Every case of the session is done for this reader."))
+            else:
+                self._showSeries()
+                self.logic.restoreUiState(self.logic.sessionOpenedUiState())  # after the views' fit
         self._shownState = None
         self._updateSessionControls()
 

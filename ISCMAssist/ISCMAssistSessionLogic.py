@@ -105,6 +105,7 @@ class SessionLogicMixin:
                                f"{case['reader']['name']!r}, not {self._sessionReader!r}")
         case.setdefault("reader", {})["name"] = self._sessionReader
         self.loadCaseIntoScene(case, lambda f, m: progress(0.6 + 0.35 * f, m))
+        self._sessionOpenedUi = dict(opened.ui or {})
         self.restoreUiState(opened.ui)
         if warnings:
             self._appendWarnings(warnings)
@@ -177,6 +178,11 @@ class SessionLogicMixin:
         return text
 
     # -------------------------------------------------------------- where the reader was
+
+    def sessionOpenedUiState(self) -> dict:
+        """Return the UI state the current session case was opened with (to re-apply after the app
+        has shown the loaded series in the views)."""
+        return dict(getattr(self, "_sessionOpenedUi", None) or {})
 
     def sessionUiState(self) -> dict:
         """Return the UI state saved with each autosave: active lesion, next level label and the slice

@@ -104,6 +104,7 @@ def test_crash_then_reopen_resumes_the_same_case_and_read(session_dir, phantom):
         assert logic2.getParameterNode().GetParameter("activeLesionId") == first
         assert logic2.getParameterNode().GetParameter("nextLevelLabel") == "T9"
         assert ctx2.scene.GetFirstNodeByClass("vtkMRMLSliceNode").GetSliceToRAS().GetElement(0, 3) == 7.5
+        assert logic2.sessionOpenedUiState()["next_level_label"] == "T9"
         # and the resumed read is live and saved again
         logic2.lesionNodes(second)["lesion_si"].SetNthControlPointPositionWorld(1, 0, -20, 4)
         assert logic2.autosaveNow() is True
