@@ -168,10 +168,14 @@ def write_series(
         ds.SliceThickness = _ds(slice_spacing)
         ds.SpacingBetweenSlices = _ds(slice_spacing)
         ds.SliceLocation = _ds(float(position @ normal))
+        # MR Image module: type 1 and type 2 attributes (type 2 may stay empty when not given).
         ds.ScanningSequence = "SE"
         ds.SequenceVariant = "NONE"
         ds.ScanOptions = ""
         ds.MRAcquisitionType = "2D"
+        ds.EchoTime = None
+        ds.RepetitionTime = None
+        ds.EchoTrainLength = None
         for keyword, value in (mr_tags or {}).items():
             setattr(ds, keyword, value)
         ds.SamplesPerPixel = 1
@@ -181,9 +185,10 @@ def write_series(
         ds.BitsStored = 16
         ds.HighBit = 15
         ds.PixelRepresentation = 0
-        ds.RescaleSlope = _ds(slope)
-        ds.RescaleIntercept = _ds(intercept)
-        ds.RescaleType = "US"
+        if (slope, intercept) != (1.0, 0.0):  # not part of the MR IOD: only when the values need it
+            ds.RescaleSlope = _ds(slope)
+            ds.RescaleIntercept = _ds(intercept)
+            ds.RescaleType = "US"
         ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
         path = folder / f"{file_prefix}{k + 1:05d}.dcm"
         _save(ds, path)

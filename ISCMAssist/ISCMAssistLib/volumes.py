@@ -296,7 +296,8 @@ class DicomHeader:
     series finder use (DS -> float or list of floats, IS/US -> int or list, text -> str with
     multiple values joined by backslashes, like pydicom's str of a MultiValue); ``keyword in header``
     tests presence; ``file_meta.get("TransferSyntaxUID")``; ``pixel_location`` gives (offset, length)
-    of the pixel data (length 0xFFFFFFFF when encapsulated). Other tags are not kept.
+    of the pixel data (length 0xFFFFFFFF when encapsulated). Empty numbers are None, empty text "".
+    Other tags are not kept.
     """
 
     __slots__ = ("_raw", "_values", "file_meta", "pixel_location", "filename")
@@ -343,7 +344,7 @@ def _convert(vr: str, data: bytes) -> Any:
     text = text.rstrip("\x00 ").lstrip(" ") if vr != "UI" else text.rstrip("\x00 ")
     if vr in ("DS", "IS"):
         if text == "":
-            return ""
+            return None  # as pydicom: an empty number is None
         parts = [p.strip() for p in text.split("\\")]
         values = [_number_or_text(p, vr) for p in parts]
         return values[0] if len(values) == 1 else values
