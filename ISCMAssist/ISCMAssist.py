@@ -136,6 +136,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._checklistKeys: dict[str, list] = {}
         self._examRows: list[dict] = []
         self._autosaveTimer = None
+        self._lastAutosaveError = None
 
     def setup(self) -> None:
         """Build the panel from the .ui file and connect it to the Logic."""
@@ -500,11 +501,20 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onAutosaveTimer(self) -> None:
         try:
-            self.logic.autosaveNow()
-        except Exception as error:  # keep reading; the next change retries
-            logging.error(f"ISCMAssist autosave failed: {error}")
-            slicer.util.showStatusMessage(_("Autosave failed: {error}").format(error=error), 5000)
-            self.ui.sessionProgressLabel.text = _("Autosave failed: {error}").format(error=error)
+            saved = self.logic.autosaveNow()
+        except Exception as error:  # keep reading; the next tick retries (logged once per message)
+            message = _("Autosave failed: {error}").format(error=error)
+            if message != self._lastAutosaveError:
+                logging.error(message)
+                slicer.util.showStatusMessage(message, 5000)
+                self.ui.sessionProgressLabel.text = message
+                self._lastAutosaveError = message
+            return
+        if saved and self._lastAutosaveError:
+            self._lastAutosaveError = None
+            self._updateSessionControls()
+        elif not saved and self.ui.markDoneButton.enabled and self.logic.sessionCaseId() is None:
+            self._updateSessionControls()  # autosave stopped (another read opened): say so
 
     def _updateSessionControls(self) -> None:
         """Enable the session buttons for the Logic's state and show its progress line."""

@@ -132,11 +132,13 @@ class SessionLogicMixin:
         if self._session is None or self._sessionCaseId is None or not (self._sessionDirty or force):
             return False
         case = self.recompute() if self._dirty else self.getCase()
-        if case.get("case_id") != self._sessionCaseId:
-            # another read was opened (or the case ID edited): never save it over the session's read
+        reader = (case.get("reader") or {}).get("name")
+        if case.get("case_id") != self._sessionCaseId or reader not in (None, "", self._sessionReader):
+            # another read was opened, or the case ID / reader edited: never save it over the session's read
             caseId, self._sessionCaseId = self._sessionCaseId, None
-            self._appendWarnings([f"session: the scene holds case {case.get('case_id')!r}, not session case "
-                                  f"{caseId!r}; autosave stopped (press Next case to go on)"])
+            held = f"case {case.get('case_id')!r} read by {reader!r}"
+            self._appendWarnings([f"session: the scene holds {held}, not session case {caseId!r} of "
+                                  f"{self._sessionReader!r}; autosave stopped (press Next case to go on)"])
             return False
         self._session.autosave(self._sessionReader, self._sessionCaseId, case, self.sessionUiState())
         self._sessionDirty = False

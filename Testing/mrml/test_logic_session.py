@@ -207,3 +207,16 @@ def test_opening_another_case_stops_autosave(session_dir, logic, phantom, tmp_pa
     assert any("autosave stopped" in warning for warning in logic.warnings())
     saved = json.loads((session_dir / "reads" / "reader1" / "case-001.json").read_text())
     assert saved["case_id"] == "case-001" and len(saved["lesions"]) == 2
+
+
+def test_editing_the_reader_name_stops_autosave_instead_of_failing(session_dir, logic, phantom):
+    logic.openSession(session_dir, "reader1")
+    logic.nextCase()
+    place_read(logic, phantom)
+    assert logic.autosaveNow() is True
+    logic.setCaseInfo(readerName="reader2")
+    logic.addLesion()
+    assert logic.autosaveNow() is False
+    assert any("read by 'reader2'" in warning and "autosave stopped" in warning for warning in logic.warnings())
+    saved = json.loads((session_dir / "reads" / "reader1" / "case-001.json").read_text())
+    assert saved["reader"]["name"] == "reader1" and len(saved["lesions"]) == 2
