@@ -8,9 +8,11 @@ Pipeline (all distances in mm on a 1 mm resampled mid-sagittal slab, RAS):
 2. follow the spinal canal (a CSF ridge, bright on T2, dark on T1) top to bottom with dynamic
    programming, choosing the ridge that has periodic disc-like bands in front of it;
 3. straighten the image along the canal, follow the vertebral column in front of it and take the
-   intensity profile along the column: discs are its periodic peaks (troughs on T1);
-4. keep the regular chain of peaks; name it from anatomy (no disc above the dens at the top, the
-   fused sacrum at the bottom) and from the fit of its spacings to the prior, or from an anchor.
+   profile of intensity *changes* along the column: disc faces and endplates make its peaks,
+   whether the discs are brighter or darker than the bodies;
+4. keep the regular chain of peaks (dynamic programming, spacing measured along the column); name
+   it from an anchor, or from anatomy (no disc above the dens at the top, the fused sacrum at the
+   bottom) weighed with the fit of its spacings to the prior.
 """
 
 from __future__ import annotations
@@ -50,8 +52,10 @@ _SPACING_LOG_SD = 0.12    # spread of log(observed / prior segment height) withi
 _SCALE_LOG_SD = 0.20      # spread of patient size relative to the prior
 _T2_CSF_RATIO = 1.25      # canal / column brightness above which the image is read as T2
 _EDGE_S_SIGMA = 3.0       # smoothing (mm) along the spine of the edge energy
-_BAND_T_SIGMA = 5.0       # smoothing (mm) across the column of the disc band filter
-_PROFILE_HALF_MM = 6      # half width (mm) of the column strip averaged into the disc profile
+_BAND_T_SIGMA = 5.0       # smoothing (mm) across the column of the edge filter (discs are wide)
+_COLUMN_MIN_T_MM = 8.0    # the column path stays at least this far (mm) in front of the canal
+_PROFILE_BEHIND_MM = 3    # the disc profile averages the column strip from 3 mm behind the path ...
+_PROFILE_FRONT_MM = 12    # ... to 12 mm in front of it
 _RATIO_RANGE = (0.6, 1.6)   # allowed ratio of consecutive disc spacings in one chain
 _CUE_BONUS = 6.0          # log-likelihood bonus of a hypothesis that agrees with an anatomical cue
 
@@ -470,13 +474,13 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     edges = ndimage.gaussian_filter1d(np.abs(gradient), _EDGE_S_SIGMA, axis=0)
     # No edges from the border of the field of view.
     edges[ndimage.binary_dilation(inside < 1, iterations=4)] = 0.0
-    edges[:, t < 8.0] = 0.0
+    edges[:, t < _COLUMN_MIN_T_MM] = 0.0
     column_energy = ndimage.gaussian_filter(edges, (12.0, 3.0))
     # Row-normalised: the column is followed as well where its contrast is faint.
     column_energy /= column_energy.max(axis=1, keepdims=True) + 1e-12
     column = _dp_path(column_energy, penalty=0.02)
     offset = np.arange(t.size)[None] - column[:, None]
-    near = (offset >= -3) & (offset <= 2 * _PROFILE_HALF_MM) & (inside > 0)
+    near = (offset >= -_PROFILE_BEHIND_MM) & (offset <= _PROFILE_FRONT_MM) & (inside > 0)
     profile = (edges * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1)
     seen = inside[np.arange(s.size), column] > 0
     if seen.sum() < 40:
@@ -488,9 +492,7 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     if peaks.size == 0:
         return None
     strength = props["prominences"] / noise
-    frame.update(profile=profile, peaks=peaks, strength=strength, straight=straight, column=column)
-    # Discs are the strongest periodic peaks; vertebral body centres between dark endplates make
-    # weaker ones, so the threshold is relative to the strongest peaks as well as to the noise.
+    frame.update(profile=profile, peaks=peaks, strength=strength, column=column)  # for figures
     messages: list[str] = []
     signed = np.where(seen, (gradient * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1), 0.0)
     # Spacing is measured along the column (not the canal): where the canal bends, arc length in
@@ -527,8 +529,8 @@ def _not_a_spine(chain: _Chain, strict: bool = False) -> str:
     A spine has at least _MIN_SEEN_DISCS discs actually seen (at most a quarter interpolated;
     ``strict``, for slabs beside the middle of the series: _MIN_SEEN_DISCS_BESIDE), a
     canal clearly brighter (T2) or darker (T1) than the column, and disc peaks standing out of the
-    profile noise. On noise, smooth random blobs and a plain sphere the canal/column contrast stays
-    within 0.9-1.2 (benchmarks/autolevels_accuracy.py); real and synthetic spines are >= 1.3 or <= 0.65.
+    profile noise. When this was tuned, noise, smooth random blobs and a plain sphere gave a
+    canal/column contrast of 0.9-1.2; real and synthetic spines >= 1.3 (T2) or <= 0.65 (T1).
     """
     seen = int((~chain.interpolated).sum())
     if seen < (_MIN_SEEN_DISCS_BESIDE if strict else _MIN_SEEN_DISCS) or chain.interpolated.mean() > 0.25:
@@ -578,17 +580,16 @@ def _refine_discs(profile: np.ndarray, signed: np.ndarray, s: np.ndarray, interp
 def _regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str]):
     """Choose the chain of peaks with the most total strength and a smoothly varying spacing.
 
-    Dynamic programming over pairs of consecutive chain members: each peak adds its strength
-    minus a threshold (half the strongest peak within 40 mm, so the weaker body-centre peaks
-    between discs only join when they are needed), each step must be 10-50 mm and within a factor
-    _RATIO_RANGE of the step before. A step of about twice the previous one is allowed once per gap as
-    one unseen disc, with a penalty; that disc is interpolated. Returns (positions, strengths,
-    interpolated flags).
+    Takes peak positions ``s`` (mm, increasing) and strengths (prominence / noise). Dynamic
+    programming over pairs of consecutive chain members: each peak adds its strength minus 35 %
+    of the strongest peak within 40 mm (contrast may change along the spine; weak ripples only
+    join when they are needed), each step must be 10-50 mm and within a factor _RATIO_RANGE of
+    the step before. A step spanning two segments counts as one unseen disc, with a penalty; that
+    disc is interpolated. Returns (positions, strengths, interpolated flags), cranial first.
     """
     n = len(s)
     if n == 0:
         return np.array([]), np.array([]), np.array([], bool)
-    # Threshold: half the strongest peak within +-40 mm, so contrast may change along the spine.
     local_max = np.array([strength[np.abs(s - si) <= 40.0].max() for si in s])
     threshold = 0.35 * local_max
     weight = strength - threshold
