@@ -44,9 +44,13 @@ def timed(volume, **kwargs):
 def phantom_table(rows: list) -> None:
     print("\n== Synthetic phantoms (no anchor): discs found / true, names right, max 3D error of discs")
     print(f"{'case':24} {'found':>7} {'named ok':>8} {'max mm':>7} {'confident':>9}  first..last")
+    build_s: list[tuple[str, float, float]] = []
     for region in ("cervical", "thoracic", "lumbar", "whole"):
         for curvature in (0.0, 25.0):
+            t0 = time.perf_counter()
             phantom = make_spine_phantom(region, curvature_mm=curvature, seed=11)
+            build_s.append((f"{region} curve {curvature:.0f} mm", time.perf_counter() - t0,
+                            phantom.t2.array.nbytes / 1e6))
             proposal, wall, cpu = timed(phantom.t2)
             truth = {k: v for k, v in phantom.landmarks.items() if "/" in k}
             discs = proposal.discs()
@@ -58,6 +62,9 @@ def phantom_table(rows: list) -> None:
             print(f"{name:24} {len(discs):>3}/{len(truth):<3} {right:>8} {max(errors, default=0):7.1f} "
                   f"{str(proposal.naming_confident):>9}  {span}")
             rows.append((name, phantom.t2.array.shape, wall, cpu))
+    print("\n== Phantom generation (make_spine_phantom: T2 + T1 post), wall s and MB per volume (float32)")
+    for name, seconds, megabytes in build_s:
+        print(f"{name:24} {seconds:6.2f} s {megabytes:6.1f} MB")
 
 
 def pam50_table(folder: Path, rows: list) -> None:
