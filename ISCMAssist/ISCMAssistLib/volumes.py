@@ -1010,11 +1010,21 @@ def load_dicom_file(path: str | os.PathLike, progress: ProgressCallback | None =
     """Load one DICOM file: a multi-frame file alone, a single-frame file with the rest of its series.
 
     The rest of the series is looked for in the same folder (not recursively), by SeriesInstanceUID.
-    Returns a Volume; raises VolumeLoadError.
+    A file named DICOMDIR loads the one image series it indexes. Returns a Volume; raises
+    VolumeLoadError.
     """
     path = Path(path)
+    if path.name.upper() == "DICOMDIR":
+        return load_dicom_folder(path, progress=progress)
     header = read_dicom_header(path)
-    if int(header.get("NumberOfFrames", 1) or 1) > 1 or "PerFrameFunctionalGroupsSequence" in header:
+    if "PixelData" not in header:
+        sop_class = str(header.get("SOPClassUID", "") or "unknown SOP class")
+        raise VolumeLoadError(f"{path}: not an image (SOPClassUID {sop_class}, no pixel data)", "non_image")
+    try:
+        n_frames = int(header.get("NumberOfFrames", 1) or 1)
+    except (TypeError, ValueError) as error:
+        raise VolumeLoadError(f"{path}: NumberOfFrames {header.get('NumberOfFrames')!r} is not a number", "pixels") from error
+    if n_frames > 1 or "PerFrameFunctionalGroupsSequence" in header:
         return load_dicom_series([path], headers=[header], source=str(path), progress=progress)
     uid = str(header.get("SeriesInstanceUID", ""))
     files, headers = [], []

@@ -215,3 +215,119 @@ def test_unmutated_template_loads():
         volume = load_volume(temp)
         _check_consistent(volume, Path(temp))
         np.testing.assert_array_equal(volume.array, ramp_volume((N_SLICES, ROWS, COLUMNS)))
+
+
+# --- enhanced (multi-frame) MR: mutate the functional groups -------------------------------------------
+
+MULTIFRAME: dict[str, bytes] = {}
+N_FRAMES = 5
+
+
+def _multiframe_template() -> bytes:
+    if not MULTIFRAME:
+        from dicom_factory import write_multiframe
+
+        with tempfile.TemporaryDirectory() as folder:
+            path = write_multiframe(Path(folder) / "enh.dcm", ramp_volume((N_FRAMES, ROWS, COLUMNS)),
+                                    (oblique_iop(-22.0, axis=(1.0, 0.2, 0.0)), (-7.0, 12.0, 30.0), (0.7, 0.6, 2.0)),
+                                    frame_order=[2, 0, 4, 1, 3], slope=2.0, intercept=-5.0)
+            MULTIFRAME["enh.dcm"] = path.read_bytes()
+    return MULTIFRAME["enh.dcm"]
+
+
+nudge_frame = st.tuples(st.just("nudge_position"), st.integers(0, N_FRAMES - 1),
+                        st.tuples(st.integers(0, 2), st.one_of(st.floats(-0.08, 0.08), st.floats(-1.5, 1.5))))
+frame_mutation = st.one_of(
+    nudge_frame, nudge_frame, nudge_frame, nudge_frame, nudge_frame,  # weighted: small moves load, and must load right
+    st.tuples(st.just("position"), st.integers(0, N_FRAMES - 1), value_list(3)),
+    st.tuples(st.just("drop_position"), st.integers(0, N_FRAMES - 1), st.none()),
+    st.tuples(st.just("orientation"), st.just(0), value_list(6)),
+    st.tuples(st.just("spacing"), st.just(0), value_list(2)),
+    st.tuples(st.just("slope"), st.just(0), number_text),
+    st.tuples(st.just("frames"), st.integers(0, 8), st.none()),
+    st.tuples(st.just("drop_group"), st.integers(0, N_FRAMES - 1), st.none()),
+    st.tuples(st.just("pixel_bytes"), st.just(0), st.integers(-30, 30)),
+)
+
+
+def _mutate_multiframe(path: Path, kind: str, index: int, value) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path)
+    groups = ds.PerFrameFunctionalGroupsSequence
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    if kind in ("position", "nudge_position", "drop_position") and (
+        index >= len(groups) or "PlanePositionSequence" not in groups[index]
+    ):
+        return
+    if kind == "position":
+        _set_raw(groups[index].PlanePositionSequence[0], "ImagePositionPatient", "\\".join(value))
+    elif kind == "nudge_position":
+        item = groups[index].PlanePositionSequence[0]
+        try:
+            values = [float(v) for v in item.ImagePositionPatient]
+        except Exception:
+            return
+        values[value[0]] += value[1]
+        _set_raw(item, "ImagePositionPatient", "\\".join(f"{v:.10g}" for v in values))
+    elif kind == "drop_position":
+        del groups[index].PlanePositionSequence
+    elif kind == "orientation":
+        _set_raw(shared.PlaneOrientationSequence[0], "ImageOrientationPatient", "\\".join(value))
+    elif kind == "spacing":
+        _set_raw(shared.PixelMeasuresSequence[0], "PixelSpacing", "\\".join(value))
+    elif kind == "slope":
+        _set_raw(shared.PixelValueTransformationSequence[0], "RescaleSlope", value)
+    elif kind == "frames":
+        ds.NumberOfFrames = index
+    elif kind == "drop_group" and len(groups) > 1:
+        del groups[index % len(groups)]
+    elif kind == "pixel_bytes":
+        pixels = ds.PixelData
+        ds.PixelData = pixels[: len(pixels) + value] if value < 0 else pixels + b"\x00" * value
+    previous = pydicom_settings.writing_validation_mode
+    pydicom_settings.writing_validation_mode = IGNORE
+    try:
+        ds.save_as(path, enforce_file_format=True)
+    finally:
+        pydicom_settings.writing_validation_mode = previous
+
+
+def _check_multiframe(volume, path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path)
+        pixels = ds.pixel_array
+    shared = ds.SharedFunctionalGroupsSequence[0]
+    transform = shared.PixelValueTransformationSequence[0]
+    slope = 1.0 if transform.get("RescaleSlope") in (None, "") else float(transform.RescaleSlope)
+    intercept = 1.0 * float(transform.get("RescaleIntercept") or 0.0)
+    step = volume.spacing_mm[2]
+    seen = set()
+    for frame, group in enumerate(ds.PerFrameFunctionalGroupsSequence):
+        position = coords.lps_to_ras([float(v) for v in group.PlanePositionSequence[0].ImagePositionPatient])
+        k = int(round(volume.ras_to_voxel(position)[2]))
+        assert 0 <= k < volume.array.shape[0] and k not in seen
+        seen.add(k)
+        assert np.linalg.norm(volume.voxel_to_ras([0.0, 0.0, k]) - position) <= 0.05 * step + 1e-4
+        np.testing.assert_allclose(volume.array[k], pixels[frame] * slope + intercept, rtol=1e-5, atol=1e-3)
+    assert len(seen) + sum(g.k_last - g.k_first + 1 for g in volume.gaps) == volume.array.shape[0]
+
+
+@settings(max_examples=int(os.environ.get("ISCM_FUZZ_EXAMPLES", "400")) // 2, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(mutations=st.lists(frame_mutation, min_size=1, max_size=3))
+def test_mutated_multiframe_loads_consistently_or_fails_cleanly(mutations):
+    with tempfile.TemporaryDirectory() as temp:
+        path = Path(temp) / "enh.dcm"
+        path.write_bytes(_multiframe_template())
+        for kind, index, value in mutations:
+            _mutate_multiframe(path, kind, index, value)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                volume = load_volume(path)
+        except VolumeLoadError as error:
+            assert str(path) in str(error) or temp in str(error), str(error)
+            return
+        _check_multiframe(volume, path)

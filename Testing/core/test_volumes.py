@@ -546,3 +546,19 @@ def test_written_series_pass_dciodvfy(tmp_path):
         errors = [line for line in output.splitlines() if line.startswith("Error")]
         assert errors == [], output
     assert "RescaleSlope" not in pydicom.dcmread(integers[0]) and float(pydicom.dcmread(floats[0]).RescaleSlope) > 0
+
+
+def test_single_non_image_file_and_dicomdir(tmp_path):
+    from pydicom.fileset import FileSet
+
+    report = write_sr(tmp_path / "sr" / "report.dcm")
+    with pytest.raises(VolumeLoadError, match=r"report.dcm: not an image \(SOPClassUID 1.2.840.10008.5.1.4.1.1.88.11"):
+        load_volume(report)
+    _, paths, array, ijk_to_lps = _series(tmp_path, iop=oblique_iop(8.0))
+    fileset = FileSet()
+    for path in reversed(paths):
+        fileset.add(pydicom.dcmread(path))
+    fileset.write(tmp_path / "media")
+    volume = load_volume(tmp_path / "media" / "DICOMDIR")
+    np.testing.assert_array_equal(volume.array, array)
+    np.testing.assert_allclose(volume.ijk_to_ras, LPS_TO_RAS @ ijk_to_lps, atol=1e-6)
