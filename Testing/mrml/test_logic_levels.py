@@ -3,13 +3,16 @@ phantom volumes in slicer-core's real MRML."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from conftest import truth_lines
 
-from ISCMAssistLevelsLogic import NAMING_UNCERTAIN_MESSAGE
+from ISCMAssistLevelsLogic import LEVEL_MESSAGES_ATTRIBUTE, NAMING_UNCERTAIN_MESSAGE
 from ISCMAssistLib.autolevels import AutoLevelsError
 from ISCMAssistLib.phantom import make_spine_phantom
+from ISCMAssistLib.vertebrae import landmark_coordinate
 from ISCMAssistLib.volumes import Volume
 from ISCMAssistLogic import RoleError
 
@@ -49,31 +52,40 @@ def test_propose_fills_the_level_points_named_and_placed(logic, cervical):
     case = logic.getCase()
     assert case["levels"]["source"] == "automatic"
     assert [item["label"] for item in case["levels"]["landmarks"]] == labels
-    assert NAMING_UNCERTAIN_MESSAGE not in logic.warnings()
-    assert any("C2/C3" in warning for warning in logic.warnings())   # the proposal's own message
+    assert proposal.naming_confident and NAMING_UNCERTAIN_MESSAGE not in logic.warnings()
+    messages = [f"automatic levels: {message}" for message in proposal.messages]
+    assert logic.levelMessages() == messages and set(messages) <= set(logic.warnings())
     assert progress == sorted(progress) and progress[-1] == 1.0
 
 
 def test_uncertain_names_warn_and_shift_fixes_the_whole_column(logic, phantom):
     logic.addSeriesVolume(phantom.t2, "SAG T2", "t2_sagittal")
-    logic.proposeLevels()
-    assert NAMING_UNCERTAIN_MESSAGE in logic.warnings()
+    proposal = logic.proposeLevels()
+    # a thoracic field of view shows neither the dens nor the sacrum: names from spacing alone
+    assert (NAMING_UNCERTAIN_MESSAGE in logic.warnings()) == (not proposal.naming_confident)
     labels, points = level_points(logic)
     truth = nearest_truth(phantom, points)
-    assert labels != truth and labels[0] == "T1/T2" and truth[0] == "C7/T1"   # one level too low
-    assert logic.shiftLevelLabels(-1) == truth
-    after, moved = level_points(logic)
-    assert after == truth and np.array_equal(moved, points)
+    up = logic.shiftLevelLabels(-1)
+    assert [landmark_coordinate(label) for label in up] == [landmark_coordinate(label) - 1 for label in labels]
     assert NAMING_UNCERTAIN_MESSAGE not in logic.warnings()
     assert logic.shiftLevelLabels(+1) == labels
+    offset = landmark_coordinate(truth[0]) - landmark_coordinate(labels[0])
+    assert offset == int(offset)
+    fixed = logic.shiftLevelLabels(int(offset)) if offset else labels
+    after, moved = level_points(logic)
+    assert fixed == after == truth and np.array_equal(moved, points)
+    assert [item["label"] for item in logic.getCase()["levels"]["landmarks"]] == truth
 
 
 def test_renaming_one_point_refits_the_others(logic, phantom):
     logic.addSeriesVolume(phantom.t2, "SAG T2", "t2_sagittal")
     logic.proposeLevels()
+    logic.shiftLevelLabels(+1)                         # whatever was proposed, now it is wrong
     labels, points = level_points(logic)
     truth = nearest_truth(phantom, points)
+    assert labels != truth
     node = logic.levelsNode()
+    node.SetAttribute(LEVEL_MESSAGES_ATTRIBUTE, json.dumps([NAMING_UNCERTAIN_MESSAGE]))
     node.SetNthControlPointLabel(5, truth[5])          # what the Markups module does on a rename
     after, moved = level_points(logic)
     assert after == truth and np.array_equal(moved, points)
