@@ -24,15 +24,11 @@ from .case import (
     complete_case,
     validate_case,
 )
-from .files import atomic_write_text
+from .files import atomic_write_text, read_json
 
 
 class CaseFileError(OSError, ValueError):
     """A case file that cannot be read, parsed or validated; the message names the file (and field)."""
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed in a case file (JSON has no {name})")
 
 
 def load_case(path: str | os.PathLike) -> dict:
@@ -42,25 +38,7 @@ def load_case(path: str | os.PathLike) -> dict:
     for a missing/unreadable file, bad UTF-8, bad JSON (with line and column), and schema errors
     (with the field's JSON path, e.g. "case.json: lesions[0].position: ...").
     """
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise CaseFileError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise CaseFileError(f"{path}: is a folder, not a case JSON file") from None
-    except OSError as error:
-        raise CaseFileError(f"{path}: cannot read: {error.strerror or error}") from error
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise CaseFileError(f"{path}: not UTF-8 text (byte {error.start})") from None
-    try:
-        case = json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as error:
-        raise CaseFileError(
-            f"{path}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
-    except ValueError as error:
-        raise CaseFileError(f"{path}: {error}") from None
+    case = read_json(path, CaseFileError, "case JSON file")
     try:
         validate_case(case)
     except CaseValidationError as error:

@@ -1,4 +1,6 @@
-"""Atomic file writes: a reader of the file sees the old or the new complete version, never a mix.
+"""Reading JSON files with clear errors, and atomic file writes.
+
+Atomic writes: a reader of the file sees the old or the new complete version, never a mix.
 
 Every file ISCMAssist writes goes through ``atomic_write_text`` / ``atomic_write_bytes``: the data go
 to a temporary file in the same folder, which is flushed and fsynced, then ``os.replace``d over the
@@ -10,13 +12,44 @@ with SIGKILL mid-write can leave a ``.<name>.*.tmp`` file behind, never a torn t
 from __future__ import annotations
 
 import errno
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 class FileWriteError(OSError):
     """A file could not be written; the message names the file and the reason."""
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed (JSON has no {name})")
+
+
+def read_json(path: str | os.PathLike, error: type[Exception], what: str = "JSON file") -> Any:
+    """Take a file path, the exception type to raise and what the file should be ("case JSON file");
+    return the parsed JSON. Raises ``error`` naming the file for a missing or unreadable file, a
+    folder, bad UTF-8, bad JSON (with line and column) and NaN/Infinity, which JSON does not have."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not a {what}") from None
+    except OSError as failure:
+        raise error(f"{path}: cannot read: {failure.strerror or failure}") from failure
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as failure:
+        raise error(f"{path}: not UTF-8 text (byte {failure.start})") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as failure:
+        raise error(f"{path}: not valid JSON at line {failure.lineno}, column {failure.colno}: "
+                    f"{failure.msg}") from None
+    except ValueError as failure:
+        raise error(f"{path}: {failure}") from None
 
 
 def _default_mode() -> int:

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .coords import lps_to_ras, ras_to_lps
-from .files import atomic_write_text
+from .files import atomic_write_text, read_json
 
 MARKUPS_SCHEMA_URL = (
     "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/Resources/Schema/"
@@ -192,19 +192,7 @@ def read_markups(path: str | os.PathLike) -> list[MarkupsNodeData]:
     MarkupsFileError naming the file (and markup index) for a missing file, bad JSON (line/column),
     no markups, a control point without 3 numbers, or a Line/Angle with the wrong number of points.
     """
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise MarkupsFileError(f"{path}: file not found") from None
-    except UnicodeDecodeError:
-        raise MarkupsFileError(f"{path}: not UTF-8 text") from None
-    except OSError as error:
-        raise MarkupsFileError(f"{path}: cannot read: {error.strerror or error}") from error
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise MarkupsFileError(
-            f"{path}: not valid JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+    document = read_json(path, MarkupsFileError, "Slicer .mrk.json file")
     markups = document.get("markups") if isinstance(document, dict) else None
     if not isinstance(markups, list) or not markups:
         raise MarkupsFileError(f"{path}: no markups (expected a Slicer .mrk.json with a \"markups\" list)")

@@ -275,14 +275,9 @@ def open_session(directory: str | os.PathLike[str]) -> Session:
     missing or malformed (the message names the file and field)."""
     folder = Path(directory).expanduser()
     path = folder / SESSION_FILE
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SessionError(f"{folder} is not a session folder: {path} not found") from None
-    except OSError as error:
-        raise SessionError(f"{path}: cannot read it ({error.strerror or error})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise SessionError(f"{path}: not valid JSON ({error})") from None
+    if not path.exists():
+        raise SessionError(f"{folder} is not a session folder: {path} not found")
+    document = files.read_json(path, SessionError, "session file")
     if not isinstance(document, dict):
         raise SessionError(f"{path}: expected a JSON object")
     cases_field = document.get("cases")
