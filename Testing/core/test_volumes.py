@@ -452,7 +452,7 @@ def _pydicom_value(dataset, keyword):
     return str(value)
 
 
-@pytest.mark.parametrize("variant", ["explicit", "implicit", "sequence", "rle"])
+@pytest.mark.parametrize("variant", ["explicit", "implicit", "sequence", "rle", "big_private"])
 def test_fast_header_matches_pydicom(tmp_path, variant):
     from pydicom.dataset import Dataset
     from pydicom.uid import ImplicitVRLittleEndian
@@ -481,6 +481,13 @@ def test_fast_header_matches_pydicom(tmp_path, variant):
         assert pydicom.dcmread(path)["ReferencedImageSequence"].is_undefined_length
     elif variant == "rle":
         compress([path], RLELossless)
+    elif variant == "big_private":  # a Siemens-like CSA header: 3 x 7 kB before the geometry tags
+        ds = pydicom.dcmread(path)
+        block = ds.private_block(0x0019, "SIEMENS CSA HEADER", create=True)
+        for offset in range(3):
+            block.add_new(0x10 + offset, "OB", bytes(range(256)) * 28)
+        ds.save_as(path, enforce_file_format=True)
+        assert path.stat().st_size > 3 * 7168
     header = read_dicom_header(path)
     assert isinstance(header, DicomHeader)
     reference = pydicom.dcmread(path, stop_before_pixels=True)
