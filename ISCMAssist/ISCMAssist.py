@@ -416,7 +416,6 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 slicer.util.showStatusMessage(_("Exported: {files}").format(
                     files=", ".join(str(path) for path in written.values())), 5000)
 
-
     # -------------------------------------------------------------- automatic levels
 
     def onProposeLevels(self) -> None:
