@@ -806,7 +806,10 @@ def apply_overrides(scan: ScanResult, proposals: dict[str, RoleProposal], overri
 
 
 def case_series_entries(scan: ScanResult, proposals: Mapping[str, RoleProposal]) -> list[dict[str, str]]:
-    """Return the case JSON ``series`` list: {role, series_uid, file, description} per filled role."""
+    """Return the case JSON ``series`` list: {role, series_uid (None for NIfTI), file, description} per filled role.
+
+    ``file`` is relative to the scanned root: a folder ending in "/" for DICOM, the file for NIfTI.
+    """
     entries = []
     for role in ROLES:
         proposal = proposals.get(role)
@@ -819,7 +822,7 @@ def case_series_entries(scan: ScanResult, proposals: Mapping[str, RoleProposal])
             file = str(summary.path)
         entries.append({
             "role": role,
-            "series_uid": summary.uid if summary.kind == "dicom" else "",
+            "series_uid": summary.uid if summary.kind == "dicom" else None,
             "file": file if summary.kind == "nifti" else file.rstrip("/") + "/",
             "description": summary.description,
         })

@@ -22,6 +22,7 @@ from dicom_factory import (
     write_sr,
 )
 from ISCMAssistLib import cli, ingest
+from ISCMAssistLib.case import new_case, validate_case
 from ISCMAssistLib.volumes import load_dicom_series
 
 SAG = dict(iop=SAGITTAL_IOP, spacing=(1.0, 1.0, 3.0))
@@ -90,6 +91,9 @@ def test_roles_are_proposed_with_reasons(exam):
     entries = ingest.case_series_entries(scan, roles)
     assert entries[0] == {"role": "t2_sagittal", "series_uid": roles["t2_sagittal"].series_uid,
                           "file": "study/s2/", "description": "T2_TSE_SAG"}
+    case = new_case("exam-1")
+    case["series"] = entries
+    validate_case(case)
 
 
 def test_reader_overrides_any_role(exam):
@@ -210,7 +214,10 @@ def test_bids_folder_roles_from_suffix_and_entities(tmp_path):
     assert "BIDS entity ce-gadolinium" in roles["t1_post"].reasons
     assert {s.category for s in scan.skipped} == {"sidecar"}
     entries = ingest.case_series_entries(scan, roles)
-    assert entries[0]["file"] == "sub-01/ses-1/anat/sub-01_ses-1_acq-sag_T2w.nii.gz" and entries[0]["series_uid"] == ""
+    assert entries[0]["file"] == "sub-01/ses-1/anat/sub-01_ses-1_acq-sag_T2w.nii.gz" and entries[0]["series_uid"] is None
+    case = new_case("bids-1")
+    case["series"] = entries
+    validate_case(case)
     volume = ingest.load_series(by_name["sub-01_ses-1_acq-sag_ce-gadolinium_T1w.nii.gz"])
     assert volume.array.shape == (4, 20, 8)
 
