@@ -254,8 +254,9 @@ def scan_folder(
     (with BIDS entities and JSON sidecar read) when ``include_nifti``. Non-DICOM, truncated,
     unreadable and non-image files are skipped with a reason. ``progress(done, total)`` is called
     per file. ``describe=False`` only groups DICOM files (number, description, files, headers; no
-    orientation/weighting/roles analysis), for loaders in a hurry. Returns a ScanResult with series sorted by series number then description. Raises
-    IngestError when ``path`` does not exist or cannot be listed.
+    orientation/weighting analysis), for loaders in a hurry. Returns a ScanResult with the series
+    sorted by series number then description. Raises IngestError when ``path`` does not exist or
+    cannot be listed.
     """
     root = Path(path)
     if not root.exists():
@@ -360,7 +361,7 @@ def _text(value: Any) -> str:
 
 _POST_WORDS = re.compile(r"(\+\s*C\b|\bC\s*\+|\+\s*GD|\+\s*GAD|\bPOST|\bGAD|\bGADO|\bGD\b|\bCE\b|\bCONTRAST|\bKM\b|\bMDC\b|\bENH)", re.I)
 _PRE_WORDS = re.compile(r"(\bPRE\b|\bPRE[-_ ]?C|\bNATIV|\bNON[-_ ]?CON|\bWITHOUT\b|\bNATIVE\b|\bPRECONTRAST)", re.I)
-_LOCALIZER_WORDS = re.compile(r"(LOC(ALI[SZ]ER)?\b|SCOUT|SURVEY|3[-_ ]?PLANE|TRI[-_ ]?PILOT|\bPILOT|AAHSCOUT|MYELO)", re.I)
+_LOCALIZER_WORDS = re.compile(r"(LOC(ALI[SZ]ER)?\b|SCOUT|SURVEY|3[-_ ]?PLANE|TRI[-_ ]?PILOT|\bPILOT|AAHSCOUT)", re.I)
 _WEIGHTING_WORDS = [
     ("STIR", re.compile(r"(STIR|TIRM|\bSPAIR\b.*STIR)", re.I)),
     ("FLAIR", re.compile(r"FLAIR", re.I)),
@@ -433,15 +434,19 @@ def guess_weighting(
 def guess_contrast(description: str, contrast_agent: str = "", bids_ce: str = "") -> tuple[bool | None, list[str]]:
     """Guess whether contrast had been given: (True/False/None when nothing says, reasons).
 
-    ContrastBolusAgent (or a BIDS ``ce-`` entity) set -> True; post-contrast words in the
-    description (+C, POST, GAD, GD, CE, KM...) -> True; pre-contrast words (PRE, NATIVE) -> False.
+    A BIDS ``ce-`` entity -> True; pre-contrast words in the description (PRE, NATIVE) -> False, even
+    with ContrastBolusAgent set; ContrastBolusAgent set -> True; post-contrast words (+C, POST, GAD,
+    GD, CE, KM...) -> True.
     """
     if bids_ce:
         return True, [f"BIDS entity ce-{bids_ce}"]
+    if _PRE_WORDS.search(description or ""):
+        reasons = [f"SeriesDescription {description!r} says pre-contrast"]
+        if contrast_agent.strip():  # some scanners fill the agent in for every series of the exam
+            reasons.append(f"ContrastBolusAgent {contrast_agent.strip()!r} is set but the description wins")
+        return False, reasons
     if contrast_agent.strip():
         return True, [f"ContrastBolusAgent = {contrast_agent.strip()!r}"]
-    if _PRE_WORDS.search(description or ""):
-        return False, [f"SeriesDescription {description!r} says pre-contrast"]
     match = _POST_WORDS.search(description or "")
     if match:
         return True, [f"SeriesDescription {description!r} says post-contrast ({match.group(0).strip()!r})"]

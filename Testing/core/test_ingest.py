@@ -240,6 +240,15 @@ def test_guess_weighting(description, sequence, te, tr, ti, expected):
     assert weighting == expected, reasons
 
 
+def test_guess_contrast():
+    assert ingest.guess_contrast("SAG T1", "Gadovist") == (True, ["ContrastBolusAgent = 'Gadovist'"])
+    contrast, reasons = ingest.guess_contrast("SAG T1 PRE", "Gadovist")
+    assert contrast is False and "ContrastBolusAgent 'Gadovist' is set but the description wins" in reasons
+    assert ingest.guess_contrast("t1_tse_sag +C", "")[0] is True
+    assert ingest.guess_contrast("t1 sag nativ", "")[0] is False
+    assert ingest.guess_contrast("t1_tse_sag", "")[0] is None
+
+
 def test_plane_of_normal():
     assert ingest.plane_of_normal([1.0, 0.0, 0.0]) == ("sagittal", 0.0)
     plane, angle = ingest.plane_of_normal([np.cos(np.radians(20)), 0.0, np.sin(np.radians(20))])
