@@ -213,10 +213,7 @@ def load_nifti(path: str | os.PathLike) -> Volume:
         raise VolumeLoadError(f"{path}: image data cannot be read ({error})") from error
     data = data.reshape(shape[:3])
     array = np.ascontiguousarray(data.transpose(2, 1, 0))
-    try:
-        return Volume(array=array, ijk_to_ras=np.asarray(affine, dtype=float), source=str(path), warnings=warnings)
-    except VolumeLoadError as error:
-        raise VolumeLoadError(f"{path}: {error}") from error
+    return Volume(array=array, ijk_to_ras=np.asarray(affine, dtype=float), source=str(path), warnings=warnings)
 
 
 # ----------------------------------------------------------------------------------------------

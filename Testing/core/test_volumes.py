@@ -386,6 +386,10 @@ def test_nifti_bad_inputs(tmp_path):
     nib.save(image, str(tmp_path / "four.nii.gz"))
     with pytest.raises(VolumeLoadError, match=r"four.nii.gz: 4D image with shape \(3, 3, 3, 2\)"):
         load_volume(tmp_path / "four.nii.gz")
+    singular = np.eye(4)
+    singular[2, 2] = 0.0
+    with pytest.raises(VolumeLoadError, match=r"flat.nii: ijk_to_ras is not finite and invertible"):
+        load_volume(_nifti(tmp_path / "flat.nii", singular, 1))
     (tmp_path / "broken.nii.gz").write_bytes(b"not gzip at all")
     with pytest.raises(VolumeLoadError, match="broken.nii.gz: not a readable NIfTI file"):
         load_volume(tmp_path / "broken.nii.gz")
