@@ -994,6 +994,29 @@ def load_dicom_series(
     )
 
 
+def files_in_slice_order(
+    files: Sequence[str | os.PathLike], *, headers: Sequence[object] | None = None
+) -> list[Path]:
+    """Take the files of ONE single-frame DICOM series (any order); return them sorted along the slice normal.
+
+    This is the order Slicer's archetype reader (vtkSlicerVolumesLogic.AddArchetypeVolume) needs: it
+    trusts the list it is given. Non-image and unreadable files must be left out beforehand (see
+    ``ingest.scan_folder``). Raises VolumeLoadError for the same geometry problems as
+    ``load_dicom_series`` (mixed sizes/orientations, duplicate or off-grid positions).
+    """
+    paths = [f if isinstance(f, Path) else Path(f) for f in files]
+    if not paths:
+        raise VolumeLoadError("no DICOM files given")
+    headers = list(headers) if headers is not None else [read_dicom_header(p) for p in paths]
+    frames: list[_Frame] = []
+    for path, header in zip(paths, headers):
+        frames.extend(_image_frames(header, path))
+    source = str(paths[0].parent)
+    _check_uniform(frames, source)
+    ordered, _, _, _, _ = _slice_grid(frames, source)
+    return list(dict.fromkeys(frame.file for frame in ordered))
+
+
 def _store(target: np.ndarray, pixels: np.ndarray, frame: _Frame) -> None:
     """Write ``pixels * slope + intercept`` into ``target`` (one slice of the output array)."""
     if frame.slope == 1.0 and frame.intercept == 0.0:

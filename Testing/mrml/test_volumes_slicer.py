@@ -14,7 +14,7 @@ vtk = pytest.importorskip("vtk")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the shared DICOM factory
 
 from dicom_factory import AXIAL_IOP, SAGITTAL_IOP, lps_geometry, oblique_iop, ramp_volume, shuffle_names, write_series  # noqa: E402
-from ISCMAssistLib.volumes import load_volume  # noqa: E402
+from ISCMAssistLib.volumes import files_in_slice_order, load_volume  # noqa: E402
 
 
 def _matrix(vtk_matrix) -> np.ndarray:
@@ -69,6 +69,17 @@ def test_descending_shuffled_series_matches_slicer(context, tmp_path):
     assert files != sorted(files)  # name order says nothing; the files come back in written (descending) order
     ours = load_volume(tmp_path / "d")
     theirs_matrix, theirs_array = _slicer_volume(context, files)
+    np.testing.assert_allclose(ours.ijk_to_ras, theirs_matrix, atol=1e-4)
+    np.testing.assert_array_equal(ours.array, theirs_array)
+
+
+def test_files_in_slice_order_feed_slicer_a_shuffled_series(context, tmp_path):
+    # PACS exports name files by UID: name order says nothing. Slicer's reader needs them in slice order.
+    files = shuffle_names(write_series(tmp_path / "u", ramp_volume((6, 10, 8)), CASES["oblique"]), seed=11)
+    ordered = files_in_slice_order(sorted(files))
+    assert ordered == files  # written (ascending) order recovered from the headers alone
+    theirs_matrix, theirs_array = _slicer_volume(context, ordered)
+    ours = load_volume(tmp_path / "u")
     np.testing.assert_allclose(ours.ijk_to_ras, theirs_matrix, atol=1e-4)
     np.testing.assert_array_equal(ours.array, theirs_array)
 
