@@ -587,3 +587,26 @@ def test_files_in_slice_order(tmp_path):
         files_in_slice_order(paths)
     with pytest.raises(VolumeLoadError, match="no DICOM files given"):
         files_in_slice_order([])
+
+
+def test_signed_and_8_bit_pixels(tmp_path):
+    folder, paths, array, _ = _series(tmp_path, shape=(5, 4, 5))
+    set_tags(paths, PixelRepresentation=1)  # the same bytes read as int16: 40000 + ... turns negative
+    signed = load_volume(folder)
+    assert signed.array.dtype == np.int16
+    np.testing.assert_array_equal(signed.array, array.astype(np.uint16).view(np.int16))
+    assert signed.array[4, 0, 0] == 40000 - 65536
+    for k, path in enumerate(paths):
+        ds = pydicom.dcmread(path)
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+        ds.PixelData = (array[k] % 251).astype(np.uint8).tobytes()
+        ds.save_as(path, enforce_file_format=True)
+    eight = load_volume(folder)
+    assert eight.array.dtype == np.uint8
+    np.testing.assert_array_equal(eight.array, (array % 251).astype(np.uint8))
+
+
+def test_high_bits_above_bits_stored_are_masked(tmp_path):
+    folder, paths, array, _ = _series(tmp_path, shape=(2, 3, 4))
+    set_tags(paths, BitsStored=12, HighBit=11)  # ramp values up to 10203 use bit 13: an overlay, not pixels
+    np.testing.assert_array_equal(load_volume(folder).array, array & 0x0FFF)
