@@ -57,7 +57,7 @@ class SliceGap:
     step_mm: float
 
 
-@dataclass
+@dataclass(eq=False)  # arrays do not compare with ==: compare .array and .ijk_to_ras explicitly
 class Volume:
     """A 3D image: ``array`` indexed [k, j, i] and ``ijk_to_ras`` (4x4, voxel index -> RAS mm).
 
@@ -78,10 +78,11 @@ class Volume:
     files: list[Path] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.array = np.asarray(self.array)
         self.ijk_to_ras = np.array(self.ijk_to_ras, dtype=float)
         if self.ijk_to_ras.shape != (4, 4):
             raise VolumeLoadError(f"{self.source or 'volume'}: ijk_to_ras must be 4x4, got {self.ijk_to_ras.shape}")
-        if np.asarray(self.array).ndim != 3:
+        if self.array.ndim != 3:
             raise VolumeLoadError(f"{self.source or 'volume'}: array must be 3D [k, j, i], got shape {np.shape(self.array)}")
         if not np.all(np.isfinite(self.ijk_to_ras)) or abs(np.linalg.det(self.ijk_to_ras[:3, :3])) < 1e-12:
             raise VolumeLoadError(f"{self.source or 'volume'}: ijk_to_ras is not finite and invertible")
