@@ -95,11 +95,14 @@ def test_vtkitk_scalar_reader_agrees(tmp_path):
     reader.SetDesiredCoordinateOrientationToNative()
     reader.SetUseNativeOriginOn()
     reader.Update()
-    ras_to_ijk = reader.GetRasToIjkMatrix()
-    ijk_to_ras = np.linalg.inv(_matrix(ras_to_ijk))
-    # The reader reports geometry without the origin (Slicer's volume logic sets it); compare directions/spacing.
+    ijk_to_ras = np.linalg.inv(_matrix(reader.GetRasToIjkMatrix()))
     ours = load_volume(tmp_path / "s")
-    np.testing.assert_allclose(ijk_to_ras[:3, :3], ours.ijk_to_ras[:3, :3], atol=1e-4)
+    np.testing.assert_allclose(ijk_to_ras, ours.ijk_to_ras, atol=1e-4)
+    from vtk.util import numpy_support
+
+    image = reader.GetOutput()
+    i, j, k = image.GetDimensions()
+    np.testing.assert_array_equal(numpy_support.vtk_to_numpy(image.GetPointData().GetScalars()).reshape(k, j, i), ours.array)
 
 
 def test_nifti_geometry_matches_slicer(context, shared_data):
