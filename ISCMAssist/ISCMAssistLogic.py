@@ -395,13 +395,11 @@ class ISCMAssistLogic(OpenLogicMixin, LevelsLogicMixin, SessionLogicMixin, Serie
         volumesLogic = self._moduleLogic("Volumes")
         progress(0.0, f"Loading {path.name}")
         if path.is_dir():
-            files = sorted(str(p) for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
-            if not files:
-                raise ReadFolderError(f"{path}: the folder holds no files")
+            files = self._seriesFilesInSliceOrder(path)
             fileList = vtk.vtkStringArray()
             for name in files:
-                fileList.InsertNextValue(name)
-            node = volumesLogic.AddArchetypeVolume(files[0], path.name, 0, fileList)
+                fileList.InsertNextValue(str(name))
+            node = volumesLogic.AddArchetypeVolume(str(files[0]), path.name, 0, fileList)
         elif path.is_file():
             node = volumesLogic.AddArchetypeVolume(str(path), path.name.split(".")[0])
         else:
@@ -413,6 +411,24 @@ class ISCMAssistLogic(OpenLogicMixin, LevelsLogicMixin, SessionLogicMixin, Serie
             self.setSeriesVolume(role, node)
         progress(1.0, f"Loaded {path.name}")
         return node
+
+    @staticmethod
+    def _seriesFilesInSliceOrder(folder: Path) -> list[Path]:
+        """The image files of the one DICOM series in ``folder``, sorted along the slice normal: Slicer's
+        archetype reader trusts the order it is given, so name order would give a wrong slice spacing.
+        Non-image and unreadable files are left out. Raises ReadFolderError for no or several series."""
+        from ISCMAssistLib.ingest import IngestError, scan_folder
+        from ISCMAssistLib.volumes import VolumeLoadError, files_in_slice_order
+
+        try:
+            scan = scan_folder(folder, include_nifti=False, describe=False)
+            if len(scan.series) != 1:
+                found = ", ".join(series.label for series in scan.series) or "none"
+                raise ReadFolderError(f"{folder}: expected one DICOM series, found {len(scan.series)} ({found})")
+            series = scan.series[0]
+            return files_in_slice_order(series.files, headers=series.headers)
+        except (IngestError, VolumeLoadError) as error:
+            raise ReadFolderError(str(error)) from None
 
     # ------------------------------------------------------------------ lesions and markups
 

@@ -208,3 +208,33 @@ def test_segments_survive_save_and_open(full_read, other_logic, tmp_path):
     assert rounded(case) == rounded(expected)
     node = other_logic.lesionNodes(lesion_id)["lesion_segment"]
     assert node.GetSegmentation().GetNumberOfSegments() == 1
+
+
+def test_dicom_folder_with_shuffled_file_names_loads_with_the_true_geometry(tmp_path, phantom):
+    """Slicer's archetype reader trusts the file order it gets: the Logic must sort along the slice normal."""
+    import random
+
+    from ISCMAssistLib.volumes import load_volume
+
+    files = phantom.write_dicom(tmp_path / "dicom")["t2_sagittal"]
+    names = [f"IM{number:04d}" for number in range(len(files))]
+    random.Random(3).shuffle(names)
+    for path, name in zip(files, names):
+        path.rename(path.with_name(name))
+    (files[0].parent / "notes.txt").write_text("not DICOM")
+    ctx = create_headless_context()
+    try:
+        node = ISCMAssistLogic(ctx.scene, ctx.logics).loadSeries(files[0].parent, "t2_sagittal")
+        ijk_to_ras = vtk_matrix_to_array(node)
+        np.testing.assert_allclose(ijk_to_ras, load_volume(files[0].parent).ijk_to_ras, atol=1e-3)
+        np.testing.assert_allclose(node.GetSpacing(), phantom.t2.spacing_mm, atol=1e-3)
+    finally:
+        ctx.close()
+
+
+def vtk_matrix_to_array(node) -> np.ndarray:
+    import vtk
+
+    matrix = vtk.vtkMatrix4x4()
+    node.GetIJKToRASMatrix(matrix)
+    return np.array([[matrix.GetElement(row, column) for column in range(4)] for row in range(4)])
