@@ -61,10 +61,6 @@ def slice_geometry_lps(ijk_to_ras: np.ndarray) -> tuple[list[float], list[float]
 
 def make_uid(seed: str | None, *parts: object) -> str:
     """Return a DICOM UID: random when ``seed`` is None, else derived from seed and parts (same inputs, same UID)."""
-    return _uid(seed, *parts)
-
-
-def _uid(seed: str | None, *parts: object) -> str:
     from pydicom.uid import generate_uid
 
     if seed is None:
@@ -128,15 +124,15 @@ def write_series(
     normal = np.cross(orientation[:3], orientation[3:])
     slice_spacing = float(abs(step_lps @ normal))
 
-    study_uid = study_instance_uid or _uid(seed, "study")
-    series_uid = series_instance_uid or _uid(seed, "series", series_number, series_description)
-    for_uid = frame_of_reference_uid or _uid(seed, "frame-of-reference")
+    study_uid = study_instance_uid or make_uid(seed, "study")
+    series_uid = series_instance_uid or make_uid(seed, "series", series_number, series_description)
+    for_uid = frame_of_reference_uid or make_uid(seed, "frame-of-reference")
     tags = dict(DEFAULT_PATIENT_TAGS)
     tags.update(patient or {})
 
     paths: list[Path] = []
     for k in range(array.shape[0]):
-        sop_uid = _uid(seed, "image", series_uid, k) if seed is not None else _uid(None)
+        sop_uid = make_uid(seed, "image", series_uid, k)
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = MR_IMAGE_STORAGE
         meta.MediaStorageSOPInstanceUID = sop_uid

@@ -146,10 +146,8 @@ class SpinePhantom:
         from . import dicom_series
 
         folder = Path(folder)
-        common = {"seed": seed, "study_instance_uid": None, "frame_of_reference_uid": None}
-        study_uid = dicom_series._uid(seed, "study")
-        for_uid = dicom_series._uid(seed, "frame-of-reference")
-        common.update(study_instance_uid=study_uid, frame_of_reference_uid=for_uid)
+        common = {"seed": seed, "study_instance_uid": dicom_series.make_uid(seed, "study"),
+                  "frame_of_reference_uid": dicom_series.make_uid(seed, "frame-of-reference")}
         return {
             "t2_sagittal": dicom_series.write_series(
                 folder / "t2", self.t2, series_description="SAG T2", series_number=2,
