@@ -49,6 +49,9 @@ MODULE_NAME = "ISCMAssist"
 ROLE_ATTRIBUTE = "ISCMAssist.Role"
 LESION_ATTRIBUTE = "ISCMAssist.LesionId"
 SOURCE_ATTRIBUTE = "ISCMAssist.SourcePath"  # file or DICOM folder a series volume was loaded from
+GAPS_ATTRIBUTE = "ISCMAssist.SliceGaps"  # JSON [[k_first, k_last, gap_mm, step_mm], ...] of missing slices
+#: the series each line is drawn on: lines that cross a slice gap of it are not measured
+LINE_SERIES = {"si": "t1_post", "ap": "t1_post", "transverse": "t1_post", "edema_si": "t2_sagittal"}
 
 #: role -> name of the line in the case's ``lines_lps``
 LINE_ROLES: dict[str, str] = {
@@ -394,12 +397,23 @@ class ISCMAssistLogic(OpenLogicMixin, LevelsLogicMixin, SessionLogicMixin, Serie
         path = Path(path)
         volumesLogic = self._moduleLogic("Volumes")
         progress(0.0, f"Loading {path.name}")
+        gaps: list = []
         if path.is_dir():
-            files = self._seriesFilesInSliceOrder(path)
-            fileList = vtk.vtkStringArray()
-            for name in files:
-                fileList.InsertNextValue(str(name))
-            node = volumesLogic.AddArchetypeVolume(str(files[0]), path.name, 0, fileList)
+            files, headers, gaps = self._seriesFilesInSliceOrder(path)
+            if gaps:  # Slicer's reader cannot represent missing slices: blank slices in their place
+                from ISCMAssistLib.volumes import VolumeLoadError, load_dicom_series
+
+                try:
+                    volume = load_dicom_series(files, headers=headers, source=str(path))
+                except VolumeLoadError as error:
+                    raise ReadFolderError(str(error)) from None
+                node = self.addSeriesVolume(volume, path.name)
+                self._appendWarnings(list(volume.warnings))
+            else:
+                fileList = vtk.vtkStringArray()
+                for name in files:
+                    fileList.InsertNextValue(str(name))
+                node = volumesLogic.AddArchetypeVolume(str(files[0]), path.name, 0, fileList)
         elif path.is_file():
             node = volumesLogic.AddArchetypeVolume(str(path), path.name.split(".")[0])
         else:
@@ -407,18 +421,22 @@ class ISCMAssistLogic(OpenLogicMixin, LevelsLogicMixin, SessionLogicMixin, Serie
         if node is None:
             raise ReadFolderError(f"{path}: not a volume Slicer can read")
         node.SetAttribute(SOURCE_ATTRIBUTE, str(path.absolute()))
+        if gaps:
+            node.SetAttribute(GAPS_ATTRIBUTE, json.dumps(
+                [[gap.k_first, gap.k_last, gap.gap_mm, gap.step_mm] for gap in gaps]))
         if role in SERIES_PARAMETERS:
             self.setSeriesVolume(role, node)
         progress(1.0, f"Loaded {path.name}")
         return node
 
     @staticmethod
-    def _seriesFilesInSliceOrder(folder: Path) -> list[Path]:
-        """The image files of the one DICOM series in ``folder``, sorted along the slice normal: Slicer's
-        archetype reader trusts the order it is given, so name order would give a wrong slice spacing.
-        Non-image and unreadable files are left out. Raises ReadFolderError for no or several series."""
+    def _seriesFilesInSliceOrder(folder: Path) -> tuple[list[Path], list, list]:
+        """The image files of the one DICOM series in ``folder`` sorted along the slice normal (Slicer's
+        archetype reader trusts the order it is given, so name order would give a wrong slice spacing),
+        their headers in that order, and the slice gaps (volumes.SliceGap). Non-image and unreadable
+        files are left out. Raises ReadFolderError for no or several series or a bad geometry."""
         from ISCMAssistLib.ingest import IngestError, scan_folder
-        from ISCMAssistLib.volumes import VolumeLoadError, files_in_slice_order
+        from ISCMAssistLib.volumes import VolumeLoadError, slice_order
 
         try:
             scan = scan_folder(folder, include_nifti=False, describe=False)
@@ -426,9 +444,37 @@ class ISCMAssistLogic(OpenLogicMixin, LevelsLogicMixin, SessionLogicMixin, Serie
                 found = ", ".join(series.label for series in scan.series) or "none"
                 raise ReadFolderError(f"{folder}: expected one DICOM series, found {len(scan.series)} ({found})")
             series = scan.series[0]
-            return files_in_slice_order(series.files, headers=series.headers)
+            order = slice_order(series.files, headers=series.headers)
         except (IngestError, VolumeLoadError) as error:
             raise ReadFolderError(str(error)) from None
+        header_of = dict(zip(series.files, series.headers))
+        return order.files, [header_of[file] for file in order.files], order.gaps
+
+    def _lineCheck(self):
+        """A read.LineCheck refusing a line that crosses a slice gap of the series it is drawn on."""
+        parameterNode = self.getParameterNode()
+        gapped = {}
+        for name, role in LINE_SERIES.items():
+            volume = parameterNode.GetNodeReference(SERIES_PARAMETERS[role])
+            if volume is not None and volume.GetAttribute(GAPS_ATTRIBUTE):
+                gapped[name] = volume
+        if not gapped:
+            return None
+
+        def check(name: str, pointsRas: np.ndarray) -> str | None:
+            volume = gapped.get(name)
+            if volume is None:
+                return None
+            rasToIjk = vtk.vtkMatrix4x4()
+            volume.GetRASToIJKMatrix(rasToIjk)
+            k = [rasToIjk.MultiplyPoint([*map(float, point), 1.0])[2] for point in pointsRas]
+            for kFirst, kLast, gapMm, stepMm in json.loads(volume.GetAttribute(GAPS_ATTRIBUTE)):
+                if max(k) > kFirst - 1 and min(k) < kLast + 1:
+                    return (f"it crosses a slice gap of {gapMm:.2f} mm in {volume.GetName()} "
+                            f"(slices {kFirst}-{kLast} missing, step {stepMm:.2f} mm)")
+            return None
+
+        return check
 
     # ------------------------------------------------------------------ lesions and markups
 
@@ -1032,7 +1078,7 @@ class ISCMAssistLogic(OpenLogicMixin, LevelsLogicMixin, SessionLogicMixin, Serie
         self._recomputing = True
         try:
             case, model, masks, warnings = self.buildCase()
-            compute_read(case, model, masks, warnings)
+            compute_read(case, model, masks, warnings, line_check=self._lineCheck())
             hints = [_hintToDict(hint) for hint in hintsmod.compute_hints(case)]
             parameterNode = self.getParameterNode()
             wasModifying = parameterNode.StartModify()

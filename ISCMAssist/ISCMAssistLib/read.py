@@ -8,7 +8,7 @@ few points of each lesion's lines (masks are measured once, by the caller, with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 
@@ -30,11 +30,17 @@ class LesionMasks:
     edema: MaskMeasurements | None = None
 
 
+#: line name ("si", "ap", "transverse", "edema_si") and its two RAS mm points -> why it must not be
+#: measured (e.g. it crosses a slice gap of its series), or None when it may be.
+LineCheck = Callable[[str, np.ndarray], "str | None"]
+
+
 def compute_read(
     case: dict,
     model: LevelModel | None,
     masks: dict[str, LesionMasks] | None = None,
     warnings: list[str] | None = None,
+    line_check: LineCheck | None = None,
 ) -> dict:
     """Fill every derivable field of ``case`` in place and return it.
 
@@ -43,11 +49,12 @@ def compute_read(
     lesion id, and an optional list that collects warnings for the reader (e.g. a lesion far outside
     the placed levels). Writes sizes (mm), levels spanned, location, enhancement and T2 lengths
     (vertebral segments), their ratio, and the patient's multiplicity; a field the reader set
-    (provenance "reader") is never overwritten.
+    (provenance "reader") is never overwritten. ``line_check`` may refuse a line (e.g. one that
+    crosses a slice gap of its series): a refused line is not measured and the reason is a warning.
     """
     masks = masks or {}
     for lesion in case.get("lesions", []):
-        _derive_lesion(lesion, model, masks.get(lesion["id"], LesionMasks()), warnings)
+        _derive_lesion(lesion, model, masks.get(lesion["id"], LesionMasks()), warnings, line_check)
     findings = case.setdefault("patient_findings", {})
     lesion_count = len(case.get("lesions", []))
     set_derived_value(findings, "multiplicity", None if lesion_count == 0 else
@@ -56,9 +63,16 @@ def compute_read(
 
 
 def _derive_lesion(lesion: dict, model: LevelModel | None, masks: LesionMasks,
-                   warnings: list[str] | None) -> None:
+                   warnings: list[str] | None, line_check: LineCheck | None) -> None:
     lines = {name: lps_to_ras(points) for name, points in (lesion.get("lines_lps") or {}).items()
              if points is not None}
+    if line_check is not None:
+        for name in list(lines):
+            reason = line_check(name, lines[name])
+            if reason:
+                del lines[name]
+                if warnings is not None:
+                    warnings.append(f"lesion {lesion['id']} {name} line not measured: {reason}")
 
     sizes = {axis: None for axis in LESION_LINES}
     if masks.lesion is not None:

@@ -995,15 +995,23 @@ def load_dicom_series(
     )
 
 
-def files_in_slice_order(
-    files: Sequence[str | os.PathLike], *, headers: Sequence[object] | None = None
-) -> list[Path]:
-    """Take the files of ONE single-frame DICOM series (any order); return them sorted along the slice normal.
+@dataclass(frozen=True)
+class SliceOrder:
+    """The files of one series sorted along the slice normal, and the slice gaps between them."""
+
+    files: list[Path]
+    gaps: list[SliceGap]
+
+
+def slice_order(files: Sequence[str | os.PathLike], *, headers: Sequence[object] | None = None) -> SliceOrder:
+    """Take the files of ONE single-frame DICOM series (any order); return them sorted along the slice
+    normal with the slice gaps (missing slices) found between them.
 
     This is the order Slicer's archetype reader (vtkSlicerVolumesLogic.AddArchetypeVolume) needs: it
-    trusts the list it is given. Non-image and unreadable files must be left out beforehand (see
-    ``ingest.scan_folder``). Raises VolumeLoadError for the same geometry problems as
-    ``load_dicom_series`` (mixed sizes/orientations, duplicate or off-grid positions).
+    trusts the list it is given, and it cannot represent gaps (load such a series with
+    ``load_dicom_series``, which inserts blank slices and records the gaps). Non-image and unreadable
+    files must be left out beforehand (see ``ingest.scan_folder``). Raises VolumeLoadError for the same
+    geometry problems as ``load_dicom_series`` (mixed sizes/orientations, duplicate or off-grid positions).
     """
     paths = [f if isinstance(f, Path) else Path(f) for f in files]
     if not paths:
@@ -1014,8 +1022,8 @@ def files_in_slice_order(
         frames.extend(_image_frames(header, path))
     source = str(paths[0].parent)
     _check_uniform(frames, source)
-    ordered, _, _, _, _ = _slice_grid(frames, source)
-    return list(dict.fromkeys(frame.file for frame in ordered))
+    ordered, _, _, gaps, _ = _slice_grid(frames, source)
+    return SliceOrder(files=list(dict.fromkeys(frame.file for frame in ordered)), gaps=list(gaps))
 
 
 def _store(target: np.ndarray, pixels: np.ndarray, frame: _Frame) -> None:

@@ -149,3 +149,17 @@ def test_an_extent_outside_c1_s1_is_a_warning_not_a_crash():
     compute_read(case, model_t1_to_t8(), warnings=warnings)
     assert case["lesions"][0]["levels"] is None
     assert any("not counted" in text and "C1-S1" in text for text in warnings)
+
+
+def test_a_refused_line_is_not_measured_and_says_why():
+    case = new_case("c1")
+    case["lesions"].append(lesion_with_lines())
+    warnings: list[str] = []
+
+    def crosses_gap(name, points_ras):
+        return "crosses a slice gap of 6.00 mm" if name == "edema_si" else None
+
+    compute_read(case, model_t1_to_t8(), warnings=warnings, line_check=crosses_gap)
+    lesion = case["lesions"][0]
+    assert lesion["t2_length_segments"] is None and lesion["enhancement_length_segments"] == 2
+    assert warnings == ["lesion L1 edema_si line not measured: crosses a slice gap of 6.00 mm"]

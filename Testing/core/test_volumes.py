@@ -575,18 +575,22 @@ def test_single_non_image_file_and_dicomdir(tmp_path):
     np.testing.assert_allclose(volume.ijk_to_ras, LPS_TO_RAS @ ijk_to_lps, atol=1e-6)
 
 
-def test_files_in_slice_order(tmp_path):
-    from ISCMAssistLib.volumes import files_in_slice_order
+def test_slice_order_sorts_files_and_reports_gaps(tmp_path):
+    from ISCMAssistLib.volumes import slice_order
 
     geometry = lps_geometry(AXIAL_IOP, (0.0, 0.0, 0.0), (1.0, 1.0, 2.0))
     geometry[:3, 2] *= -1.0  # written from top to bottom: slice order is the reverse of writing
     paths = shuffle_names(write_series(tmp_path / "a", ramp_volume((5, 3, 4)), geometry), seed=2)
-    assert files_in_slice_order(sorted(paths)) == paths[::-1]
+    assert slice_order(sorted(paths)).files == paths[::-1]
+    assert slice_order(paths).gaps == []
+    gapped = slice_order(paths[:2] + paths[3:])
+    assert gapped.files == (paths[:2] + paths[3:])[::-1]
+    assert [(gap.k_first, gap.k_last) for gap in gapped.gaps] == [(2, 2)]
     set_tags(paths[1:2], ImageOrientationPatient=list(SAGITTAL_IOP))
     with pytest.raises(VolumeLoadError, match="mixed orientations"):
-        files_in_slice_order(paths)
+        slice_order(paths)
     with pytest.raises(VolumeLoadError, match="no DICOM files given"):
-        files_in_slice_order([])
+        slice_order([])
 
 
 def test_signed_and_8_bit_pixels(tmp_path):

@@ -238,3 +238,34 @@ def vtk_matrix_to_array(node) -> np.ndarray:
     matrix = vtk.vtkMatrix4x4()
     node.GetIJKToRASMatrix(matrix)
     return np.array([[matrix.GetElement(row, column) for column in range(4)] for row in range(4)])
+
+
+def test_a_series_with_a_missing_slice_loads_with_a_gap_and_lines_across_it_are_not_measured(tmp_path, phantom):
+    from conftest import truth_lines
+
+    import pydicom
+
+    files = phantom.write_dicom(tmp_path / "dicom")
+    lesion_k = phantom.t2.ras_to_voxel(np.asarray(phantom.lesion.nodule_center_ras)[None, :])[0][2]
+    assert round(lesion_k) == 7
+    for path in files["t2_sagittal"]:
+        if int(pydicom.dcmread(path, stop_before_pixels=True).InstanceNumber) == 8:  # k = 7, the lesion's slice
+            path.unlink()
+    ctx = create_headless_context()
+    try:
+        logic = ISCMAssistLogic(ctx.scene, ctx.logics)
+        t2 = logic.loadSeries(files["t2_sagittal"][0].parent, "t2_sagittal")
+        logic.loadSeries(files["t1_post"][0].parent, "t1_post")
+        assert json.loads(t2.GetAttribute("ISCMAssist.SliceGaps"))[0][:2] == [7, 7]
+        np.testing.assert_allclose(t2.GetSpacing(), phantom.t2.spacing_mm, atol=1e-3)  # blank slice inserted
+        labels = [label for label in phantom.landmarks if label != "conus"]
+        logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
+        lesion_id = logic.addLesion()
+        for role, points in truth_lines(phantom).items():
+            logic.addLesionMarkup(lesion_id, role, points)
+        lesion = logic.recompute()["lesions"][0]
+        assert lesion["enhancement_length_segments"] == phantom.lesion.segments  # T1 post has no gap
+        assert lesion["t2_length_segments"] is None
+        assert any("edema_si line not measured" in text and "slice gap" in text for text in logic.warnings())
+    finally:
+        ctx.close()

@@ -14,7 +14,7 @@ vtk = pytest.importorskip("vtk")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the shared DICOM factory
 
 from dicom_factory import AXIAL_IOP, SAGITTAL_IOP, lps_geometry, oblique_iop, ramp_volume, shuffle_names, write_series  # noqa: E402
-from ISCMAssistLib.volumes import files_in_slice_order, load_volume  # noqa: E402
+from ISCMAssistLib.volumes import load_volume, slice_order  # noqa: E402
 
 
 def _matrix(vtk_matrix) -> np.ndarray:
@@ -73,10 +73,10 @@ def test_descending_shuffled_series_matches_slicer(context, tmp_path):
     np.testing.assert_array_equal(ours.array, theirs_array)
 
 
-def test_files_in_slice_order_feed_slicer_a_shuffled_series(context, tmp_path):
+def test_slice_order_feeds_slicer_a_shuffled_series(context, tmp_path):
     # PACS exports name files by UID: name order says nothing. Slicer's reader needs them in slice order.
     files = shuffle_names(write_series(tmp_path / "u", ramp_volume((6, 10, 8)), CASES["oblique"]), seed=11)
-    ordered = files_in_slice_order(sorted(files))
+    ordered = slice_order(sorted(files)).files
     assert ordered == files  # written (ascending) order recovered from the headers alone
     theirs_matrix, theirs_array = _slicer_volume(context, ordered)
     ours = load_volume(tmp_path / "u")
