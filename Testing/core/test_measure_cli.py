@@ -54,3 +54,22 @@ def test_measure_rejects_an_empty_mask_naming_it(shared_data, tmp_path, capsys):
     nib.save(nib.Nifti1Image(np.zeros(image.shape, np.uint8), image.affine), empty)
     assert main(["measure", "--volume", str(levels), "--levels", str(levels), "--lesion-seg", str(empty)]) == 2
     assert "empty" in capsys.readouterr().err
+
+
+def test_measure_refuses_a_mask_across_a_slice_gap(tmp_path, capsys):
+    from ISCMAssistLib.dicom_series import write_series
+    from ISCMAssistLib.markups_io import write_point_list
+    from ISCMAssistLib.volumes import Volume
+
+    mask = np.zeros((8, 20, 20), np.uint8)
+    mask[2:6, 8:12, 8:12] = 1  # axial slices k = 2..5, 3 mm apart
+    ijk_to_ras = np.diag([1.0, 1.0, 3.0, 1.0])
+    files = write_series(tmp_path / "mask", Volume(mask.astype(np.float32), ijk_to_ras),
+                         series_description="lesion mask", series_number=1, seed="gap")
+    files[3].unlink()  # the slice at k = 3
+    levels = tmp_path / "levels.mrk.json"
+    write_point_list(levels, ["T4", "T5"], np.array([[10.0, 10.0, 30.0], [10.0, 10.0, 0.0]]), name="levels")
+    code = main(["measure", "--volume", str(tmp_path / "mask"), "--levels", str(levels),
+                 "--lesion-seg", str(tmp_path / "mask")])
+    assert code == 2
+    assert "crosses a slice gap of 6.00 mm" in capsys.readouterr().err

@@ -85,6 +85,7 @@ def _measure_mask(path: Path | None, volume, model, what: str, warnings: list[st
     corners = mask.voxel_to_ras(_bounding_box_corners(mask))
     if not volume.contains_ras(corners).any():
         raise ValueError(f"{path}: the {what} mask lies wholly outside the volume it should measure")
+    mask.require_no_gap(corners, f"the {what} mask")
     result = mask_measurements(mask, model)
     warnings.extend(f"{what} mask {path.name}: {text}" for text in result.warnings)
     return result
