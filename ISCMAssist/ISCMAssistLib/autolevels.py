@@ -44,6 +44,7 @@ _LATERAL_OFFSETS_MM = (0.0, -10.0, 10.0, -20.0, 20.0)  # slab positions tried, m
 _STEP_MM = 1.0            # resampling step of the working sagittal image
 _SLAB_HALF_MM = 4.0       # half thickness of the mid-sagittal slab averaged across R-L
 _T_RANGE_MM = (-8.0, 55.0)  # straightened frame: posterior (-) to anterior (+) of the canal
+_MAX_SI_STEP_MM = 5.0     # coarser sampling along the spine does not resolve discs (4-10 mm high)
 _MIN_SEEN_DISCS = 4
 _MIN_SEEN_DISCS_BESIDE = 6  # ... for a slab beside the middle of the series
 _MIN_SCORE_BESIDE = 3.0
@@ -53,9 +54,10 @@ _SCALE_LOG_SD = 0.20      # spread of patient size relative to the prior
 _T2_CSF_RATIO = 1.25      # canal / column brightness above which the image is read as T2
 _EDGE_S_SIGMA = 3.0       # smoothing (mm) along the spine of the edge energy
 _BAND_T_SIGMA = 5.0       # smoothing (mm) across the column of the edge filter (discs are wide)
+_PROFILE_T_SIGMA = 2.0    # ... of the edge filter whose strip average is the disc profile
 _COLUMN_MIN_T_MM = 8.0    # the column path stays at least this far (mm) in front of the canal
-_PROFILE_BEHIND_MM = 3    # the disc profile averages the column strip from 3 mm behind the path ...
-_PROFILE_FRONT_MM = 12    # ... to 12 mm in front of it
+_STRIP_FROM_WALL_MM = (2.0, 18.0)   # the disc profile averages the column from 2 to 18 mm in front of the canal's anterior wall
+_WALL_SEARCH_MM = (16.0, 2.0)       # the wall is sought 16 to 2 mm behind the column path
 _RATIO_RANGE = (0.6, 1.6)   # allowed ratio of consecutive disc spacings in one chain
 _CUE_BONUS = 6.0          # log-likelihood bonus of a hypothesis that agrees with an anatomical cue
 
@@ -162,6 +164,12 @@ def propose_levels(
         raise AutoLevelsError(f"contrast: '{contrast}' is not one of auto, t2, t1")
     anchor_label, anchor_ras = _check_anchor(anchor)
     report(0, total)
+    step = _si_step_mm(volume)
+    if step > _MAX_SI_STEP_MM:
+        report(total, total)
+        return LevelProposal([], False, [f"no spine found: the image samples the spine's length every {step:.1f} mm; "
+                                         f"discs (4-10 mm high) need {_MAX_SI_STEP_MM:.0f} mm or finer (use a sagittal series)"],
+                             spine_found=False, contrast="")
     grid, chain, problem = None, None, "no regular chain of intervertebral discs"
     # The spine is usually in the middle of a sagittal series; if not, look beside it.
     for n, offset in enumerate(_LATERAL_OFFSETS_MM):
@@ -193,6 +201,20 @@ def propose_levels(
     report(total, total)
     return LevelProposal(points, confident, messages, spine_found=True,
                          contrast="t2" if chain.polarity > 0 else "t1")
+
+
+def _si_step_mm(volume) -> float:
+    """Return the sampling step (mm) of ``volume`` along S-I: the S-I extent of one step along the
+    voxel axis that points most nearly S-I (7.5 for an axial stack of 7.5 mm slices)."""
+    try:
+        matrix = np.asarray(volume.ijk_to_ras, dtype=float)[:3, :3]
+    except (AttributeError, TypeError, ValueError) as error:
+        raise AutoLevelsError(f"volume: not a Volume with array and ijk_to_ras ({error})") from None
+    lengths = np.linalg.norm(matrix, axis=0)
+    if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)) or np.any(lengths == 0):
+        raise AutoLevelsError(f"{getattr(volume, 'source', '') or 'volume'}: ijk_to_ras is not a valid 4x4 matrix")
+    axis = int(np.argmax(np.abs(matrix[2]) / lengths))
+    return float(abs(matrix[2, axis]))
 
 
 def _best_chain(grid: "_Grid", contrast: str) -> "_Chain | None":
@@ -474,14 +496,20 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     edges = ndimage.gaussian_filter1d(np.abs(gradient), _EDGE_S_SIGMA, axis=0)
     # No edges from the border of the field of view.
     edges[ndimage.binary_dilation(inside < 1, iterations=4)] = 0.0
-    edges[:, t < _COLUMN_MIN_T_MM] = 0.0
-    column_energy = ndimage.gaussian_filter(edges, (12.0, 3.0))
+    # The column path keeps clear of the canal; the profile may start closer, at the canal's wall.
+    column_energy = ndimage.gaussian_filter(np.where(t[None] < _COLUMN_MIN_T_MM, 0.0, edges), (12.0, 3.0))
     # Row-normalised: the column is followed as well where its contrast is faint.
     column_energy /= column_energy.max(axis=1, keepdims=True) + 1e-12
     column = _dp_path(column_energy, penalty=0.02)
-    offset = np.arange(t.size)[None] - column[:, None]
-    near = (offset >= -_PROFILE_BEHIND_MM) & (offset <= _PROFILE_FRONT_MM) & (inside > 0)
-    profile = (edges * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1)
+    wall = _canal_wall(straight, t, column, polarity)
+    from_wall = t[None] - wall[:, None]
+    near = (from_wall >= _STRIP_FROM_WALL_MM[0]) & (from_wall <= _STRIP_FROM_WALL_MM[1]) & (inside > 0)
+    # The profile's edges are smoothed less across the column than the path's: near the canal the
+    # strip is narrow (cervical bodies are 15-20 mm deep) and discs may be tilted.
+    strip_gradient = ndimage.gaussian_filter(straight, (1.0, _PROFILE_T_SIGMA), order=(1, 0))
+    strip_edges = ndimage.gaussian_filter1d(np.abs(strip_gradient), _EDGE_S_SIGMA, axis=0)
+    strip_edges[ndimage.binary_dilation(inside < 1, iterations=4)] = 0.0
+    profile = (strip_edges * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1)
     seen = inside[np.arange(s.size), column] > 0
     if seen.sum() < 40:
         return None
@@ -492,7 +520,7 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     if peaks.size == 0:
         return None
     strength = props["prominences"] / noise
-    frame.update(profile=profile, peaks=peaks, strength=strength, column=column)  # for figures
+    frame.update(profile=profile, peaks=peaks, strength=strength, column=column, wall=wall)  # for figures
     messages: list[str] = []
     signed = np.where(seen, (gradient * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1), 0.0)
     # Spacing is measured along the column (not the canal): where the canal bends, arc length in
@@ -521,6 +549,25 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     score = float(np.median(chain_strength[~interpolated])) * seen_fraction if (~interpolated).any() else 0.0
     return _Chain(polarity, chain_s, t_disc, chain_strength, interpolated, score, frame, s_valid,
                   weak_peaks, weak_strength, messages, csf_ratio)
+
+
+def _canal_wall(straight: np.ndarray, t: np.ndarray, column: np.ndarray, polarity: int) -> np.ndarray:
+    """Return, per row of the straightened image, t (mm) of the canal's anterior wall.
+
+    The wall is the steepest CSF-to-column step (a fall on T2, a rise on T1) between
+    _WALL_SEARCH_MM behind the column path, median-filtered along the spine (31 mm) so that disc
+    bulges and the basivertebral veins do not move it.
+    """
+    smooth = ndimage.gaussian_filter(straight, (3.0, 1.0))
+    step = polarity * np.diff(smooth, axis=1)        # negative where intensity falls going anterior (T2)
+    mid_t = 0.5 * (t[:-1] + t[1:])
+    column_t = t[column]
+    allowed = ((mid_t[None] >= column_t[:, None] - _WALL_SEARCH_MM[0])
+               & (mid_t[None] <= column_t[:, None] - _WALL_SEARCH_MM[1]) & (mid_t[None] >= t[0] + 2.0))
+    step = np.where(allowed, step, np.inf)
+    wall = mid_t[np.argmin(step, axis=1)]
+    wall = np.where(np.isfinite(step.min(axis=1)), wall, column_t - 3.0 - _STRIP_FROM_WALL_MM[0])
+    return ndimage.median_filter(wall, 31, mode="nearest")
 
 
 def _not_a_spine(chain: _Chain, strict: bool = False) -> str:
