@@ -451,25 +451,28 @@ class ISCMAssistLogic(OpenLogicMixin, LevelsLogicMixin, SessionLogicMixin, Serie
         return order.files, [header_of[file] for file in order.files], order.gaps
 
     def _lineCheck(self):
-        """A read.LineCheck refusing a line that crosses a slice gap of the series it is drawn on."""
+        """A read.LineCheck refusing a line that lies outside the series it is drawn on, or crosses a
+        slice gap of it; None when no series is selected."""
         parameterNode = self.getParameterNode()
-        gapped = {}
-        for name, role in LINE_SERIES.items():
-            volume = parameterNode.GetNodeReference(SERIES_PARAMETERS[role])
-            if volume is not None and volume.GetAttribute(GAPS_ATTRIBUTE):
-                gapped[name] = volume
-        if not gapped:
+        volumes = {name: parameterNode.GetNodeReference(SERIES_PARAMETERS[role]) for name, role in LINE_SERIES.items()}
+        volumes = {name: volume for name, volume in volumes.items()
+                   if volume is not None and volume.GetImageData() is not None}
+        if not volumes:
             return None
 
         def check(name: str, pointsRas: np.ndarray) -> str | None:
-            volume = gapped.get(name)
+            volume = volumes.get(name)
             if volume is None:
                 return None
             rasToIjk = vtk.vtkMatrix4x4()
             volume.GetRASToIJKMatrix(rasToIjk)
-            k = [rasToIjk.MultiplyPoint([*map(float, point), 1.0])[2] for point in pointsRas]
-            for kFirst, kLast, gapMm, stepMm in json.loads(volume.GetAttribute(GAPS_ATTRIBUTE)):
-                if max(k) > kFirst - 1 and min(k) < kLast + 1:
+            ijk = np.array([rasToIjk.MultiplyPoint([*map(float, point), 1.0])[:3] for point in pointsRas])
+            dimensions = np.array(volume.GetImageData().GetDimensions())
+            if ((ijk < -0.5) | (ijk > dimensions - 0.5)).any():
+                return f"a point lies outside {volume.GetName()}; move it onto the image"
+            k = ijk[:, 2]
+            for kFirst, kLast, gapMm, stepMm in json.loads(volume.GetAttribute(GAPS_ATTRIBUTE) or "[]"):
+                if k.max() > kFirst - 1 and k.min() < kLast + 1:
                     return (f"it crosses a slice gap of {gapMm:.2f} mm in {volume.GetName()} "
                             f"(slices {kFirst}-{kLast} missing, step {stepMm:.2f} mm)")
             return None

@@ -269,3 +269,15 @@ def test_a_series_with_a_missing_slice_loads_with_a_gap_and_lines_across_it_are_
         assert any("edema_si line not measured" in text and "slice gap" in text for text in logic.warnings())
     finally:
         ctx.close()
+
+
+def test_a_line_outside_its_series_is_not_measured_and_the_reader_is_told(phantom_read, phantom):
+    logic, lesion_id = phantom_read
+    logic.addSeriesVolume(phantom.t1_post, "T1 post", "t1_post")
+    assert logic.recompute()["lesions"][0]["size_mm"]["si"] is not None
+    outside = np.asarray(phantom.lesion.nodule_center_ras) + [500.0, 0.0, 0.0]
+    logic.setControlPoints(logic.lesionNodes(lesion_id)["lesion_si"], [outside, outside + [0, 0, 10.0]])
+    lesion = logic.recompute()["lesions"][0]
+    assert lesion["size_mm"]["si"] is None
+    assert any("si line not measured: a point lies outside T1 post" in text for text in logic.warnings())
+    assert logic.lesionNodes(lesion_id)["lesion_si"].GetNumberOfControlPoints() == 2  # nothing the reader made is lost
