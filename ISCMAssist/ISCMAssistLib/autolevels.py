@@ -59,6 +59,8 @@ _COLUMN_MIN_T_MM = 8.0    # the column path stays at least this far (mm) in fron
 _STRIP_FROM_WALL_MM = (2.0, 18.0)   # the disc profile averages the column from 2 to 18 mm in front of the canal's anterior wall
 _WALL_SEARCH_MM = (16.0, 2.0)       # the wall is sought 16 to 2 mm behind the column path
 _RATIO_RANGE = (0.6, 1.6)   # allowed ratio of consecutive disc spacings in one chain
+_EXTEND_TOLERANCE = 0.25  # a peak continues the chain within this fraction of the end step ...
+_EXTEND_MIN_FRACTION = 0.3  # ... and at least this fraction of the end discs' strength
 _CUE_BONUS = 6.0          # log-likelihood bonus of a hypothesis that agrees with an anatomical cue
 
 
@@ -532,6 +534,8 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     chain_c, chain_strength, interpolated = _regular_chain(peak_c, strength, messages)
     if chain_c.size == 0:
         return None
+    chain_c, chain_strength, interpolated = _extend_chain(chain_c, chain_strength, interpolated, peak_c, strength,
+                                                          messages)
     in_chain = np.isin(peak_c, chain_c)
     weak_peaks, weak_strength = peak_s[~in_chain], strength[~in_chain]
     chain_s = np.interp(chain_c, column_arc, s)
@@ -687,6 +691,55 @@ def _regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str]):
     if strong_left_out:
         messages.append(f"{strong_left_out} strong disc-like peak(s) outside the regular chain were left out")
     return np.array(out_s), np.array(out_st), np.array(out_interp, dtype=bool)
+
+
+def _extend_chain(chain: np.ndarray, chain_strength: np.ndarray, interpolated: np.ndarray, peaks: np.ndarray,
+                  strength: np.ndarray, messages: list[str]):
+    """Extend a regular chain at its cranial end with weaker peaks that continue its rhythm.
+
+    Small cervical discs give weaker edges than thoracic and lumbar ones, so the strongest chain may
+    stop short of C2/C3. (Not at the caudal end: the sacrum's fusion lines would continue the rhythm.) Takes the chain (positions mm, strengths, interpolated flags) and all peaks (positions,
+    strengths); a peak joins when it lies one step (the end step, within _EXTEND_TOLERANCE) beyond
+    the end and is at least _EXTEND_MIN_FRACTION as strong as the chain's end discs. One unseen disc
+    is bridged only when two further peaks both continue the rhythm beyond it. Returns the
+    extended (positions, strengths, interpolated), cranial first.
+    """
+    s, st, interp = list(chain), list(chain_strength), list(interpolated)
+    for direction in (-1,):   # cranial only (see above)
+        added = bridged = 0
+        while len(s) >= 2:
+            end, before = (s[0], s[1]) if direction < 0 else (s[-1], s[-2])
+            step = abs(end - before)
+            ends = st[:3] if direction < 0 else st[-3:]
+            floor = _EXTEND_MIN_FRACTION * float(np.median([x for x in ends if x > 0] or [0.0]))
+
+            def near(k: int) -> int | None:
+                target = end + direction * k * step
+                ok = (np.abs(peaks - target) <= _EXTEND_TOLERANCE * step) & (strength >= floor)
+                ok &= (peaks < end - 0.5 * step) if direction < 0 else (peaks > end + 0.5 * step)
+                return int(np.argmin(np.where(ok, np.abs(peaks - target), np.inf))) if ok.any() else None
+
+            one = near(1)
+            if one is not None:
+                new = [(float(peaks[one]), float(strength[one]), False)]
+            else:
+                two, three = near(2), near(3)
+                if two is None or three is None or peaks[three] * direction <= peaks[two] * direction:
+                    break
+                new = [(end + direction * 0.5 * abs(peaks[two] - end), 0.0, True),
+                       (float(peaks[two]), float(strength[two]), False)]
+                bridged += 1
+            for position, value, flag in new:
+                if direction < 0:
+                    s.insert(0, position), st.insert(0, value), interp.insert(0, flag)
+                else:
+                    s.append(position), st.append(value), interp.append(flag)
+            added += 1
+        if added:
+            end_name = "cranial" if direction < 0 else "caudal"
+            messages.append(f"{added + bridged} fainter disc(s) continue the chain's rhythm at its {end_name} end"
+                            + (f" ({bridged} interpolated)" if bridged else ""))
+    return np.array(s), np.array(st), np.array(interp, dtype=bool)
 
 
 def _disc_t(bands: np.ndarray, t: np.ndarray, column: np.ndarray, s_disc: float) -> float:
