@@ -49,6 +49,7 @@ _MIN_SEEN_DISCS = 4
 _MIN_SEEN_DISCS_BESIDE = 6  # ... for a slab beside the middle of the series
 _MIN_SCORE_BESIDE = 3.0
 _MIN_SCORE = 2.0          # median disc prominence / profile noise below which no spine is reported
+_MIN_SCORE_LONG_CHAIN = 1.5  # ... for a chain of >= _MIN_SEEN_DISCS_BESIDE discs seen without a gap
 _SPACING_LOG_SD = 0.12    # spread of log(observed / prior segment height) within one spine
 _SCALE_LOG_SD = 0.20      # spread of patient size relative to the prior
 _T2_CSF_RATIO = 1.25      # canal / column brightness above which the image is read as T2
@@ -222,12 +223,14 @@ def _si_step_mm(volume) -> float:
 def _best_chain(grid: "_Grid", contrast: str) -> "_Chain | None":
     """Return the better of the T2 (bright CSF) and T1 (dark CSF) readings of ``grid``, or None."""
     chains = [] if contrast == "t1" else [_detect_chain(grid, 1)]
-    # A clearly bright canal means a T2-like contrast: no need to try the T1 reading.
-    t2_clear = contrast == "auto" and chains[0] is not None and chains[0].csf_ratio >= _T2_CSF_RATIO
+    # A clearly bright canal with a disc chain means a T2-like contrast: no need to try the T1 reading.
+    t2_clear = (contrast == "auto" and chains[0] is not None and chains[0].csf_ratio >= _T2_CSF_RATIO
+                and not _not_a_spine(chains[0]))
     if contrast == "t1" or (contrast == "auto" and not t2_clear):
         chains.append(_detect_chain(grid, -1))
     chains = [c for c in chains if c is not None]
-    return max(chains, key=lambda c: c.score, default=None)
+    # A reading that passes the spine checks beats one that does not; then the stronger chain.
+    return max(chains, key=lambda c: (not _not_a_spine(c), c.score), default=None)
 
 
 def shift_labels(labels: Sequence[str], by: int) -> list[str]:
@@ -542,7 +545,10 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     chain_s = _refine_discs(profile, signed, chain_s, interpolated)
     frame["column_arc"] = column_arc
     # Contrast check: CSF is brighter than the column on T2 and darker on T1.
-    canal_values = straight[:, np.abs(t) <= 3.0][seen]
+    # The path may run beside the CSF's middle (a 4 mm stripe in front of the cord): per row, the
+    # brightest (T2) or darkest (T1) of the smoothed values within 4 mm of it.
+    near_canal = polarity * ndimage.gaussian_filter(straight, (2.0, 1.0))[:, np.abs(t) <= 4.0]
+    canal_values = polarity * near_canal.max(axis=1)[seen]
     column_values = straight[np.arange(s.size), column][seen]
     canal_level, column_level = float(np.median(canal_values)), float(np.median(column_values))
     if polarity * (canal_level - column_level) <= 0:
@@ -590,7 +596,11 @@ def _not_a_spine(chain: _Chain, strict: bool = False) -> str:
         return f"{len(chain.s)} disc-like bands in a row, more than a spine has (24)"
     if chain.polarity > 0 and chain.csf_ratio < _T2_CSF_RATIO or chain.polarity < 0 and chain.csf_ratio > 1.0 / _T2_CSF_RATIO:
         return f"no spinal canal standing out from the column (canal/column contrast {chain.csf_ratio:.2f})"
-    if chain.score < (_MIN_SCORE_BESIDE if strict else _MIN_SCORE):
+    # A long chain without gaps is itself strong evidence (noise makes no regular rhythm of 6 bands);
+    # its peaks are broad where segments are long (lumbar), which lowers prominence / noise.
+    long_regular = seen >= _MIN_SEEN_DISCS_BESIDE and not chain.interpolated.any()
+    minimum = _MIN_SCORE_BESIDE if strict else (_MIN_SCORE_LONG_CHAIN if long_regular else _MIN_SCORE)
+    if chain.score < minimum:
         return f"disc-like bands too faint (strength {chain.score:.1f} x noise)"
     return ""
 
