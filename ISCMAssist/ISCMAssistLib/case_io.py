@@ -11,7 +11,6 @@ import io
 import json
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from .case import (

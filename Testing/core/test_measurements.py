@@ -108,7 +108,6 @@ def test_empty_mask_raises_naming_it():
 
 
 def test_far_outside_landmarks_warns_but_measures():
-    affine = np.eye(4)
     array = np.zeros((10, 8, 8), dtype=np.uint8)
     array[2:8, 2:6, 2:6] = 1
     far = Volume(array, np.array([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [0, 0, 1.0, -100.0], [0, 0, 0, 1]]))

@@ -61,14 +61,34 @@ def truth_lines(phantom) -> dict[str, np.ndarray]:
     return lines
 
 
-@pytest.fixture
-def phantom_read(logic, phantom):
-    """The logic with the phantom's level landmarks and one lesion placed from ground truth; returns
-    (logic, lesion id)."""
+def place_phantom_levels(logic, phantom) -> None:
+    """Place the phantom's vertebra and disc landmarks (not the conus) as the level point list."""
     labels = [label for label in phantom.landmarks if label != "conus"]
     logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
+
+
+def place_phantom_lesion(logic, phantom) -> str:
+    """Add a lesion with the phantom's ground-truth lines; return its id."""
     lesion_id = logic.addLesion()
     with logic.batch():
         for role, points in truth_lines(phantom).items():
             logic.addLesionMarkup(lesion_id, role, points)
-    return logic, lesion_id
+    return lesion_id
+
+
+@pytest.fixture
+def phantom_read(logic, phantom):
+    """The logic with the phantom's level landmarks and one lesion placed from ground truth; returns
+    (logic, lesion id)."""
+    place_phantom_levels(logic, phantom)
+    return logic, place_phantom_lesion(logic, phantom)
+
+
+@pytest.fixture
+def other_logic():
+    """A second, empty scene with its own logic (to open a saved read into)."""
+    ctx = create_headless_context()
+    module_logic = ISCMAssistLogic(ctx.scene, ctx.logics)
+    yield module_logic
+    module_logic.cleanup()
+    ctx.close()

@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 import slicer
-from conftest import rounded, truth_lines
+from conftest import place_phantom_levels, rounded, truth_lines
 
 from ISCMAssistHeadless import create_headless_context
 from ISCMAssistLib.case import CaseValidationError
@@ -333,8 +333,7 @@ def test_series_entry_is_kept_without_a_volume_and_dropped_on_deselect(logic, ph
 def test_lesion_segment_gives_sizes_and_levels(logic, phantom):
     from ISCMAssistLib.volumes import Volume
 
-    labels = [label for label in phantom.landmarks if label != "conus"]
-    logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
+    place_phantom_levels(logic, phantom)
     truth = phantom.lesion
     # the nodule as an ellipsoid mask on the T2 grid (voxel centres inside)
     k, j, i = np.indices(phantom.t2.array.shape)
@@ -359,8 +358,7 @@ def test_lesion_segment_gives_sizes_and_levels(logic, phantom):
 
 
 def test_conus_point_defines_the_conus_region(logic, phantom):
-    labels = [label for label in phantom.landmarks if label != "conus"]
-    logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
+    place_phantom_levels(logic, phantom)
     upper, body = np.asarray(phantom.landmarks["T10/T11"]), np.asarray(phantom.landmarks["T11"])
     lower = np.asarray(phantom.landmarks["T11/T12"])
     # a small lesion within the T11 body: u from 17.8 to 18.2

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import rounded
+from conftest import place_phantom_lesion, place_phantom_levels, rounded
 
 from ISCMAssistHeadless import create_headless_context
 from ISCMAssistLogic import (
@@ -34,15 +34,6 @@ def full_read(phantom_read, phantom):
     logic.setCaseInfo(caseId="case-042", readerName="reader1", notes="phantom")
     return logic
 
-
-@pytest.fixture
-def other_logic():
-    """A second, empty scene with its own logic (to open a saved folder into)."""
-    ctx = create_headless_context()
-    module_logic = ISCMAssistLogic(ctx.scene, ctx.logics)
-    yield module_logic
-    module_logic.cleanup()
-    ctx.close()
 
 
 def test_save_then_open_gives_the_same_read(full_read, other_logic, tmp_path):
@@ -157,8 +148,6 @@ def test_load_real_series_from_nifti(logic, shared_data):
 
 
 def test_export_writes_case_csv_and_sr_from_dicom_series(tmp_path, phantom):
-    from conftest import truth_lines
-
     from ISCMAssistLib import sr
     from ISCMAssistLib.case_io import load_case
 
@@ -167,11 +156,8 @@ def test_export_writes_case_csv_and_sr_from_dicom_series(tmp_path, phantom):
     try:
         files = phantom.write_dicom(tmp_path / "dicom")
         module_logic.loadSeries(files["t2_sagittal"][0].parent, "t2_sagittal")
-        labels = [label for label in phantom.landmarks if label != "conus"]
-        module_logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
-        lesion_id = module_logic.addLesion()
-        for role, points in truth_lines(phantom).items():
-            module_logic.addLesionMarkup(lesion_id, role, points)
+        place_phantom_levels(module_logic, phantom)
+        lesion_id = place_phantom_lesion(module_logic, phantom)
         module_logic.setReaderValue("lesion", "enhancement", "homogeneous", lesion_id)
         written = module_logic.exportRead(tmp_path / "export")
         assert set(written) == {"case", "csv", "sr"}
@@ -241,8 +227,6 @@ def vtk_matrix_to_array(node) -> np.ndarray:
 
 
 def test_a_series_with_a_missing_slice_loads_with_a_gap_and_lines_across_it_are_not_measured(tmp_path, phantom):
-    from conftest import truth_lines
-
     import pydicom
 
     files = phantom.write_dicom(tmp_path / "dicom")
@@ -258,11 +242,8 @@ def test_a_series_with_a_missing_slice_loads_with_a_gap_and_lines_across_it_are_
         logic.loadSeries(files["t1_post"][0].parent, "t1_post")
         assert json.loads(t2.GetAttribute("ISCMAssist.SliceGaps"))[0][:2] == [7, 7]
         np.testing.assert_allclose(t2.GetSpacing(), phantom.t2.spacing_mm, atol=1e-3)  # blank slice inserted
-        labels = [label for label in phantom.landmarks if label != "conus"]
-        logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
-        lesion_id = logic.addLesion()
-        for role, points in truth_lines(phantom).items():
-            logic.addLesionMarkup(lesion_id, role, points)
+        place_phantom_levels(logic, phantom)
+        place_phantom_lesion(logic, phantom)
         lesion = logic.recompute()["lesions"][0]
         assert lesion["enhancement_length_segments"] == phantom.lesion.segments  # T1 post has no gap
         assert lesion["t2_length_segments"] is None

@@ -7,7 +7,7 @@ import copy
 
 import numpy as np
 import pytest
-from conftest import rounded, truth_lines
+from conftest import place_phantom_lesion, place_phantom_levels, rounded
 
 from ISCMAssistHeadless import create_headless_context
 from ISCMAssistLib import coords
@@ -35,14 +35,6 @@ def source_case(phantom_read, phantom):
     logic.setCaseInfo(caseId="case-007", readerName="reader1", notes="rebuilt")
     return copy.deepcopy(logic.getCase())
 
-
-@pytest.fixture
-def other_logic():
-    ctx = create_headless_context()
-    module_logic = ISCMAssistLogic(ctx.scene, ctx.logics)
-    yield module_logic
-    module_logic.cleanup()
-    ctx.close()
 
 
 def test_case_to_scene_to_case_is_identity(source_case, other_logic):
@@ -136,12 +128,8 @@ def test_scene_to_sr_to_new_scene(tmp_path, phantom, other_logic):
     try:
         files = phantom.write_dicom(tmp_path / "dicom")
         logic.loadSeries(files["t2_sagittal"][0].parent, "t2_sagittal")
-        labels = [label for label in phantom.landmarks if label != "conus"]
-        logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
-        lesion_id = logic.addLesion()
-        with logic.batch():
-            for role, points in truth_lines(phantom).items():
-                logic.addLesionMarkup(lesion_id, role, points)
+        place_phantom_levels(logic, phantom)
+        lesion_id = place_phantom_lesion(logic, phantom)
         logic.setReaderValue("lesion", "enhancement", "homogeneous", lesion_id)
         logic.setReaderValue("lesion", "size_mm.si", 18.0, lesion_id)
         logic.setCaseInfo(caseId="case-sr", readerName="reader1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import place_phantom_levels
 
 from ISCMAssistLib.ingest import IngestError
 
@@ -47,8 +48,7 @@ def test_load_proposed_series_selects_them_and_the_case_knows_their_uids(logic, 
     series = {entry["role"]: entry for entry in logic.getCase()["series"]}
     assert series["t2_sagittal"]["series_uid"] == next(row["key"] for row in rows if row["role"] == "t2_sagittal")
     # DICOM sources are known, so Export writes an SR
-    labels = [label for label in phantom.landmarks if label != "conus"]
-    logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
+    place_phantom_levels(logic, phantom)
     logic.addLesion()
     assert "sr" in logic.exportRead(tmp_path / "export")
 

@@ -11,7 +11,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import slicer
-from conftest import rounded, truth_lines
+from conftest import place_phantom_lesion, place_phantom_levels, rounded
 
 from ISCMAssistHeadless import create_headless_context
 from ISCMAssistLib import session as sessionmod
@@ -56,12 +56,8 @@ def new_logic():
 
 
 def place_read(logic, phantom):
-    labels = [label for label in phantom.landmarks if label != "conus"]
-    logic.setLevelLandmarks(labels, np.array([phantom.landmarks[label] for label in labels]))
-    first = logic.addLesion()
-    with logic.batch():
-        for role, points in truth_lines(phantom).items():
-            logic.addLesionMarkup(first, role, points)
+    place_phantom_levels(logic, phantom)
+    first = place_phantom_lesion(logic, phantom)
     logic.setReaderValue("lesion", "t2_signal", "hyperintense", first)
     second = logic.addLesion()
     logic.addLesionMarkup(second, "lesion_si", [[0, -20, 20], [0, -20, 8]])
