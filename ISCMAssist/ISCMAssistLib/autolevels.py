@@ -49,7 +49,6 @@ _MIN_SEEN_DISCS = 4
 _MIN_SEEN_DISCS_BESIDE = 6  # ... for a slab beside the middle of the series
 _MIN_SCORE_BESIDE = 3.0
 _MIN_SCORE = 2.0          # median disc prominence / profile noise below which no spine is reported
-_MIN_SCORE_LONG_CHAIN = 1.5  # ... for a chain of >= _MIN_SEEN_DISCS_BESIDE discs seen without a gap
 _SPACING_LOG_SD = 0.12    # spread of log(observed / prior segment height) within one spine
 _SCALE_LOG_SD = 0.20      # spread of patient size relative to the prior
 _T2_CSF_RATIO = 1.25      # canal / column brightness above which the image is read as T2
@@ -545,10 +544,7 @@ def _detect_chain(grid: _Grid, polarity: int) -> _Chain | None:
     chain_s = _refine_discs(profile, signed, chain_s, interpolated)
     frame["column_arc"] = column_arc
     # Contrast check: CSF is brighter than the column on T2 and darker on T1.
-    # The path may run beside the CSF's middle (a 4 mm stripe in front of the cord): per row, the
-    # brightest (T2) or darkest (T1) of the smoothed values within 4 mm of it.
-    near_canal = polarity * ndimage.gaussian_filter(straight, (2.0, 1.0))[:, np.abs(t) <= 4.0]
-    canal_values = polarity * near_canal.max(axis=1)[seen]
+    canal_values = straight[:, np.abs(t) <= 3.0][seen]
     column_values = straight[np.arange(s.size), column][seen]
     canal_level, column_level = float(np.median(canal_values)), float(np.median(column_values))
     if polarity * (canal_level - column_level) <= 0:
@@ -596,11 +592,7 @@ def _not_a_spine(chain: _Chain, strict: bool = False) -> str:
         return f"{len(chain.s)} disc-like bands in a row, more than a spine has (24)"
     if chain.polarity > 0 and chain.csf_ratio < _T2_CSF_RATIO or chain.polarity < 0 and chain.csf_ratio > 1.0 / _T2_CSF_RATIO:
         return f"no spinal canal standing out from the column (canal/column contrast {chain.csf_ratio:.2f})"
-    # A long chain without gaps is itself strong evidence (noise makes no regular rhythm of 6 bands);
-    # its peaks are broad where segments are long (lumbar), which lowers prominence / noise.
-    long_regular = seen >= _MIN_SEEN_DISCS_BESIDE and not chain.interpolated.any()
-    minimum = _MIN_SCORE_BESIDE if strict else (_MIN_SCORE_LONG_CHAIN if long_regular else _MIN_SCORE)
-    if chain.score < minimum:
+    if chain.score < (_MIN_SCORE_BESIDE if strict else _MIN_SCORE):
         return f"disc-like bands too faint (strength {chain.score:.1f} x noise)"
     return ""
 
