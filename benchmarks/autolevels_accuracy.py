@@ -1,9 +1,11 @@
 """Accuracy and speed of automatic vertebral levels (ISCMAssistLib.autolevels).
 
 Prints, per image, a table of the proposed discs against the truth where there is one:
-- synthetic phantoms (every region, straight and curved): 3D distance to the true disc centre;
+- synthetic phantoms (every region, straight and curved): 3D distance to the true disc centre; T1 post;
 - ../shared/data/pam50_small: distance along the spine (S-I) to PAM50_small_label_disc (PAM50 puts its
-  disc labels on the cord, our points are disc centres in front of it), with and without an anchor;
+  disc labels on the cord, our points are disc centres in front of it), with and without an anchor, and
+  3D distances to those labels and to PAM50_small_label_discPosterior (the discs' posterior tips).
+  C1/C2 (label value 2) marks the atlanto-axial level, not a disc: it is listed but not counted;
 - ../shared/data/tutorial t2_ms and t2_lumbar: no truth; a PNG of the mid-sagittal slab with the
   proposed points for a person to check (docs/autolevels_t2_ms.png, docs/autolevels_t2_lumbar.png,
   docs/autolevels_pam50.png).
@@ -67,38 +69,81 @@ def phantom_table(rows: list) -> None:
         print(f"{name:24} {seconds:6.2f} s {megabytes:6.1f} MB")
 
 
-def pam50_table(folder: Path, rows: list) -> None:
-    volume = load_volume(folder / "PAM50_small_t2.nii.gz")
-    labels = load_volume(folder / "PAM50_small_label_disc.nii.gz")
+def _label_points(path: Path) -> dict[str, np.ndarray]:
+    """Return disc label -> RAS point of a PAM50 point-label volume (value = vertebra below the disc)."""
+    labels = load_volume(path)
     k, j, i = np.nonzero(labels.array)
     points = labels.voxel_to_ras(np.stack([i, j, k], axis=1))
-    truth = {disc_name(int(v) - 1): p for v, p in zip(labels.array[k, j, i], points)}
+    pairs = sorted(zip(labels.array[k, j, i], points.tolist()), key=lambda vp: vp[0])
+    return {disc_name(int(v) - 1): np.array(p) for v, p in pairs}
+
+
+def pam50_table(folder: Path, rows: list) -> dict:
+    """Compare the proposal with PAM50_small_label_disc (S-I) and _discPosterior (3D); return the figures."""
+    volume = load_volume(folder / "PAM50_small_t2.nii.gz")
+    truth = _label_points(folder / "PAM50_small_label_disc.nii.gz")
+    posterior = _label_points(folder / "PAM50_small_label_discPosterior.nii.gz")
+    figures = {}
     for anchor in (None, ("T8/T9", truth["T8/T9"])):
         proposal, wall, cpu = timed(volume, anchor=anchor)
         title = "no anchor" if anchor is None else "anchor T8/T9 (the PAM50 label)"
         print(f"\n== PAM50_small_t2, {title}: naming confident {proposal.naming_confident}")
         for message in proposal.messages:
             print(f"   note: {message}")
-        print(f"{'PAM50 disc':>10} {'S mm':>8} | {'nearest proposed':>16} {'S mm':>8} {'dS mm':>6} {'name':>5}")
-        discs = proposal.discs()
-        within = named = 0
-        for label, point in truth.items():
-            if not discs:
-                print(f"{label:>10} {point[2]:8.1f} | {'-':>16}")
-                continue
-            nearest = min(discs, key=lambda d: abs(d.position_ras[2] - point[2]))
-            delta = nearest.position_ras[2] - point[2]
-            found = abs(delta) <= 8.0
+        print("   dS: S-I offset to PAM50_small_label_disc (PAM50 puts it on the cord at the disc's posterior tip);")
+        print("   3D: distance to the label_disc point (on the cord) and to the _discPosterior point (disc's back)")
+        print(f"{'PAM50 disc':>10} {'S mm':>7} | {'proposed':>8} {'dS mm':>6} {'3D disc':>7} {'3D post':>7} {'name':>5}")
+        discs = {d.label: d for d in proposal.discs()}
+        within, named, d_post, d_disc = 0, 0, [], []
+        real = [label for label in posterior if label != "C1/C2"]   # C1/C2 marks no disc
+        for label in posterior:
+            point = truth.get(label, posterior[label])
+            nearest = min(proposal.discs(), key=lambda d: abs(d.position_ras[2] - point[2]), default=None)
+            found = nearest is not None and abs(nearest.position_ras[2] - point[2]) <= 8.0
             ok = found and nearest.label == label
-            within += found and abs(delta) <= 3.0
-            named += ok
-            print(f"{label:>10} {point[2]:8.1f} | {nearest.label if found else '(none)':>16} "
-                  f"{nearest.position_ras[2] if found else float('nan'):8.1f} "
-                  f"{delta if found else float('nan'):6.1f} {'ok' if ok else 'NO':>5}")
-        print(f"   {within}/{len(truth)} PAM50 discs with a proposed disc within 3 mm; {named}/{len(truth)} named right")
+            if label in real and label in truth:
+                within += bool(found and abs(nearest.position_ras[2] - point[2]) <= 3.0 and ok)
+                named += ok
+            if ok:
+                d_post.append(float(np.linalg.norm(nearest.position_ras - posterior[label])))
+                if label in truth:
+                    d_disc.append(float(np.linalg.norm(nearest.position_ras - truth[label])))
+            source = "" if label in truth else " (posterior label only)"
+            if label == "C1/C2":
+                source = " (no disc: atlanto-axial level)"
+            if not found:
+                print(f"{label:>10} {point[2]:7.1f} | {'(none)':>8}{source}")
+                continue
+            dz = nearest.position_ras[2] - point[2]
+            d3 = np.linalg.norm(nearest.position_ras - truth[label]) if label in truth else float("nan")
+            print(f"{label:>10} {point[2]:7.1f} | {nearest.label:>8} {dz:6.1f} {d3:7.1f} "
+                  f"{np.linalg.norm(nearest.position_ras - posterior[label]):7.1f} {'ok' if ok else 'NO':>5}{source}")
+        n_real = sum(label in truth for label in real)
+        print(f"   {within}/{n_real} PAM50 discs C2/C3..T11/T12 found, named right and within 3 mm along S-I; "
+              f"{named}/{n_real} named right; C1/C2 {'proposed' if 'C1/C2' in discs else 'not proposed'}")
+        print(f"   3D distance of right-named discs: to label_disc median {np.median(d_disc):.1f} max {max(d_disc):.1f} mm; "
+              f"to discPosterior median {np.median(d_post):.1f} max {max(d_post):.1f} mm "
+              f"({len(d_post)} discs; our points are disc centres, in front of both)")
+        figures[title] = (within, named, n_real)
         rows.append((f"PAM50 {title}", volume.array.shape, wall, cpu))
-        if anchor is not None:
-            figure(volume, proposal, DOCS / "autolevels_pam50.png", "PAM50_small T2 (anchor T8/T9)", truth)
+        if anchor is None:
+            figure(volume, proposal, DOCS / "autolevels_pam50.png", "PAM50_small T2 (no anchor)", truth, posterior)
+    return figures
+
+
+def t1_table() -> None:
+    """Synthetic T1 post series without an anchor: found, within 3 mm of the right disc, named right."""
+    print("\n== Synthetic T1 post (no anchor): discs found / true, max 3D error to the nearest true disc, named right")
+    for region in ("cervical", "thoracic", "lumbar", "whole"):
+        phantom = make_spine_phantom(region, seed=11)
+        truth = {k: v for k, v in phantom.landmarks.items() if "/" in k}
+        proposal = propose_levels(phantom.t1_post)
+        discs = proposal.discs()
+        errors = [min(np.linalg.norm(v - d.position_ras) for v in truth.values()) for d in discs]
+        right = sum(d.label in truth and np.linalg.norm(d.position_ras - truth[d.label]) <= 3.0 for d in discs)
+        state = "no spine found" if not proposal.spine_found else f"contrast {proposal.contrast}"
+        print(f"{region:10} {len(discs):>3}/{len(truth):<3} max {max(errors, default=0.0):5.1f} mm, "
+              f"{right} named right, {state}, naming confident {proposal.naming_confident}")
 
 
 def tutorial_tables(folder: Path, rows: list) -> None:
@@ -116,7 +161,8 @@ def tutorial_tables(folder: Path, rows: list) -> None:
         figure(volume, proposal, DOCS / f"autolevels_{name}.png", f"tutorial {name} (no anchor)")
 
 
-def figure(volume, proposal, path: Path, title: str, truth: dict | None = None) -> None:
+def figure(volume, proposal, path: Path, title: str, truth: dict | None = None,
+           posterior: dict | None = None) -> None:
     """Save the mid-sagittal slab (as autolevels sees it) with the proposed points (and truth)."""
     import matplotlib
 
@@ -127,8 +173,8 @@ def figure(volume, proposal, path: Path, title: str, truth: dict | None = None) 
     image = grid.image
     rows, cols = image.shape
     extent = (grid.y0 + 0.5, grid.y0 - cols + 0.5, grid.z0 - rows + 0.5, grid.z0 + 0.5)
-    height = 9.0
-    width = max(3.5, height * cols / rows + 1.5)
+    height = 13.0 if rows > 400 else 9.0
+    width = max(5.5, height * cols / rows + 1.5)
     fig, ax = plt.subplots(figsize=(width, height))
     ax.imshow(np.nan_to_num(image), cmap="gray", extent=extent, vmax=np.nanpercentile(image, 99.5))
     for point in proposal.points:
@@ -139,12 +185,16 @@ def figure(volume, proposal, path: Path, title: str, truth: dict | None = None) 
     if truth:
         for label, p in truth.items():
             ax.plot(p[1], p[2], "x", color="#40ff40", ms=5)
+    for label, p in (posterior or {}).items():
+        ax.plot(p[1], p[2], "^", color="#ffd040", ms=4, fillstyle="none")
     if not proposal.spine_found:
         ax.text(0.5, 0.5, "no spine found", color="yellow", transform=ax.transAxes, ha="center")
     ax.set_xlabel("A (mm, RAS)  anterior left")
     ax.set_ylabel("S (mm, RAS)")
     note = "names confident" if proposal.naming_confident else "names NOT sure"
-    ax.set_title(f"{title}\nred + discs, blue o bodies{', green x PAM50 labels' if truth else ''}; {note}", fontsize=8)
+    keys = "red + discs, blue o bodies" + ("\ngreen x PAM50 disc labels" if truth else "") + (
+        ", yellow ^ posterior tips" if posterior else "")
+    ax.set_title(f"{title}; {note}\n{keys}", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -173,6 +223,7 @@ def main() -> None:
     shared = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared" / "data"
     rows: list = []
     phantom_table(rows)
+    t1_table()
     if (shared / "pam50_small").is_dir():
         pam50_table(shared / "pam50_small", rows)
         tutorial_tables(shared / "tutorial", rows)
