@@ -8,11 +8,14 @@ Pipeline (all distances in mm on a 1 mm resampled mid-sagittal slab, RAS):
 2. follow the spinal canal (a CSF ridge, bright on T2, dark on T1) top to bottom with dynamic
    programming, choosing the ridge that has periodic disc-like bands in front of it;
 3. straighten the image along the canal, follow the vertebral column in front of it and take the
-   profile of intensity *changes* along the column: disc faces and endplates make its peaks,
-   whether the discs are brighter or darker than the bodies;
-4. keep the regular chain of peaks (dynamic programming, spacing measured along the column); name
-   it from an anchor, or from anatomy (no disc above the dens at the top, the fused sacrum at the
-   bottom) weighed with the fit of its spacings to the prior.
+   profile of intensity *changes* along the spine in a strip 2-18 mm in front of the canal's
+   anterior wall (the bodies' back halves, where small cervical discs show too): disc faces and
+   endplates make its peaks, whether the discs are brighter or darker than the bodies;
+4. keep the regular chain of peaks (dynamic programming, spacing measured along the column), then
+   extend it cranially with fainter peaks that keep its rhythm; name it from an anchor, or from
+   anatomy (no disc above the dens at the top, the fused sacrum at the bottom) weighed with the
+   fit of its spacings to the prior.
+A volume sampled coarser than 5 mm along S-I (an axial stack) gives "no spine found".
 """
 
 from __future__ import annotations
