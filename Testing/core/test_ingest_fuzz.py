@@ -268,6 +268,8 @@ def _mutate_multiframe(path: Path, kind: str, index: int, value) -> None:
             values = [float(v) for v in item.ImagePositionPatient]
         except Exception:
             return
+        if len(values) != 3:  # an earlier mutation already broke this position: nothing to nudge
+            return
         values[value[0]] += value[1]
         _set_raw(item, "ImagePositionPatient", "\\".join(f"{v:.10g}" for v in values))
     elif kind == "drop_position":
