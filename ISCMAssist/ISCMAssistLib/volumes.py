@@ -592,7 +592,9 @@ def _normalised_orientation(values: tuple[float, ...]) -> np.ndarray | None:
     orientation = np.array(values)
     row, column = orientation[:3], orientation[3:]
     norms = np.linalg.norm(row), np.linalg.norm(column)
-    if min(norms) < 0.9 or max(norms) > 1.1 or abs(float(row @ column)) > 0.01:
+    # Rounding in the file leaves row.column ~1e-6; beyond DIRECTION_TOLERANCE the plane itself is
+    # ambiguous and silently orthogonalising it would tilt the volume.
+    if min(norms) < 0.9 or max(norms) > 1.1 or abs(float(row @ column)) / (norms[0] * norms[1]) > DIRECTION_TOLERANCE:
         return None
     row, column = row / norms[0], column / norms[1]
     column = column - (row @ column) * row  # remove the rounding left in the file

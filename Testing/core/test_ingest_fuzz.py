@@ -333,3 +333,18 @@ def test_mutated_multiframe_loads_consistently_or_fails_cleanly(mutations):
             assert str(path) in str(error) or temp in str(error), str(error)
             return
         _check_multiframe(volume, path)
+
+
+def test_regression_non_orthogonal_orientation_is_refused_not_tilted():
+    """Found by the fuzz test: a column direction nudged by 0.0078 was orthogonalised into a tilted volume."""
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp)
+        for name, data in _template().items():
+            (folder / name).write_bytes(data)
+        _mutate(folder / sorted(_template())[0], "nudge", "ImageOrientationPatient", (4, 0.0078125))
+        try:
+            volume = load_volume(folder)
+        except VolumeLoadError as error:
+            assert "orthogonal" in str(error) or "orientation" in str(error)
+        else:
+            _check_consistent(volume, folder)
