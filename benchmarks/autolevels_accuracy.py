@@ -163,42 +163,10 @@ def tutorial_tables(folder: Path, rows: list) -> None:
 
 def figure(volume, proposal, path: Path, title: str, truth: dict | None = None,
            posterior: dict | None = None) -> None:
-    """Save the mid-sagittal slab (as autolevels sees it) with the proposed points (and truth)."""
-    import matplotlib
+    """Save the sagittal slice through the proposed points (and the reference labels) as a PNG."""
+    from ISCMAssistLib.figures import draw_levels_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    grid = autolevels._sagittal_grid(volume)
-    image = grid.image
-    rows, cols = image.shape
-    extent = (grid.y0 + 0.5, grid.y0 - cols + 0.5, grid.z0 - rows + 0.5, grid.z0 + 0.5)
-    height = 13.0 if rows > 400 else 9.0
-    width = max(5.5, height * cols / rows + 1.5)
-    fig, ax = plt.subplots(figsize=(width, height))
-    ax.imshow(np.nan_to_num(image), cmap="gray", extent=extent, vmax=np.nanpercentile(image, 99.5))
-    for point in proposal.points:
-        _, a, s = point.position_ras
-        colour = "#ff4040" if point.kind == "disc" else "#40c0ff"
-        ax.plot(a, s, "+" if point.kind == "disc" else "o", color=colour, ms=7, mew=1.5, fillstyle="none")
-        ax.text(a - 4, s, f"{point.label} {point.confidence:.2f}", color=colour, fontsize=6, va="center")
-    if truth:
-        for label, p in truth.items():
-            ax.plot(p[1], p[2], "x", color="#40ff40", ms=5)
-    for label, p in (posterior or {}).items():
-        ax.plot(p[1], p[2], "^", color="#ffd040", ms=4, fillstyle="none")
-    if not proposal.spine_found:
-        ax.text(0.5, 0.5, "no spine found", color="yellow", transform=ax.transAxes, ha="center")
-    ax.set_xlabel("A (mm, RAS)  anterior left")
-    ax.set_ylabel("S (mm, RAS)")
-    note = "names confident" if proposal.naming_confident else "names NOT sure"
-    keys = "red + discs, blue o bodies" + ("\ngreen x PAM50 disc labels" if truth else "") + (
-        ", yellow ^ posterior tips" if posterior else "")
-    ax.set_title(f"{title}; {note}\n{keys}", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    draw_levels_figure(path, volume, proposal, title, truth=truth, posterior=posterior)
     print(f"   wrote {path.relative_to(REPO)}")
 
 

@@ -202,3 +202,53 @@ def _wrap(text: str, width: int) -> str:
     import textwrap
 
     return "\n".join(textwrap.wrap(text, width))
+
+
+def draw_levels_figure(path: str | Path, volume: Volume, proposal, title: str,
+                       truth: dict[str, np.ndarray] | None = None,
+                       posterior: dict[str, np.ndarray] | None = None) -> Path:
+    """Write a PNG of the sagittal slice through the proposed levels with every point and its confidence.
+
+    Takes the output path, the Volume, an autolevels.LevelProposal, a title, and optional reference
+    points (label -> RAS mm): ``truth`` drawn as green x, ``posterior`` as yellow triangles.
+    Returns the written path.
+    """
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .files import atomic_write_bytes
+
+    positions = np.array([point.position_ras for point in proposal.points]) if proposal.points else None
+    view = sagittal_view(volume, None if positions is None else positions.mean(axis=0))
+    height = 13.0 if view.image.shape[0] > 400 else 9.0
+    width = max(5.5, height * view.image.shape[1] / view.image.shape[0] + 1.5)
+    figure, axes = plt.subplots(figsize=(width, height))
+    low, high = np.nanpercentile(view.image, [1, 99.5])
+    axes.imshow(np.nan_to_num(view.image), cmap="gray", extent=view.extent, origin="lower", vmin=low, vmax=high)
+    for point in proposal.points:
+        x, y = view.display_xy(point.position_ras)[0]
+        colour = "#ff4040" if point.kind == "disc" else "#40c0ff"
+        axes.plot(x, y, "+" if point.kind == "disc" else "o", color=colour, ms=7, mew=1.5, fillstyle="none")
+        axes.text(x + 4, y, f"{point.label} {point.confidence:.2f}", color=colour, fontsize=6, va="center")
+    for marker, colour, points in (("x", "#40ff40", truth or {}), ("^", "#ffd040", posterior or {})):
+        for point in points.values():
+            x, y = view.display_xy(point)[0]
+            axes.plot(x, y, marker, color=colour, ms=5, fillstyle="none")
+    if not proposal.spine_found:
+        axes.text(0.5, 0.5, "no spine found", color="yellow", transform=axes.transAxes, ha="center")
+    axes.set_xlabel("anterior \u2190  (mm)  \u2192 posterior")
+    axes.set_ylabel("superior (mm)")
+    naming = "names confident" if proposal.naming_confident else "names NOT sure"
+    keys = "red + discs, blue o bodies" + ("; green x reference discs" if truth else "") + (
+        "; yellow ^ posterior disc tips" if posterior else "")
+    axes.set_title(f"{title}; {naming}\n{keys}\n{RESEARCH_USE_LABEL}", fontsize=8)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110)
+    plt.close(figure)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)

@@ -406,3 +406,18 @@ def test_extend_chain_continues_the_rhythm_cranially():
     s, _, _ = _extend_chain(chain, strong, np.zeros(4, bool), np.array([60.0, 100, 120, 140, 160, 180]),
                             np.array([3.0, 5, 5, 5, 5, 3]), [])
     np.testing.assert_allclose(s, chain)
+
+
+def test_points_lie_on_the_mid_sagittal_plane_when_the_spine_is_off_the_series_middle():
+    """The series' middle is 6 mm right of the spine here; proposed points must sit on the spine's midline
+    (on t2_lumbar the former disc/body-contrast estimate put them on the pedicles, 13 mm off)."""
+    phantom = make_spine_phantom("lumbar", seed=3)
+    volume = phantom.t2
+    # Drop the first four sagittal slices (3 mm each): the series' middle moves 6 mm off the spine.
+    shifted = Volume(volume.array[4:].copy(), volume.ijk_to_ras
+                     @ np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 4], [0, 0, 0, 1]], dtype=float))
+    middle_r = shifted.voxel_to_ras(np.array([[0.0, 0.0, (shifted.array.shape[0] - 1) / 2]]))[0][0]
+    assert abs(middle_r) == pytest.approx(6.0, abs=0.01)
+    proposal = propose_levels(shifted)
+    assert proposal.spine_found and len(proposal.discs()) >= 5
+    assert np.abs(proposal.positions_ras[:, 0]).max() <= 1.5  # the phantom's midline is R = 0

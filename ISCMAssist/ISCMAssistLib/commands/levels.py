@@ -16,6 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--anchor", metavar="LABEL@R,A,S",
                         help="one level you named, e.g. 'T4/T5@0,-20.5,31' (RAS mm): all names follow it")
     parser.add_argument("--out", type=Path, help="write the proposed points as a Slicer .mrk.json point list")
+    parser.add_argument("--figure", type=Path, help="also write a PNG of the sagittal slice with the proposed points")
     parser.add_argument("--contrast", choices=["auto", "t2", "t1"], default="auto",
                         help="discs and CSF bright (t2) or dark (t1); default: decide from the image")
 
@@ -42,6 +43,11 @@ def run(args: argparse.Namespace) -> int:
 
     for message in proposal.messages:
         print(f"note: {message}", file=sys.stderr)
+    if args.figure is not None:
+        from ..figures import draw_levels_figure
+
+        draw_levels_figure(args.figure, volume, proposal, args.volume.name)
+        print(f"wrote {args.figure}")
     if not proposal.spine_found:
         print(f"{args.volume}: no spine found; no levels proposed")
         return 1
