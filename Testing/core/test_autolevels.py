@@ -285,7 +285,9 @@ def test_levels_command_writes_a_point_list(tmp_path, capsys):
     phantom = make_spine_phantom("cervical", lesion=False)
     phantom.write_dicom(tmp_path / "dicom")
     out = tmp_path / "levels.mrk.json"
-    assert main(["levels", str(tmp_path / "dicom" / "t2"), "--out", str(out)]) == 0
+    figure = tmp_path / "levels.png"
+    assert main(["levels", str(tmp_path / "dicom" / "t2"), "--out", str(out), "--figure", str(figure)]) == 0
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     node = read_markups(out)[0]
     assert node.labels[:3] == ["C2", "C2/C3", "C3"]
     np.testing.assert_allclose(node.points_ras[1], phantom.landmarks["C2/C3"], atol=TOLERANCE_MM)
