@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         session = create_session(args.directory, args.cases, args.reader, name=args.name)
         for warning in session.warnings:
             print(f"warning: {warning}", file=sys.stderr)
-        print(f"created session {session.name!r} in {session.directory}: {len(session.cases)} cases, "
+        print(f"created session {session.name!r} in {session.directory}: {_cases(len(session.cases))}, "
               f"reader {args.reader}")
         return 0
 
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
                 bar.refresh()
 
             rows = session.progress_table(progress=advance)
-        print(f"session {session.name!r}: {len(session.cases)} cases")
+        print(f"session {session.name!r}: {_cases(len(session.cases))}")
         if not rows:
             print("no readers yet")
             return 0
@@ -109,3 +109,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     raise CommandError(f"unknown session action {args.action!r}")
+
+
+def _cases(count: int) -> str:
+    return f"{count} case" if count == 1 else f"{count} cases"
