@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 
-from ISCMAssistLib import autolevels
 from ISCMAssistLib.autolevels import propose_levels
 from ISCMAssistLib.phantom import make_spine_phantom
 from ISCMAssistLib.vertebrae import disc_name

@@ -21,7 +21,6 @@ A volume sampled coarser than 5 mm along S-I (an axial stack) gives "no spine fo
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 

@@ -85,6 +85,18 @@ def phantom_read(logic, phantom):
 
 
 @pytest.fixture
+def dicom_read(logic, phantom, tmp_path):
+    """The logic with the phantom's T2 loaded from DICOM (so Export can write an SR), its levels and one
+    homogeneously enhancing lesion from ground truth; returns (logic, lesion id)."""
+    files = phantom.write_dicom(tmp_path / "dicom")
+    logic.loadSeries(files["t2_sagittal"][0].parent, "t2_sagittal")
+    place_phantom_levels(logic, phantom)
+    lesion_id = place_phantom_lesion(logic, phantom)
+    logic.setReaderValue("lesion", "enhancement", "homogeneous", lesion_id)
+    return logic, lesion_id
+
+
+@pytest.fixture
 def other_logic():
     """A second, empty scene with its own logic (to open a saved read into)."""
     ctx = create_headless_context()

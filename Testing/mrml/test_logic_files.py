@@ -147,28 +147,18 @@ def test_load_real_series_from_nifti(logic, shared_data):
         logic.loadSeries(shared_data / "missing.nii.gz", "t1_post")
 
 
-def test_export_writes_case_csv_and_sr_from_dicom_series(tmp_path, phantom):
+def test_export_writes_case_csv_and_sr_from_dicom_series(dicom_read, tmp_path):
     from ISCMAssistLib import sr
     from ISCMAssistLib.case_io import load_case
 
-    ctx = create_headless_context()
-    module_logic = ISCMAssistLogic(ctx.scene, ctx.logics)
-    try:
-        files = phantom.write_dicom(tmp_path / "dicom")
-        module_logic.loadSeries(files["t2_sagittal"][0].parent, "t2_sagittal")
-        place_phantom_levels(module_logic, phantom)
-        lesion_id = place_phantom_lesion(module_logic, phantom)
-        module_logic.setReaderValue("lesion", "enhancement", "homogeneous", lesion_id)
-        written = module_logic.exportRead(tmp_path / "export")
-        assert set(written) == {"case", "csv", "sr"}
-        assert load_case(written["case"])["lesions"][0]["levels"] == "T4-T5"
-        assert "T4-T5" in written["csv"].read_text()
-        back = sr.sr_to_case(written["sr"])
-        assert back["lesions"][0]["enhancement_length_segments"] == 2
-        assert back["lesions"][0]["enhancement"] == "homogeneous"
-    finally:
-        module_logic.cleanup()
-        ctx.close()
+    logic, _ = dicom_read
+    written = logic.exportRead(tmp_path / "export")
+    assert set(written) == {"case", "csv", "sr"}
+    assert load_case(written["case"])["lesions"][0]["levels"] == "T4-T5"
+    assert "T4-T5" in written["csv"].read_text()
+    back = sr.sr_to_case(written["sr"])
+    assert back["lesions"][0]["enhancement_length_segments"] == 2
+    assert back["lesions"][0]["enhancement"] == "homogeneous"
 
 
 def test_export_without_dicom_skips_sr_with_a_warning(full_read, tmp_path):

@@ -7,13 +7,12 @@ import copy
 
 import numpy as np
 import pytest
-from conftest import place_phantom_lesion, place_phantom_levels, rounded
+from conftest import rounded
 
-from ISCMAssistHeadless import create_headless_context
 from ISCMAssistLib import coords
 from ISCMAssistLib.case import CaseValidationError
 from ISCMAssistLib.case_io import CaseFileError, save_case
-from ISCMAssistLogic import ISCMAssistLogic, lesionColor
+from ISCMAssistLogic import lesionColor
 from ISCMAssistOpenLogic import OpenFileError
 
 
@@ -120,24 +119,14 @@ def test_open_any_dispatches_case_json_read_folder_and_refuses_others(source_cas
         other_logic.openAny(tmp_path / "missing.dcm")
 
 
-def test_scene_to_sr_to_new_scene(tmp_path, phantom, other_logic):
+def test_scene_to_sr_to_new_scene(dicom_read, tmp_path, phantom, other_logic):
     from ISCMAssistLib.sr import SRError
 
-    ctx = create_headless_context()
-    logic = ISCMAssistLogic(ctx.scene, ctx.logics)
-    try:
-        files = phantom.write_dicom(tmp_path / "dicom")
-        logic.loadSeries(files["t2_sagittal"][0].parent, "t2_sagittal")
-        place_phantom_levels(logic, phantom)
-        lesion_id = place_phantom_lesion(logic, phantom)
-        logic.setReaderValue("lesion", "enhancement", "homogeneous", lesion_id)
-        logic.setReaderValue("lesion", "size_mm.si", 18.0, lesion_id)
-        logic.setCaseInfo(caseId="case-sr", readerName="reader1")
-        expected = copy.deepcopy(logic.getCase())
-        written = logic.exportRead(tmp_path / "export")
-    finally:
-        logic.cleanup()
-        ctx.close()
+    logic, lesion_id = dicom_read
+    logic.setReaderValue("lesion", "size_mm.si", 18.0, lesion_id)
+    logic.setCaseInfo(caseId="case-sr", readerName="reader1")
+    expected = copy.deepcopy(logic.getCase())
+    written = logic.exportRead(tmp_path / "export")
 
     case = other_logic.openAny(written["sr"])
     for key in ("case_id", "levels", "patient_findings", "clinical"):
