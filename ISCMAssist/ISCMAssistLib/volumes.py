@@ -250,30 +250,30 @@ class _Frame:
 # multi-frame, oddities) falls back to pydicom, which remains the reference.
 
 _EXPLICIT_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-_FAST_TAGS: dict[int, tuple[str, str]] = {
-    0x00080005: ("SpecificCharacterSet", "CS"), 0x00080008: ("ImageType", "CS"),
-    0x00080016: ("SOPClassUID", "UI"), 0x00080018: ("SOPInstanceUID", "UI"),
-    0x00080020: ("StudyDate", "DA"), 0x00080021: ("SeriesDate", "DA"), 0x00080031: ("SeriesTime", "TM"),
-    0x00080032: ("AcquisitionTime", "TM"), 0x00080060: ("Modality", "CS"), 0x00081010: ("StationName", "SH"),
-    0x00081030: ("StudyDescription", "LO"), 0x0008103E: ("SeriesDescription", "LO"),
-    0x00100020: ("PatientID", "LO"),
-    0x00180010: ("ContrastBolusAgent", "LO"), 0x00180015: ("BodyPartExamined", "CS"),
-    0x00180020: ("ScanningSequence", "CS"), 0x00180021: ("SequenceVariant", "CS"),
-    0x00180023: ("MRAcquisitionType", "CS"), 0x00180050: ("SliceThickness", "DS"),
-    0x00180080: ("RepetitionTime", "DS"), 0x00180081: ("EchoTime", "DS"), 0x00180082: ("InversionTime", "DS"),
-    0x00180087: ("MagneticFieldStrength", "DS"), 0x00180088: ("SpacingBetweenSlices", "DS"),
-    0x00181030: ("ProtocolName", "LO"), 0x00181314: ("FlipAngle", "DS"),
-    0x0020000D: ("StudyInstanceUID", "UI"), 0x0020000E: ("SeriesInstanceUID", "UI"),
-    0x00200011: ("SeriesNumber", "IS"), 0x00200012: ("AcquisitionNumber", "IS"), 0x00200013: ("InstanceNumber", "IS"),
-    0x00200032: ("ImagePositionPatient", "DS"), 0x00200037: ("ImageOrientationPatient", "DS"),
-    0x00200052: ("FrameOfReferenceUID", "UI"), 0x00201041: ("SliceLocation", "DS"),
-    0x00280002: ("SamplesPerPixel", "US"), 0x00280004: ("PhotometricInterpretation", "CS"),
-    0x00280008: ("NumberOfFrames", "IS"), 0x00280010: ("Rows", "US"), 0x00280011: ("Columns", "US"),
-    0x00280030: ("PixelSpacing", "DS"), 0x00280100: ("BitsAllocated", "US"), 0x00280101: ("BitsStored", "US"),
-    0x00280103: ("PixelRepresentation", "US"), 0x00281052: ("RescaleIntercept", "DS"),
-    0x00281053: ("RescaleSlope", "DS"),
-}
-_FAST_KEYWORDS = {keyword for keyword, _ in _FAST_TAGS.values()}
+#: The top-level tags the loader and the series finder use; their tag numbers and VRs come from
+#: pydicom's data dictionary.
+_FAST_KEYWORDS: frozenset[str] = frozenset((
+    "SpecificCharacterSet", "ImageType", "SOPClassUID", "SOPInstanceUID", "StudyDate", "SeriesDate",
+    "SeriesTime", "AcquisitionTime", "Modality", "StationName", "StudyDescription", "SeriesDescription",
+    "PatientID", "ContrastBolusAgent", "BodyPartExamined", "ScanningSequence", "SequenceVariant",
+    "MRAcquisitionType", "SliceThickness", "RepetitionTime", "EchoTime", "InversionTime",
+    "MagneticFieldStrength", "SpacingBetweenSlices", "ProtocolName", "FlipAngle", "StudyInstanceUID",
+    "SeriesInstanceUID", "SeriesNumber", "AcquisitionNumber", "InstanceNumber", "ImagePositionPatient",
+    "ImageOrientationPatient", "FrameOfReferenceUID", "SliceLocation", "SamplesPerPixel",
+    "PhotometricInterpretation", "NumberOfFrames", "Rows", "Columns", "PixelSpacing", "BitsAllocated",
+    "BitsStored", "PixelRepresentation", "RescaleIntercept", "RescaleSlope",
+))
+
+
+@functools.cache
+def _fast_tags() -> dict[int, tuple[str, str]]:
+    """Tag number -> (keyword, VR) of _FAST_KEYWORDS, from pydicom's data dictionary."""
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    tags = {keyword: int(tag_for_keyword(keyword)) for keyword in _FAST_KEYWORDS}
+    return {tag: (keyword, dictionary_VR(tag)) for keyword, tag in tags.items()}
+
+
 #: Tags that send a file to pydicom (enhanced multi-frame functional groups).
 _FALLBACK_TAGS = {0x52009229, 0x52009230}
 #: Explicit VR little-endian syntaxes (besides 1.2.840.10008.1.2.1): JPEG family and RLE.
@@ -412,7 +412,7 @@ def _fast_header(path: Path) -> DicomHeader:
         raw: dict[str, tuple[str, bytes]] = {}
         pixel_location = None
         unpack_head, unpack_long = _HEAD.unpack_from, _ULONG.unpack_from
-        fast_tags, long_vrs = _FAST_TAGS, _EXPLICIT_LONG_VRS
+        fast_tags, long_vrs = _fast_tags(), _EXPLICIT_LONG_VRS
         available = len(data)
         while pos < size:
             if pos + 12 > available:
