@@ -176,40 +176,34 @@ def _patient_study(ds: Dataset, reference: Dataset | None) -> None:
     ds.setdefault("StudyInstanceUID", generate_uid())
 
 
-def write_sr(path: Path, reference: Path | None = None) -> Path:
-    """Write a minimal Basic Text SR (a non-image object) at ``path``, in ``reference``'s study when given."""
+def _write_non_image(path: Path, sop_class: str, modality: str, series_number: int, reference: Path | None,
+                     **attributes) -> Path:
+    """Write a minimal non-image DICOM object (no pixel data) at ``path``, in ``reference``'s study when given."""
     sop_uid = generate_uid()
     ds = Dataset()
-    ds.file_meta = _file_meta("1.2.840.10008.5.1.4.1.1.88.11", sop_uid)
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.88.11"
+    ds.file_meta = _file_meta(sop_class, sop_uid)
+    ds.SOPClassUID = sop_class
     ds.SOPInstanceUID = sop_uid
-    ds.Modality = "SR"
+    ds.Modality = modality
     _patient_study(ds, pydicom.dcmread(reference, stop_before_pixels=True) if reference else None)
     ds.SeriesInstanceUID = generate_uid()
-    ds.SeriesNumber = 900
-    ds.SeriesDescription = "Report"
-    ds.ValueType = "CONTAINER"
-    ds.ContinuityOfContent = "SEPARATE"
+    ds.SeriesNumber = series_number
+    for keyword, value in attributes.items():
+        setattr(ds, keyword, value)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def write_sr(path: Path, reference: Path | None = None) -> Path:
+    """Write a minimal Basic Text SR (a non-image object) at ``path``, in ``reference``'s study when given."""
+    return _write_non_image(path, "1.2.840.10008.5.1.4.1.1.88.11", "SR", 900, reference,
+                            SeriesDescription="Report", ValueType="CONTAINER", ContinuityOfContent="SEPARATE")
 
 
 def write_presentation_state(path: Path, reference: Path | None = None) -> Path:
     """Write a minimal Grayscale Softcopy Presentation State (a non-image object) at ``path``."""
-    sop_uid = generate_uid()
-    ds = Dataset()
-    ds.file_meta = _file_meta("1.2.840.10008.5.1.4.1.1.11.1", sop_uid)
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.11.1"
-    ds.SOPInstanceUID = sop_uid
-    ds.Modality = "PR"
-    _patient_study(ds, pydicom.dcmread(reference, stop_before_pixels=True) if reference else None)
-    ds.SeriesInstanceUID = generate_uid()
-    ds.SeriesNumber = 901
-    ds.ContentLabel = "VIEW"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    return _write_non_image(path, "1.2.840.10008.5.1.4.1.1.11.1", "PR", 901, reference, ContentLabel="VIEW")
 
 
 def write_multiframe(
