@@ -238,28 +238,30 @@ def _same(a: Any, b: Any) -> bool:
     return a == b and type(a) is type(b) if isinstance(a, bool) or isinstance(b, bool) else a == b
 
 
-def _by_case_id(cases: Sequence[dict], reader: str) -> dict[str, dict]:
+def _index(records: Sequence[dict], key: str, missing: str, repeated: str) -> dict[str, dict]:
+    """Map each record's ``key`` to the record. Raise AgreementError with ``missing`` (formatted with
+    index, 0-based, and number, 1-based) for a record without one, or ``repeated`` (formatted with
+    value) for a repeat."""
     result: dict[str, dict] = {}
-    for index, case in enumerate(cases):
-        case_id = case.get("case_id") if isinstance(case, dict) else None
-        if not isinstance(case_id, str) or not case_id:
-            raise AgreementError(f"reader {reader}: read #{index + 1} has no case_id")
-        if case_id in result:
-            raise AgreementError(f"reader {reader}: case {case_id!r} is read twice")
-        result[case_id] = case
+    for index, record in enumerate(records):
+        value = record.get(key) if isinstance(record, dict) else None
+        if not isinstance(value, str) or not value:
+            raise AgreementError(missing.format(index=index, number=index + 1))
+        if value in result:
+            raise AgreementError(repeated.format(value=value))
+        result[value] = record
     return result
+
+
+def _by_case_id(cases: Sequence[dict], reader: str) -> dict[str, dict]:
+    return _index(cases, "case_id", f"reader {reader}: read #{{number}} has no case_id",
+                  f"reader {reader}: case {{value!r}} is read twice")
 
 
 def _by_lesion_id(case: dict, reader: str) -> dict[str, dict]:
-    result: dict[str, dict] = {}
-    for index, lesion in enumerate(case.get("lesions") or []):
-        lesion_id = lesion.get("id") if isinstance(lesion, dict) else None
-        if not isinstance(lesion_id, str) or not lesion_id:
-            raise AgreementError(f"reader {reader}, case {case['case_id']}: lesions[{index}] has no id")
-        if lesion_id in result:
-            raise AgreementError(f"reader {reader}, case {case['case_id']}: lesion id {lesion_id!r} is used twice")
-        result[lesion_id] = lesion
-    return result
+    where = f"reader {reader}, case {case['case_id']}"
+    return _index(case.get("lesions") or [], "id", f"{where}: lesions[{{index}}] has no id",
+                  f"{where}: lesion id {{value!r}} is used twice")
 
 
 def compare_readers(cases_a: Sequence[dict], cases_b: Sequence[dict], reader_a: str = "A", reader_b: str = "B",
