@@ -385,17 +385,10 @@ def _fast_header(path: Path) -> DicomHeader:
             group, element = struct.unpack_from("<HH", data, pos)
             if group != 0x0002:
                 break
-            vr = data[pos + 4 : pos + 6]
-            if vr in _EXPLICIT_LONG_VRS:
-                need(pos + 12)
-                length = struct.unpack_from("<I", data, pos + 8)[0]
-                start = pos + 12
-            else:
-                length = struct.unpack_from("<H", data, pos + 6)[0]
-                start = pos + 8
+            data, _vr, length, start = _explicit_element(need, pos)
             if length == 0xFFFFFFFF:
                 raise _Fallback()
-            need(start + length)
+            data = need(start + length)
             if element == 0x0010:
                 meta["TransferSyntaxUID"] = data[start : start + length].decode("ascii", "replace").rstrip("\x00 ")
             elif element == 0x0002:
@@ -461,6 +454,17 @@ def _fast_header(path: Path) -> DicomHeader:
         return DicomHeader(raw, meta, pixel_location, str(path))
 
 
+def _explicit_element(need: Callable[[int], bytes], pos: int) -> tuple[bytes, bytes, int, int]:
+    """Read the explicit-VR little-endian element header at ``pos``; return (data, VR, value length,
+    value start). ``need(n)`` returns the file's bytes, read up to at least n."""
+    data = need(pos + 8)
+    vr = data[pos + 4 : pos + 6]
+    if vr in _EXPLICIT_LONG_VRS:
+        data = need(pos + 12)
+        return data, vr, _ULONG.unpack_from(data, pos + 8)[0], pos + 12
+    return data, vr, struct.unpack_from("<H", data, pos + 6)[0], pos + 8
+
+
 def _skip_undefined_sequence(need: Callable[[int], bytes], pos: int, depth: int) -> int:
     """Return the position after an undefined-length sequence (explicit VR LE) that starts at ``pos``."""
     if depth > 16:
@@ -484,14 +488,7 @@ def _skip_undefined_sequence(need: Callable[[int], bytes], pos: int, depth: int)
             if group == 0xFFFE and element == 0xE00D:
                 pos += 8
                 break
-            vr = data[pos + 4 : pos + 6]
-            if vr in _EXPLICIT_LONG_VRS:
-                data = need(pos + 12)
-                length = struct.unpack_from("<I", data, pos + 8)[0]
-                start = pos + 12
-            else:
-                length = struct.unpack_from("<H", data, pos + 6)[0]
-                start = pos + 8
+            data, vr, length, start = _explicit_element(need, pos)
             if length == 0xFFFFFFFF:
                 if vr != b"SQ":
                     raise _Fallback()
