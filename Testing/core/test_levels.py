@@ -177,12 +177,12 @@ def test_folded_spine_is_refused():
     [
         (11.2, 11.3, 11, 11, "T4"),  # inside one body
         (10.5, 11.5, 11, 11, "T4"),  # exactly one body, disc to disc
-        (11.39, 12.2, 11, 12, "T4-T5"),  # overlaps T4 by 0.11 > tolerance
-        (11.41, 12.2, 12, 12, "T5"),  # overlaps T4 by 0.09 < tolerance
-        (11.40, 12.2, 12, 12, "T5"),  # exactly the tolerance does not count
-        (11.8, 12.59, 12, 12, "T5"),  # 0.09 into T6
-        (11.8, 12.61, 12, 13, "T5-T6"),  # 0.11 into T6
-        (12.2, 11.39, 11, 12, "T4-T5"),  # ends in either order
+        (11.29, 12.2, 11, 12, "T4-T5"),  # overlaps T4 by 0.21 > tolerance
+        (11.31, 12.2, 12, 12, "T5"),  # overlaps T4 by 0.19 < tolerance
+        (11.30, 12.2, 12, 12, "T5"),  # exactly the tolerance does not count
+        (11.8, 12.69, 12, 12, "T5"),  # 0.19 into T6
+        (11.8, 12.71, 12, 13, "T5-T6"),  # 0.21 into T6
+        (12.2, 11.29, 11, 12, "T4-T5"),  # ends in either order
         (10.6, 15.4, 11, 15, "T4-T8"),
         (11.45, 11.52, 11, 11, "T4"),  # tiny, straddling a disc: midpoint 11.485 is in T4
         (11.48, 11.56, 12, 12, "T5"),  # tiny: midpoint 11.52 is in T5
@@ -196,7 +196,7 @@ def test_count_segments(u_min, u_max, first, last, text):
 
 
 def test_tolerance_constant():
-    assert OVERLAP_TOLERANCE == 0.1
+    assert OVERLAP_TOLERANCE == 0.2  # README and docs/core-api.md state it; benchmarks/real_counts.py justifies it
 
 
 @pytest.mark.parametrize("u_min, u_max", [(-3.0, -1.0), (27.0, 28.0), (float("nan"), 3.0)])
