@@ -48,21 +48,29 @@ def counted(lumbar_root) -> dict[tuple[str, str, str], tuple[int, str]]:
             "canal map": LevelModel.from_label_map(real_lumbar.canal_label_map(subject)),
         }
         for case, (top, bottom, _, _) in CASES.items():
-            mask = real_lumbar.lesion_mask(subject, top, bottom, "disc")
-            for source, model in models.items():
-                result = mask_measurements(mask, model)
-                span = model.count_segments(result.u_min, result.u_max)
-                out[(name, source, case)] = (span.count, span.text)
+            for bound in real_lumbar.BOUNDS:
+                mask = real_lumbar.lesion_mask(subject, top, bottom, bound)
+                for source, model in models.items():
+                    result = mask_measurements(mask, model)
+                    span = model.count_segments(result.u_min, result.u_max)
+                    out[(name, source, case, bound)] = (span.count, span.text)
     return out
 
 
-@pytest.mark.parametrize("source", ["points+image", "lines", "body map", "canal map"])
+#: (levels source, how the masks' ends are cut) pairs that count right on every subject; with disc
+#: points + image or the body map, ends cut along image rows or across the canal at strongly
+#: tilted discs still miss a few (README, "Why 0.2").
+COUNTED_RIGHT = [("points+image", "disc"), ("body map", "disc")] + [
+    (source, bound) for source in ("lines", "canal map") for bound in real_lumbar.BOUNDS]
+
+
+@pytest.mark.parametrize("source, bound", COUNTED_RIGHT)
 @pytest.mark.parametrize("case", list(CASES))
-def test_every_subject_counts_the_segments_between_the_discs(counted, source, case):
+def test_every_subject_counts_the_segments_between_the_discs(counted, source, bound, case):
     _, _, count, text = CASES[case]
-    wrong = {name: got for (name, got_source, got_case), got in counted.items()
-             if got_source == source and got_case == case and got != (count, text)}
-    assert wrong == {}, f"{case} with levels from {source}: expected {count} ({text})"
+    wrong = {key[0]: got for key, got in counted.items()
+             if key[1:] == (source, case, bound) and got != (count, text)}
+    assert wrong == {}, f"{case} ({bound} ends) with levels from {source}: expected {count} ({text})"
 
 
 def test_canal_map_end_levels_are_cut_and_say_so(lumbar_root):
