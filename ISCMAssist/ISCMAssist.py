@@ -1,7 +1,7 @@
 """ISCMAssist Slicer module: Module, parameter node, Widget (thin wiring) and the in-app self-test.
 
-Every decision lives in ISCMAssistLogic.py (tested headless on slicer-core's MRML); this file only
-connects the panel (Resources/UI/ISCMAssist.ui) to it. For research use only; not a diagnostic device.
+Every decision lives in the scene layer, ISCMAssistLib/scene/ (tested headless on slicer-core's MRML);
+this file only connects the panel (Resources/UI/ISCMAssist.ui) to it. For research use only; not a diagnostic device.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.util.warningDisplay(_("ISCMAssist cannot work without its Python packages: {packages}.")
                                        .format(packages=", ".join(missingPackages())))
             return
-        from ISCMAssistLogic import ISCMAssistLogic
+        from ISCMAssistLib.scene.logic import ISCMAssistLogic
 
         self.logic = ISCMAssistLogic()
 
@@ -185,7 +185,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         # The Logic saves only when the read changed (dirty flag); this timer bounds it to one save
         # per interval however fast points are dragged.
-        from ISCMAssistSessionLogic import AUTOSAVE_INTERVAL_S
+        from ISCMAssistLib.scene.session import AUTOSAVE_INTERVAL_S
 
         self._autosaveTimer = qt.QTimer()
         self._autosaveTimer.setInterval(int(AUTOSAVE_INTERVAL_S * 1000))
@@ -553,7 +553,7 @@ class ISCMAssistTest(ScriptedLoadableModuleTest):
         import numpy as np
 
         from ISCMAssistLib.phantom import make_spine_phantom
-        from ISCMAssistLogic import ISCMAssistLogic
+        from ISCMAssistLib.scene.logic import ISCMAssistLogic
 
         self.delayDisplay("Building the synthetic spine")
         phantom = make_spine_phantom("thoracic", noise=0.0)
@@ -604,7 +604,7 @@ class ISCMAssistTest(ScriptedLoadableModuleTest):
         import numpy as np
 
         from ISCMAssistLib.phantom import make_spine_phantom
-        from ISCMAssistLogic import ISCMAssistLogic
+        from ISCMAssistLib.scene.logic import ISCMAssistLogic
 
         self.delayDisplay("Proposing levels")
         phantom = make_spine_phantom("cervical", noise=0.0)

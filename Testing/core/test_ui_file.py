@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO / "ISCMAssist"
 UI_FILE = MODULE_DIR / "Resources" / "UI" / "ISCMAssist.ui"
 MODULE_FILE = MODULE_DIR / "ISCMAssist.py"
-LOGIC_FILE = MODULE_DIR / "ISCMAssistLogic.py"
+SCENE_DIR = MODULE_DIR / "ISCMAssistLib" / "scene"
+LOGIC_FILE = SCENE_DIR / "logic.py"
 
 
 @pytest.fixture(scope="module")
@@ -108,20 +109,18 @@ def test_module_file_follows_the_scripted_module_template(module_ast):
     assert "For research use only; not a diagnostic device." in text
     assert '"Quantification"' in text
     assert "pip_install" in text and "confirmOkCancelDisplay" in text
-    # the Widget holds no logic: no core imports besides the Logic and the self-test's phantom
+    # the Widget holds no logic: no core imports besides the scene layer and the self-test's phantom
     imports = {node.module for node in ast.walk(module_ast) if isinstance(node, ast.ImportFrom)}
-    assert not {name for name in imports if name and name.startswith("ISCMAssistLib") and name != "ISCMAssistLib.phantom"}
+    assert not {name for name in imports if name and name.startswith("ISCMAssistLib")
+                and name != "ISCMAssistLib.phantom" and not name.startswith("ISCMAssistLib.scene.")}
 
 
 def test_module_cmakelists_lists_every_script_and_resource():
     text = (MODULE_DIR / "CMakeLists.txt").read_text("utf-8")
     assert "slicerMacroBuildScriptedModule" in text and "slicer_add_python_unittest" in text
-    for script in ("${MODULE_NAME}.py", "${MODULE_NAME}Logic.py", "${MODULE_NAME}Headless.py"):
-        assert script in text
-    for script in ("ISCMAssist.py", "ISCMAssistLogic.py", "ISCMAssistHeadless.py"):
-        assert (MODULE_DIR / script).is_file()
-    # the core is globbed: every .py under ISCMAssistLib and the schema JSON
-    assert "ISCMAssistLib/*.py" in text and "ISCMAssistLib/schema/*.json" in text
+    assert "${MODULE_NAME}.py" in text and (MODULE_DIR / "ISCMAssist.py").is_file()
+    # the package is globbed: every .py under ISCMAssistLib and every other file in it as a resource
+    assert "ISCMAssistLib/*.py" in text and "ISCMAssistLib/*\n" in text
     assert (MODULE_DIR / "ISCMAssistLib" / "schema" / "case.schema.json").is_file()
     assert "Resources/UI/${MODULE_NAME}.ui" in text and "Resources/Icons/${MODULE_NAME}.png" in text
     assert (MODULE_DIR / "Resources" / "Icons" / "ISCMAssist.png").is_file()
@@ -142,8 +141,7 @@ def test_extension_cmakelists_and_catalog_entry():
     assert (REPO / "Resources" / "Icons" / "ISCMAssist.png").is_file()
 
 
-LOGIC_MIXINS = ("ISCMAssistOpenLogic.py", "ISCMAssistLevelsLogic.py", "ISCMAssistSessionLogic.py",
-                "ISCMAssistSeriesLogic.py")
+SCENE_FILES = tuple(sorted(path.name for path in SCENE_DIR.glob("*.py")))
 
 
 def test_session_levels_exam_and_open_controls_are_wired(ui_tree, module_ast):
@@ -157,7 +155,7 @@ def test_session_levels_exam_and_open_controls_are_wired(ui_tree, module_ast):
     assert classes["sessionFolderPathLineEdit"] == "ctkPathLineEdit"
     assert classes["sessionCollapsibleButton"] == "ctkCollapsibleButton"
     # the Widget calls these Logic methods; each must exist in the Logic or one of its mixins
-    sources = LOGIC_FILE.read_text("utf-8") + "".join((MODULE_DIR / name).read_text("utf-8") for name in LOGIC_MIXINS)
+    sources = "".join((SCENE_DIR / name).read_text("utf-8") for name in SCENE_FILES)
     called = {node.attr for node in ast.walk(module_ast) if isinstance(node, ast.Attribute)
               and isinstance(node.value, ast.Attribute) and node.value.attr == "logic"}
     assert {"openSession", "nextCase", "markDone", "autosaveNow", "proposeLevels", "shiftLevelLabels",
@@ -170,12 +168,3 @@ def test_every_custom_widget_class_is_declared(ui_tree):
     declared = {element.findtext("class") for element in ui_tree.iter("customwidget")}
     used = {widget.get("class") for widget in ui_tree.iter("widget")}
     assert not {cls for cls in used if not cls.startswith("Q")} - declared
-
-
-def test_logic_mixins_are_packaged():
-    cmake = (MODULE_DIR / "CMakeLists.txt").read_text("utf-8")
-    pyproject = (REPO / "pyproject.toml").read_text("utf-8")
-    for name in LOGIC_MIXINS:
-        assert (MODULE_DIR / name).is_file()
-        assert "${MODULE_NAME}" + name[len("ISCMAssist"):] in cmake, name
-        assert f'"{name[:-3]}"' in pyproject, name

@@ -14,9 +14,9 @@ import pytest
 import slicer
 from conftest import place_phantom_levels, rounded, truth_lines
 
-from ISCMAssistHeadless import create_headless_context
+from ISCMAssistLib.scene.headless import create_headless_context
 from ISCMAssistLib.case import CaseValidationError
-from ISCMAssistLogic import (
+from ISCMAssistLib.scene.logic import (
     LESION_ATTRIBUTE,
     ROLE_ATTRIBUTE,
     ISCMAssistLogic,
@@ -301,7 +301,7 @@ def test_checklist_rows_and_text_entry(phantom_read):
 
 
 def test_level_points_are_labelled_in_turn(logic):
-    from ISCMAssistLogic import nextLevelLabel
+    from ISCMAssistLib.scene.logic import nextLevelLabel
 
     assert [nextLevelLabel(x) for x in ("T4", "T4/T5", "C7", "L5/S1", "S1", "conus", "Q1")] == \
         ["T4/T5", "T5", "C7/T1", "S1", "", "", ""]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import place_phantom_lesion, place_phantom_levels, rounded
 
-from ISCMAssistHeadless import create_headless_context
-from ISCMAssistLogic import (
+from ISCMAssistLib.scene.headless import create_headless_context
+from ISCMAssistLib.scene.logic import (
     CASE_FILE,
     MANIFEST_FILE,
     TABLE_FILE,

@@ -39,11 +39,11 @@ except ImportError:
         def __init__(self) -> None:
             pass
 
-from ISCMAssistLevelsLogic import LEVEL_MESSAGES_ATTRIBUTE, LevelsLogicMixin
+from ISCMAssistLib.scene.levels import LEVEL_MESSAGES_ATTRIBUTE, LevelsLogicMixin
 from ISCMAssistLib import coords
-from ISCMAssistOpenLogic import LEVELS_SOURCE_ATTRIBUTE, OpenLogicMixin
-from ISCMAssistSeriesLogic import SeriesLogicMixin
-from ISCMAssistSessionLogic import SessionLogicMixin
+from ISCMAssistLib.scene.opening import LEVELS_SOURCE_ATTRIBUTE, OpenLogicMixin
+from ISCMAssistLib.scene.series import SeriesLogicMixin
+from ISCMAssistLib.scene.session import SessionLogicMixin
 
 MODULE_NAME = "ISCMAssist"
 ROLE_ATTRIBUTE = "ISCMAssist.Role"

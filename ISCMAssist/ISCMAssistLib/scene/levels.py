@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import vtk
 
-from ISCMAssistOpenLogic import LEVELS_SOURCE_ATTRIBUTE
+from ISCMAssistLib.scene.opening import LEVELS_SOURCE_ATTRIBUTE
 
 LEVEL_MESSAGES_ATTRIBUTE = "ISCMAssist.LevelMessages"
 NAMING_UNCERTAIN_MESSAGE = ("automatic levels: the names are not certain; check one level and rename "
@@ -60,7 +60,7 @@ class LevelsLogicMixin:
         selected series, AutoLevelsError for an unusable volume or anchor.
         """
         from ISCMAssistLib.autolevels import propose_levels
-        from ISCMAssistLogic import RoleError
+        from ISCMAssistLib.scene.logic import RoleError
 
         progress = progress or (lambda _f, _m: None)
         volumeNode = self.seriesVolume(role)

@@ -67,7 +67,7 @@ class OpenLogicMixin:
                 for name, points in (lesion.get("lines_lps") or {}).items():
                     if name in LINE_NAME_ROLES and points:
                         self.addLesionMarkup(lesion["id"], LINE_NAME_ROLES[name], coords.lps_to_ras(points))
-            from ISCMAssistLogic import ACTIVE_LESION_PARAMETER
+            from ISCMAssistLib.scene.logic import ACTIVE_LESION_PARAMETER
 
             self.getParameterNode().SetParameter(ACTIVE_LESION_PARAMETER, lesions[0]["id"] if lesions else "")
             progress(0.9, "Restoring the checklist")

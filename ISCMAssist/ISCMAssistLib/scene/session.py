@@ -189,7 +189,7 @@ class SessionLogicMixin:
     def sessionUiState(self) -> dict:
         """Return the UI state saved with each autosave: active lesion, next level label and the slice
         views' offsets ({view name: slice origin RAS mm}; none headless)."""
-        from ISCMAssistLogic import ACTIVE_LESION_PARAMETER, NEXT_LEVEL_PARAMETER
+        from ISCMAssistLib.scene.logic import ACTIVE_LESION_PARAMETER, NEXT_LEVEL_PARAMETER
 
         parameterNode = self.getParameterNode()
         offsets = {}
@@ -204,7 +204,7 @@ class SessionLogicMixin:
 
     def restoreUiState(self, ui: dict | None) -> None:
         """Put back a UI state of :meth:`sessionUiState` (unknown lesions and views are ignored)."""
-        from ISCMAssistLogic import ACTIVE_LESION_PARAMETER, NEXT_LEVEL_PARAMETER
+        from ISCMAssistLib.scene.logic import ACTIVE_LESION_PARAMETER, NEXT_LEVEL_PARAMETER
 
         ui = ui or {}
         parameterNode = self.getParameterNode()

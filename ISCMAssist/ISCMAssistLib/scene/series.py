@@ -99,7 +99,7 @@ class SeriesLogicMixin:
         VolumeLoadError naming the series."""
         from ISCMAssistLib import ingest
 
-        from ISCMAssistLogic import SERIES_PARAMETERS, SOURCE_ATTRIBUTE
+        from ISCMAssistLib.scene.logic import SERIES_PARAMETERS, SOURCE_ATTRIBUTE
 
         progress = progress or (lambda _f, _m: None)
         if self._examScan is None:
