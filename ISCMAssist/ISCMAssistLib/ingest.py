@@ -21,12 +21,13 @@ from typing import Any
 
 import numpy as np
 
+from .case import READING_ROLES
 from .volumes import VolumeLoadError, is_nifti_path, read_dicom_header
 
 ProgressCallback = Callable[[int, int], None]
 
 #: Reading roles, in the order they are proposed (the case JSON's series roles, "other" aside).
-ROLES = ("t2_sagittal", "t1_pre", "t1_post", "t2_axial", "t1_post_axial")
+ROLES = READING_ROLES
 ROLE_TITLES = {
     "t2_sagittal": "T2 sagittal",
     "t1_pre": "T1 sagittal pre-contrast",

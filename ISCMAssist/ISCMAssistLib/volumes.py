@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import coords
+from .dicom_header import starts_with_dicm
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -364,7 +365,7 @@ def _fast_header(path: Path) -> DicomHeader:
     with open(path, "rb", buffering=0) as handle:
         data = handle.read(_FAST_READ_BYTES)
         size = os.fstat(handle.fileno()).st_size
-        if len(data) < 132 or data[128:132] != b"DICM":
+        if not starts_with_dicm(data):
             raise _Fallback()
 
         def need(end: int) -> bytes:
