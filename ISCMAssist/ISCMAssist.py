@@ -1,7 +1,8 @@
-"""ISCMAssist Slicer module: Module, parameter node, Widget (thin wiring) and the in-app self-test.
+"""ISCMAssist Slicer module: Module, Widget (thin wiring) and the in-app self-test.
 
-Every decision lives in the scene layer, ISCMAssistLib/scene/ (tested headless on slicer-core's MRML);
-this file only connects the panel (Resources/UI/ISCMAssist.ui) to it. For research use only; not a diagnostic device.
+Every decision lives in the scene layer, ISCMAssistLib/scene/ (tested headless on slicer-core's MRML),
+and the parameter node's fields in ISCMAssistLib/scene/names.py; this file only connects the panel
+(Resources/UI/ISCMAssist.ui) to them. For research use only; not a diagnostic device.
 """
 
 from __future__ import annotations
@@ -10,22 +11,21 @@ import importlib.util
 import json
 import logging
 import os
-from typing import Annotated
 
 import ctk  # noqa: F401  (ctk widgets in the .ui)
 import qt
 import slicer
 import vtk
-from slicer import vtkMRMLScalarVolumeNode, vtkMRMLTableNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import Default, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleTest,
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
+
+from ISCMAssistLib.scene.names import ISCMAssistParameterNode
 
 #: import name -> pip requirement, for the core's packages Slicer does not ship
 REQUIRED_PACKAGES: dict[str, str] = {
@@ -81,34 +81,6 @@ class ISCMAssist(ScriptedLoadableModule):
             "The checklist, categories and hint evidence follow Rykken JB, Diehn FE, Hunt CH, et al. "
             "Intramedullary spinal cord metastases: MRI and relevant clinical features from a 13-year "
             "institutional case series. AJNR Am J Neuroradiol 2013;34:2043-2049.")
-
-
-#
-# ISCMAssistParameterNode
-#
-
-
-@parameterNodeWrapper
-class ISCMAssistParameterNode:
-    """The module's state in the scene (saved with it).
-
-    t2Volume, t1PostVolume, t1PreVolume - the series read; lesionTable - one row per lesion (written
-    by the Logic); caseId, readerName - case pseudonym and reader; caseJson - the case dict with
-    reader overrides; hintsJson, warningsJson - results of the last recomputation; activeLesionId -
-    lesion that placing and the checklist apply to; nextLevelLabel - label for the next level point.
-    """
-
-    t2Volume: vtkMRMLScalarVolumeNode
-    t1PostVolume: vtkMRMLScalarVolumeNode
-    t1PreVolume: vtkMRMLScalarVolumeNode
-    lesionTable: vtkMRMLTableNode
-    caseId: Annotated[str, Default("case-001")]
-    readerName: str
-    caseJson: str
-    hintsJson: str
-    warningsJson: str
-    activeLesionId: str
-    nextLevelLabel: Annotated[str, Default("C2")]
 
 
 #

@@ -1,6 +1,6 @@
 """Static checks of the Slicer module files (no Slicer needed): the .ui parses, every widget the Widget
-uses exists in it, every parameter binding names a field of ISCMAssistParameterNode, the Logic's
-parameter names are fields too, and the packaging files list what they must."""
+uses exists in it, every parameter binding names a parameter of scene/names.py (which the Widget's
+parameter node class is built from), and the packaging files list what they must."""
 
 from __future__ import annotations
 
@@ -34,10 +34,11 @@ def widget_names(tree: ET.ElementTree) -> set[str]:
     return {widget.get("name") for widget in tree.iter("widget")}
 
 
-def parameter_fields(module: ast.Module) -> set[str]:
-    cls = next(node for node in module.body if isinstance(node, ast.ClassDef) and node.name == "ISCMAssistParameterNode")
-    return {statement.target.id for statement in cls.body
-            if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)}
+def parameter_fields() -> set[str]:
+    """The parameter node's fields: names.PARAMETERS (the one definition the wrapper class is built from)."""
+    from ISCMAssistLib.scene.names import PARAMETERS
+
+    return set(PARAMETERS)
 
 
 def used_ui_names(module: ast.Module) -> set[str]:
@@ -72,8 +73,8 @@ def test_every_widget_the_widget_uses_exists(ui_tree, module_ast):
     assert not missing, f"used in ISCMAssist.py but absent from ISCMAssist.ui: {missing}"
 
 
-def test_every_parameter_binding_names_a_parameter(ui_tree, module_ast):
-    fields = parameter_fields(module_ast)
+def test_every_parameter_binding_names_a_parameter(ui_tree):
+    fields = parameter_fields()
     bindings = {}
     for widget in ui_tree.iter("widget"):
         for prop in widget.findall("property"):
@@ -85,17 +86,16 @@ def test_every_parameter_binding_names_a_parameter(ui_tree, module_ast):
     assert not unknown, f"SlicerParameterName not in ISCMAssistParameterNode: {unknown}"
 
 
-def test_logic_parameter_names_are_parameter_node_fields(module_ast):
-    logic = ast.parse(LOGIC_FILE.read_text("utf-8"))
-    constants = {}
-    for node in logic.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.targets[0].id.endswith("_PARAMETER"):
-            constants[node.targets[0].id] = node.value.value
-        if isinstance(node, ast.AnnAssign) and node.target.id == "SERIES_PARAMETERS":
-            constants.update({f"series {k.value}": v.value for k, v in zip(node.value.keys, node.value.values)})
-    assert len(constants) >= 10
-    fields = parameter_fields(module_ast)
-    assert not {k: v for k, v in constants.items() if v not in fields}
+def test_the_widget_imports_the_parameter_node_class_it_does_not_define_it(module_ast):
+    classes = {node.name for node in module_ast.body if isinstance(node, ast.ClassDef)}
+    assert "ISCMAssistParameterNode" not in classes
+    imported = {(node.module, alias.name) for node in module_ast.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    assert ("ISCMAssistLib.scene.names", "ISCMAssistParameterNode") in imported
+    names_text = (SCENE_DIR / "names.py").read_text("utf-8")
+    assert "parameterNodeWrapper(" in names_text and "PARAMETERS.items()" in names_text
+    fields = parameter_fields()
+    assert {"t2Volume", "t1PostVolume", "t1PreVolume", "lesionTable", "caseId", "caseJson"} <= fields
 
 
 def test_module_file_follows_the_scripted_module_template(module_ast):
@@ -105,7 +105,7 @@ def test_module_file_follows_the_scripted_module_template(module_ast):
     assert classes["ISCMAssist"] == ["ScriptedLoadableModule"]
     assert classes["ISCMAssistWidget"] == ["ScriptedLoadableModuleWidget", "VTKObservationMixin"]
     assert classes["ISCMAssistTest"] == ["ScriptedLoadableModuleTest"]
-    assert "@parameterNodeWrapper" in text and "tryWithErrorDisplay" in text and "from slicer.i18n import tr as _" in text
+    assert "tryWithErrorDisplay" in text and "from slicer.i18n import tr as _" in text
     assert "For research use only; not a diagnostic device." in text
     assert '"Quantification"' in text
     assert "pip_install" in text and "confirmOkCancelDisplay" in text

@@ -1,127 +1,171 @@
-"""Series roles of an exam folder in the module: scan a folder (DICOM and NIfTI), propose which series
-is the sagittal T2, T1 pre, T1 post, axial T2 and axial T1 post (with the reasons), let the reader
-change the proposal and load the chosen series into the scene's series selectors.
-
-Core: ISCMAssistLib.ingest (scan_folder, propose_roles, apply_overrides, load_series). The scan is
-held by the Logic between :meth:`SeriesLogicMixin.scanExam` and
-:meth:`SeriesLogicMixin.loadProposedSeries`. Mixed into ISCMAssistLogic (needs its methods).
+"""Series in the scene: the volume selected per series role, loading a file or DICOM folder as a
+volume node, core Volumes in and out of volume nodes, and the check that a line lies on its series.
 """
 
 from __future__ import annotations
 
+import json
 import os
-from typing import Any, Callable, Mapping
+from pathlib import Path
+from typing import Any
 
-ProgressCallback = Callable[[float, str], None]
-#: node attribute: the reading role a loaded series was chosen for (also for roles without a selector)
-SERIES_ROLE_ATTRIBUTE = "ISCMAssist.SeriesRole"
+import numpy as np
+import vtk
+
+from ..ingest import IngestError, scan_folder
+from ..progress import PanelProgress, no_progress
+from ..volumes import Volume, VolumeLoadError, load_dicom_series, slice_order
+from .arrays import arrayToMatrix, fillImage, imageToArray, matrixToArray
+from .errors import ReadFolderError, RoleError
+from .names import GAPS_ATTRIBUTE, LINE_SERIES, SERIES_PARAMETERS, SOURCE_ATTRIBUTE
+from .state import SceneState
 
 
-class SeriesLogicMixin:
-    """scanExam / examRows / overridesFromAssignments / loadProposedSeries for ISCMAssistLogic."""
+def setSeriesVolume(state: SceneState, role: str, volumeNode: Any) -> None:
+    """Take a series role ("t2_sagittal", "t1_post", "t1_pre") and a volume node (or None); select it."""
+    if role not in SERIES_PARAMETERS:
+        raise RoleError(f"series role '{role}' is not one of {sorted(SERIES_PARAMETERS)}")
+    state.setNodeParameter(SERIES_PARAMETERS[role], volumeNode)
+    if volumeNode is None:
+        case = state.getCase()
+        case["series"] = [entry for entry in case.get("series") or [] if entry.get("role") != role]
+        state.storeCase(case)
+    state.requestRecompute()
 
-    _examScan: Any = None
-    _examProposals: dict | None = None
 
-    def scanExam(self, folder: str | os.PathLike, progress: ProgressCallback | None = None) -> list[dict]:
-        """Scan an exam folder (or DICOMDIR) and propose a series per reading role; keep both for
-        :meth:`loadProposedSeries`. Returns :meth:`examRows`. Raises IngestError naming the folder."""
-        from ISCMAssistLib import ingest
+def seriesVolume(state: SceneState, role: str) -> Any:
+    """Return the volume node selected for a series role, or None."""
+    return state.parameterNode().GetNodeReference(SERIES_PARAMETERS[role])
 
-        progress = progress or (lambda _f, _m: None)
-        progress(0.0, f"Scanning {os.fspath(folder)}")
-        scan = ingest.scan_folder(folder, progress=lambda done, total: progress(0.95 * done / max(total, 1),
-                                                                                "Reading the headers"))
-        self._examScan, self._examProposals = scan, ingest.propose_roles(scan.series)
-        progress(1.0, f"Found {len(scan.series)} series")
-        return self.examRows()
 
-    @staticmethod
-    def examRoles() -> tuple[str, ...]:
-        """Return the reading roles a scanned series can take (ingest.ROLES), for the panel's combo."""
-        from ISCMAssistLib import ingest
+def addSeriesVolume(state: SceneState, volume: Volume, name: str, role: str | None = None) -> Any:
+    """Put a core Volume (array [k, j, i], ijk_to_ras RAS mm) into the scene as a scalar volume node
+    named ``name``; select it for series ``role`` when given. Returns the node."""
+    image = fillImage(vtk.vtkImageData(), volume.array)
+    node = state.scene.AddNewNodeByClass("vtkMRMLScalarVolumeNode", name)
+    node.SetIJKToRASMatrix(arrayToMatrix(volume.ijk_to_ras))
+    node.SetAndObserveImageData(image)
+    node.CreateDefaultDisplayNodes()
+    if role is not None:
+        setSeriesVolume(state, role, node)
+    return node
 
-        return tuple(ingest.ROLES)
 
-    def examRows(self) -> list[dict]:
-        """Return one dict per scanned series for the panel's table: key (SeriesInstanceUID or NIfTI
-        name), label, summary (orientation, weighting, contrast, slices), role (proposed role or ""),
-        reason (why, or the problems that keep it from loading; the row's tooltip)."""
-        if self._examScan is None:
-            return []
-        proposedBy = {proposal.series_uid: proposal for proposal in (self._examProposals or {}).values()
-                      if proposal.series_uid}
-        rows = []
-        for summary in self._examScan.series:
-            proposal = proposedBy.get(summary.uid)
-            contrast = {True: "post-contrast", False: "pre-contrast", None: ""}[summary.contrast]
-            reasons = list(proposal.reasons) if proposal else []
-            reasons += [f"cannot load: {problem}" for problem in summary.problems]
-            reasons += summary.warnings
-            rows.append({
-                "key": summary.uid,
-                "label": summary.label,
-                "summary": " ".join(part for part in (summary.orientation, summary.weighting, contrast,
-                                                      f"{summary.n_slices} slices") if part),
-                "role": proposal.role if proposal else "",
-                "reason": "; ".join(reasons) or "not proposed for a reading role",
-            })
-        return rows
+def volumeFromNode(volumeNode: Any) -> Volume:
+    """Take a scalar volume node; return a core Volume (array [k, j, i], ijk_to_ras RAS mm; a parent
+    transform is not applied). Raises ValueError naming the node when it has no image."""
+    image = volumeNode.GetImageData() if volumeNode is not None else None
+    if image is None or image.GetPointData().GetScalars() is None:
+        name = volumeNode.GetName() if volumeNode is not None else "None"
+        raise ValueError(f"volume '{name}': has no image data")
+    matrix = vtk.vtkMatrix4x4()
+    volumeNode.GetIJKToRASMatrix(matrix)
+    return Volume(np.array(imageToArray(image)), matrixToArray(matrix), source=volumeNode.GetName())
 
-    @staticmethod
-    def overridesFromAssignments(rows: list[dict], assignments: Mapping[str, str]) -> dict[str, str]:
-        """Turn the panel's table ({series key: chosen role or ""}) into ingest overrides
-        ({role: series key, or "none" for a proposed role no series holds any more}); only changes."""
-        from ISCMAssistLib import ingest
 
-        proposed = {row["role"]: row["key"] for row in rows if row["role"]}
-        chosen: dict[str, str] = {}
-        for key, role in assignments.items():
-            if role:
-                if role not in ingest.ROLES:
-                    from ISCMAssistLib.ingest import IngestError
+def loadSeries(state: SceneState, path: str | os.PathLike, role: str | None,
+               progress: PanelProgress | None = None) -> Any:
+    """Load a NIfTI/NRRD file or a folder of one DICOM series as a volume node and select it for
+    ``role`` (a role without a selector, e.g. "t2_axial", or None only loads it); return the node.
+    Raises ReadFolderError when nothing loads."""
+    progress = progress or no_progress
+    path = Path(path)
+    volumesLogic = state.moduleLogic("Volumes")
+    progress(0.0, f"Loading {path.name}")
+    gaps: list = []
+    if path.is_dir():
+        files, headers, gaps = _seriesFilesInSliceOrder(path)
+        if gaps:  # Slicer's reader cannot represent missing slices: blank slices in their place
+            try:
+                volume = load_dicom_series(files, headers=headers, source=str(path))
+            except VolumeLoadError as error:
+                raise ReadFolderError(str(error)) from None
+            node = addSeriesVolume(state, volume, path.name)
+            state.appendWarnings(list(volume.warnings))
+        else:
+            fileList = vtk.vtkStringArray()
+            for name in files:
+                fileList.InsertNextValue(str(name))
+            node = volumesLogic.AddArchetypeVolume(str(files[0]), path.name, 0, fileList)
+    elif path.is_file():
+        node = volumesLogic.AddArchetypeVolume(str(path), path.name.split(".")[0])
+    else:
+        raise ReadFolderError(f"{path}: no such file or folder")
+    if node is None:
+        raise ReadFolderError(f"{path}: not a volume Slicer can read")
+    node.SetAttribute(SOURCE_ATTRIBUTE, str(path.absolute()))
+    if gaps:
+        node.SetAttribute(GAPS_ATTRIBUTE, json.dumps(
+            [[gap.k_first, gap.k_last, gap.gap_mm, gap.step_mm] for gap in gaps]))
+    if role in SERIES_PARAMETERS:
+        setSeriesVolume(state, role, node)
+    progress(1.0, f"Loaded {path.name}")
+    return node
 
-                    raise IngestError(f"series {key}: role {role!r} is not one of {', '.join(ingest.ROLES)}")
-                if role in chosen:
-                    from ISCMAssistLib.ingest import IngestError
 
-                    raise IngestError(f"role {role}: chosen for two series; pick one")
-                chosen[role] = key
-        overrides = {role: key for role, key in chosen.items() if proposed.get(role) != key}
-        overrides.update({role: "none" for role in proposed if role not in chosen})
-        return overrides
+def _seriesFilesInSliceOrder(folder: Path) -> tuple[list[Path], list, list]:
+    """The image files of the one DICOM series in ``folder`` sorted along the slice normal (Slicer's
+    archetype reader trusts the order it is given, so name order would give a wrong slice spacing),
+    their headers in that order, and the slice gaps (volumes.SliceGap). Non-image and unreadable
+    files are left out. Raises ReadFolderError for no or several series or a bad geometry."""
+    try:
+        scan = scan_folder(folder, include_nifti=False, describe=False)
+        if len(scan.series) != 1:
+            found = ", ".join(series.label for series in scan.series) or "none"
+            raise ReadFolderError(f"{folder}: expected one DICOM series, found {len(scan.series)} ({found})")
+        series = scan.series[0]
+        order = slice_order(series.files, headers=series.headers)
+    except (IngestError, VolumeLoadError) as error:
+        raise ReadFolderError(str(error)) from None
+    header_of = dict(zip(series.files, series.headers))
+    return order.files, [header_of[file] for file in order.files], order.gaps
 
-    def loadProposedSeries(self, overrides: Mapping[str, str] | None = None,
-                           progress: ProgressCallback | None = None) -> dict[str, Any]:
-        """Load the series of each filled role (the proposal with the reader's ``overrides``, see
-        ingest.apply_overrides) as volume nodes; select them for t2_sagittal / t1_post / t1_pre.
-        Returns {role: volume node}. Raises IngestError (unknown role/series, nothing scanned) or
-        VolumeLoadError naming the series."""
-        from ISCMAssistLib import ingest
 
-        from ISCMAssistLib.scene.logic import SERIES_PARAMETERS, SOURCE_ATTRIBUTE
+def seriesEntry(state: SceneState, role: str, volume: Any) -> dict:
+    """Return the case's ``series`` entry for a selected volume node: role, series UID, file, description."""
+    sh = state.scene.GetSubjectHierarchyNode()
+    uid = sh.GetItemUID(sh.GetItemByDataNode(volume), "DICOM") or None
+    storage = volume.GetStorageNode()
+    fileName = storage.GetFileName() if storage is not None else None
+    return {"role": role, "series_uid": uid, "file": fileName or None, "description": volume.GetName()}
 
-        progress = progress or (lambda _f, _m: None)
-        if self._examScan is None:
-            raise ingest.IngestError("no exam folder scanned: press Load exam folder first")
-        proposals = ingest.apply_overrides(self._examScan, self._examProposals or {}, dict(overrides or {}))
-        self._examProposals = proposals
-        filled = [(role, proposal) for role, proposal in proposals.items() if proposal.series_uid]
-        loaded: dict[str, Any] = {}
-        for index, (role, proposal) in enumerate(filled):
-            summary = self._examScan.find(proposal.series_uid)
-            base, span = index / len(filled), 1.0 / len(filled)
-            progress(base, f"Loading {summary.label}")
-            volume = ingest.load_series(summary, progress=lambda done, total: progress(
-                base + span * done / max(total, 1), f"Loading {summary.label}"))
-            node = self.addSeriesVolume(volume, summary.label, role if role in SERIES_PARAMETERS else None)
-            node.SetAttribute(SERIES_ROLE_ATTRIBUTE, role)
-            node.SetAttribute(SOURCE_ATTRIBUTE, str(summary.path.absolute()))
-            if summary.kind == "dicom":
-                sh = self.scene.GetSubjectHierarchyNode()
-                item = sh.GetItemByDataNode(node) or sh.CreateItem(sh.GetSceneItemID(), node)
-                sh.SetItemUID(item, "DICOM", summary.uid)
-            loaded[role] = node
-        self.requestRecompute()
-        progress(1.0, f"Loaded {len(loaded)} series")
-        return loaded
+
+def dicomSources(state: SceneState) -> list[Path]:
+    """Return the DICOM folders the selected series were loaded from (the SR's references)."""
+    sources = []
+    for role in SERIES_PARAMETERS:
+        node = seriesVolume(state, role)
+        source = node.GetAttribute(SOURCE_ATTRIBUTE) if node is not None else None
+        if source and Path(source).is_dir():
+            sources.append(Path(source))
+    return sources
+
+
+def lineCheck(state: SceneState):
+    """Return a read.LineCheck refusing a line that lies outside the series it is drawn on, or crosses
+    a slice gap of it; None when no series is selected."""
+    parameterNode = state.parameterNode()
+    volumes = {name: parameterNode.GetNodeReference(SERIES_PARAMETERS[role]) for name, role in LINE_SERIES.items()}
+    volumes = {name: volume for name, volume in volumes.items()
+               if volume is not None and volume.GetImageData() is not None}
+    if not volumes:
+        return None
+
+    def check(name: str, pointsRas: np.ndarray) -> str | None:
+        volume = volumes.get(name)
+        if volume is None:
+            return None
+        rasToIjk = vtk.vtkMatrix4x4()
+        volume.GetRASToIJKMatrix(rasToIjk)
+        ijk = np.array([rasToIjk.MultiplyPoint([*map(float, point), 1.0])[:3] for point in pointsRas])
+        dimensions = np.array(volume.GetImageData().GetDimensions())
+        if ((ijk < -0.5) | (ijk > dimensions - 0.5)).any():
+            return f"a point lies outside {volume.GetName()}; move it onto the image"
+        k = ijk[:, 2]
+        for kFirst, kLast, gapMm, stepMm in json.loads(volume.GetAttribute(GAPS_ATTRIBUTE) or "[]"):
+            if k.max() > kFirst - 1 and k.min() < kLast + 1:
+                return (f"it crosses a slice gap of {gapMm:.2f} mm in {volume.GetName()} "
+                        f"(slices {kFirst}-{kLast} missing, step {stepMm:.2f} mm)")
+        return None
+
+    return check
