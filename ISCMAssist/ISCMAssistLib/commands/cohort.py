@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..session import READS_DIR
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add DIR (folder of case JSON files, searched recursively), --out and --no-figure."""
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.folder) / "cohort_report"
     folder = Path(args.folder)
     if args.reader:
-        candidates = [folder / "reads" / args.reader, folder / args.reader]
+        candidates = [folder / READS_DIR / args.reader, folder / args.reader]
         folder = next((c for c in candidates if c.is_dir()), None)
         if folder is None:
             raise CommandError(f"{args.folder}: no reads of reader {args.reader!r} "
