@@ -30,15 +30,15 @@ import numbers
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from . import RESEARCH_USE_LABEL
 from .evidence import COMPARISONS, TABLES, Comparison, CountRow, StudyTable, SummaryRow, study_percent
 from .files import atomic_write_bytes, atomic_write_text
+from .progress import ProgressCallback
 
-Progress = Callable[[int, int], None]
 PRIMARY_TUMORS: tuple[str, ...] = ("lung", "breast", "melanoma", "cns", "renal_cell", "other")
 NOT_CASE_SUFFIXES: tuple[str, ...] = (".state.json", ".mrk.json")  # JSON files that are never case reads
 REPORT_FILES: tuple[str, ...] = ("cohort.md", "cohort.csv", "cohort_comparisons.csv", "cohort.json", "cohort.png")
@@ -275,7 +275,7 @@ def compare(patients: list[dict], comparison: Comparison) -> ComparisonResult:
     return ComparisonResult(comparison.key, comparison.label, names, kept.tolist(), chi2, dof, p, comparison, note)
 
 
-def summarize(cases: Iterable[dict], progress: Progress | None = None,
+def summarize(cases: Iterable[dict], progress: ProgressCallback | None = None,
               skipped: list[tuple[str, str]] | None = None) -> CohortResult:
     """Take case dicts (one per patient) and an optional progress(done, total) callback; return the
     cohort's Tables 1-3 rows beside the study's and the solitary vs multiple comparisons."""
@@ -320,7 +320,7 @@ def _load_one(path: Path) -> tuple[dict | None, str | None]:
         return None, str(error)
 
 
-def load_cases(paths: list[Path], progress: Progress | None = None,
+def load_cases(paths: list[Path], progress: ProgressCallback | None = None,
                workers: int = 1) -> tuple[list[dict], list[tuple[str, str]]]:
     """Take case JSON paths, an optional progress(done, total) callback and a number of worker
     processes; return (cases, skipped) in path order, where skipped lists (path, reason) for every
@@ -357,7 +357,7 @@ def load_cases(paths: list[Path], progress: Progress | None = None,
     return cases, skipped
 
 
-def summarize_folder(folder: str | os.PathLike, progress: Progress | None = None,
+def summarize_folder(folder: str | os.PathLike, progress: ProgressCallback | None = None,
                      exclude: str | os.PathLike | None = None, workers: int = 1) -> CohortResult:
     """Take a folder of case JSON files; return the cohort summary (bad files listed in ``skipped``).
 

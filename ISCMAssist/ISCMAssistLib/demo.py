@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -19,6 +18,7 @@ from .levels import LevelModel
 from .markups_io import write_line, write_point_list
 from .phantom import SpinePhantom, make_spine_phantom
 from .read import compute_read, levels_record
+from .progress import PanelProgress
 from .volumes import load_volume
 
 #: What the simulated reader sees and types (the features no markup can give).
@@ -71,7 +71,7 @@ class DemoResult:
 
 
 def run_demo(out: str | Path, curvature_mm: float = 6.0,
-             progress: Callable[[float, str], None] | None = None) -> DemoResult:
+             progress: PanelProgress | None = None) -> DemoResult:
     """Run the demo read into folder ``out`` and return a DemoResult.
 
     Takes the output folder, the synthetic spine's anterior bow (mm) and an optional progress

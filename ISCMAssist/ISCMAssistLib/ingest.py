@@ -14,7 +14,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from .case import READING_ROLES
+from .progress import ProgressCallback
 from .volumes import VolumeLoadError, is_nifti_path, read_dicom_header
 
-ProgressCallback = Callable[[int, int], None]
 
 #: Reading roles, in the order they are proposed (the case JSON's series roles, "other" aside).
 ROLES = READING_ROLES

@@ -24,7 +24,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any
 from . import case as case_mod
 from . import case_io, files
 from .consensus import CONSENSUS_READER, Disagreement, build_consensus
+from .progress import ProgressCallback
 
 SESSION_SCHEMA_VERSION = "1.0.0"
 SESSION_FILE = "session.json"
@@ -48,8 +49,6 @@ _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 
     f"lpt{i}" for i in range(1, 10)
 }
 
-Progress = Callable[[int, int], None]
-"""A progress callback: called with (items done, items in total)."""
 
 
 class SessionError(ValueError):
@@ -345,7 +344,7 @@ class Session:
         self.read_path(reader, case_id)
         return self.directory / SCENES_DIR / reader / case_id
 
-    def read_files(self, reader: str, only_done: bool = False, progress: Progress | None = None) -> dict[str, Path]:
+    def read_files(self, reader: str, only_done: bool = False, progress: ProgressCallback | None = None) -> dict[str, Path]:
         """Return {case_id: path of the reader's saved read} in session order, for cases with a read file
         (only those marked done if `only_done`). State files and temporary files are never included."""
         states = self.statuses(reader, progress)
@@ -402,7 +401,7 @@ class Session:
         """Return "unread", "in_progress" or "done" for the reader's read of a case."""
         return self.load_state(reader, case_id)["status"]
 
-    def statuses(self, reader: str, progress: Progress | None = None) -> dict[str, dict]:
+    def statuses(self, reader: str, progress: ProgressCallback | None = None) -> dict[str, dict]:
         """Return {case_id: state} for every case in session order (see load_state); calls progress(i, N)."""
         check_name(reader, "reader name")
         result = {}
@@ -413,19 +412,19 @@ class Session:
                 progress(index, total)
         return result
 
-    def progress(self, reader: str, progress: Progress | None = None) -> tuple[int, int]:
+    def progress(self, reader: str, progress: ProgressCallback | None = None) -> tuple[int, int]:
         """Return (cases done, cases in total) for a reader."""
         row = self.reader_progress(reader, progress)
         return row.done, row.total
 
-    def reader_progress(self, reader: str, progress: Progress | None = None) -> ReaderProgress:
+    def reader_progress(self, reader: str, progress: ProgressCallback | None = None) -> ReaderProgress:
         """Return the reader's ReaderProgress (done, in progress, total); .text() is the panel's line."""
         states = self.statuses(reader, progress)
         done = sum(state["status"] == "done" for state in states.values())
         started = sum(state["status"] == "in_progress" for state in states.values())
         return ReaderProgress(reader, done, started, len(self.cases))
 
-    def progress_table(self, progress: Progress | None = None) -> list[ReaderProgress]:
+    def progress_table(self, progress: ProgressCallback | None = None) -> list[ReaderProgress]:
         """Return one ReaderProgress per reader (see readers); calls progress(i, N) per reader."""
         readers = self.readers
         rows = []
@@ -435,7 +434,7 @@ class Session:
                 progress(index, len(readers))
         return rows
 
-    def next_case(self, reader: str, progress: Progress | None = None) -> str | None:
+    def next_case(self, reader: str, progress: ProgressCallback | None = None) -> str | None:
         """Return the case the reader should open: the most recently saved in-progress case if any (resume),
         else the first unread case in session order, else None when every case is done."""
         states = self.statuses(reader, progress)
@@ -463,7 +462,7 @@ class Session:
         case["series"] = [{"role": role, "file": series_path} for role, series_path in self.case(case_id).series]
         return case
 
-    def open_case(self, reader: str, case_id: str | None = None, progress: Progress | None = None) -> OpenCase | None:
+    def open_case(self, reader: str, case_id: str | None = None, progress: ProgressCallback | None = None) -> OpenCase | None:
         """Return what the panel loads for the reader's case `case_id`, or for next_case(reader) when None
         (None when every case is done): series paths, the read (saved or new) and the saved UI state."""
         if case_id is None:
@@ -555,7 +554,7 @@ class Session:
         case_id: str,
         readers: Sequence[str],
         overwrite: bool = False,
-        progress: Progress | None = None,
+        progress: ProgressCallback | None = None,
     ) -> dict:
         """Start the consensus read of a case from two or more readers' reads and save it as reader
         "consensus" (in progress).

@@ -20,8 +20,8 @@ import numpy as np
 
 from . import coords
 from .dicom_header import starts_with_dicm
+from .progress import ProgressCallback
 
-ProgressCallback = Callable[[int, int], None]
 
 #: Relative tolerance on slice positions (fraction of the slice step) and on direction cosines.
 POSITION_TOLERANCE = 0.05

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..case import DEFAULT_CASE_ID
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``measure``."""
@@ -20,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", default="t2_sagittal",
                         choices=["t2_sagittal", "t1_pre", "t1_post", "t2_axial", "t1_post_axial", "other"],
                         help="series role of --volume in the case (default t2_sagittal)")
-    parser.add_argument("--case-id", default="case-001", help="pseudonymous case id (default case-001)")
+    parser.add_argument("--case-id", default=DEFAULT_CASE_ID, help=f"pseudonymous case id (default {DEFAULT_CASE_ID})")
     parser.add_argument("--out", type=Path, help="write the case JSON here instead of printing it")
 
 
