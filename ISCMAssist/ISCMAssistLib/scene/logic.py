@@ -48,6 +48,9 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
     module logics by name ({"Markups": ..., "Segmentations": ..., "Volumes": ...}; in the app they
     default to ``slicer.modules.<name>.logic()``). Call :meth:`cleanup` to drop every observer."""
 
+    #: None only while Python tears the Logic down at exit and the scene still calls its observers
+    state: SceneState | None = None
+
     def __init__(self, scene: Any = None, moduleLogics: dict[str, Any] | None = None) -> None:
         VTKObservationMixin.__init__(self)
         _LogicBase.__init__(self)
@@ -142,6 +145,8 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
 
     @vtk.calldata_type(vtk.VTK_OBJECT)
     def _onNodeAdded(self, _caller: Any, _event: Any, node: Any) -> None:
+        if self.state is None:
+            return
         if node is not None and node.GetAttribute(ROLE_ATTRIBUTE):
             self._observeNode(node)
             if not self.scene.IsImporting():
@@ -149,30 +154,44 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
 
     @vtk.calldata_type(vtk.VTK_OBJECT)
     def _onNodeRemoved(self, _caller: Any, _event: Any, node: Any) -> None:
+        if self.state is None:
+            return
         if node is not None and node.GetID() in self.state.roleNodes:
             self._unobserveNode(node)
             if not self.scene.IsClosing():
                 self.requestRecompute()
 
     def _onSceneStartClose(self, _caller: Any, _event: Any) -> None:
+        if self.state is None:
+            return
         self.detachSessionCase()  # save while the read is still in the scene; an empty scene is never saved
 
     def _onSceneEndClose(self, _caller: Any, _event: Any) -> None:
+        if self.state is None:
+            return
         for node in list(self.state.roleNodes.values()):
             self._unobserveNode(node)
         self.state.forgetScene()
 
     def _onSceneEndImport(self, _caller: Any, _event: Any) -> None:
+        if self.state is None:
+            return
         self.observeSceneNodes()
         self.requestRecompute()
 
     def _onLevelPointAdded(self, node: Any, _event: Any) -> None:
+        if self.state is None:
+            return
         levels.labelPlacedPoint(self.state, node)
 
     def _onLevelPointsChanged(self, node: Any, _event: Any) -> None:
+        if self.state is None:
+            return
         levels.refitAfterRename(self.state, node)
 
     def _onMarkupsModified(self, _caller: Any, _event: Any) -> None:
+        if self.state is None:
+            return
         self.requestRecompute()
 
     # ------------------------------------------------------------------ batching and recomputation
