@@ -19,7 +19,7 @@ from .markups_io import write_line, write_point_list
 from .phantom import SpinePhantom, make_spine_phantom
 from .read import compute_read, levels_record
 from .progress import PanelProgress
-from .volumes import load_volume
+from .images import load_volume
 
 #: What the simulated reader sees and types (the features no markup can give).
 READER_FINDINGS = {

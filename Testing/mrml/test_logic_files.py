@@ -186,7 +186,7 @@ def test_dicom_folder_with_shuffled_file_names_loads_with_the_true_geometry(tmp_
     """Slicer's archetype reader trusts the file order it gets: the Logic must sort along the slice normal."""
     import random
 
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     files = phantom.write_dicom(tmp_path / "dicom")["t2_sagittal"]
     names = [f"IM{number:04d}" for number in range(len(files))]

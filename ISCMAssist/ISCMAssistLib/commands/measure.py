@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from ..case_io import save_case
     from ..cli import CommandError
     from ..read import LesionMasks, compute_read, levels_record
-    from ..volumes import load_volume
+    from ..images import load_volume
 
     if args.lesion_seg is None and args.edema_seg is None:
         raise CommandError("give --lesion-seg and/or --edema-seg: there is nothing to measure")
@@ -63,7 +63,7 @@ def load_level_model(path: Path):
     """Take a .mrk.json point list or a level label map path; return a levels.LevelModel."""
     from ..levels import LevelModel
     from ..markups_io import read_markups
-    from ..volumes import load_volume
+    from ..images import load_volume
 
     if _is_markups(path):
         nodes = [node for node in read_markups(path) if len(node.labels) >= 2]
@@ -79,7 +79,7 @@ def _is_markups(path: Path) -> bool:
 
 def _measure_mask(path: Path | None, volume, model, what: str, warnings: list[str]):
     from ..measurements import mask_measurements
-    from ..volumes import load_volume
+    from ..images import load_volume
 
     if path is None:
         return None

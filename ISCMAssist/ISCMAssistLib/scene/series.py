@@ -14,7 +14,9 @@ import vtk
 
 from ..ingest import IngestError, scan_folder
 from ..progress import PanelProgress, no_progress
-from ..volumes import Volume, VolumeLoadError, load_dicom_series, slice_order
+from ..dicom_frames import slice_order
+from ..dicom_pixels import load_dicom_series
+from ..volumes import Volume, VolumeLoadError
 from .arrays import arrayToMatrix, fillImage, imageToArray, matrixToArray
 from .errors import ReadFolderError, RoleError
 from .names import GAPS_ATTRIBUTE, LINE_SERIES, SERIES_PARAMETERS, SOURCE_ATTRIBUTE
