@@ -221,17 +221,33 @@ def slice_grid(frames: list[Frame], source: str) -> tuple[list[Frame], np.ndarra
     frames = [frames[i] for i in order]
     distance = distance[order]
     positions = positions[order]
-    warnings: list[str] = []
     if len(frames) == 1:
-        thickness = frames[0].dataset.get("SpacingBetweenSlices") or frames[0].dataset.get("SliceThickness")
-        try:
-            step_mm = float(thickness) if thickness not in (None, "") else 1.0
-        except (TypeError, ValueError):
-            step_mm = 1.0
-        if not np.isfinite(step_mm) or step_mm <= 0:
-            step_mm = 1.0
-        warnings.append(f"{source}: a single slice; slice spacing {step_mm:g} mm taken from the header")
-        return frames, np.zeros(1, dtype=int), normal * step_mm, [], warnings
+        step_mm = _header_slice_spacing(frames[0])
+        warning = f"{source}: a single slice; slice spacing {step_mm:g} mm taken from the header"
+        return frames, np.zeros(1, dtype=int), normal * step_mm, [], [warning]
+    index = _grid_index(frames, distance, source)
+    step_vector = _fitted_step(frames, positions, index, source)
+    step_mm = float(np.linalg.norm(step_vector))
+    gaps, warnings = _gaps(index, step_mm, source)
+    tilt = float(np.degrees(np.arccos(np.clip(abs(step_vector @ normal) / step_mm, -1, 1))))
+    if tilt > 0.5:
+        warnings.append(f"{source}: slices are sheared (gantry tilt {tilt:.1f} degrees); geometry kept exact")
+    return frames, index, step_vector, gaps, warnings
+
+
+def _header_slice_spacing(frame: Frame) -> float:
+    """The slice spacing (mm) a lone slice's header gives (SpacingBetweenSlices, SliceThickness), else 1."""
+    thickness = frame.dataset.get("SpacingBetweenSlices") or frame.dataset.get("SliceThickness")
+    try:
+        step_mm = float(thickness) if thickness not in (None, "") else 1.0
+    except (TypeError, ValueError):
+        step_mm = 1.0
+    return step_mm if np.isfinite(step_mm) and step_mm > 0 else 1.0
+
+
+def _grid_index(frames: list[Frame], distance: np.ndarray, source: str) -> np.ndarray:
+    """The grid index of each sorted frame from its distance along the normal (mm); VolumeLoadError
+    for duplicates and spacings that are not whole multiples of the smallest step."""
     steps = np.diff(distance)
     in_plane_size = float(min(frames[0].pixel_spacing))
     duplicate_tolerance = max(1e-3, 1e-3 * in_plane_size)
@@ -256,8 +272,12 @@ def slice_grid(frames: list[Frame], source: str) -> tuple[list[Frame], np.ndarra
             f"(regular step {typical:.2f} mm); cannot be represented as one volume",
             "geometry",
         )
-    index = np.concatenate([[0], np.cumsum(multiples)]).astype(int)
-    # Refine the step on all slices (exact for clean data), then check each slice sits on one line.
+    return np.concatenate([[0], np.cumsum(multiples)]).astype(int)
+
+
+def _fitted_step(frames: list[Frame], positions: np.ndarray, index: np.ndarray, source: str) -> np.ndarray:
+    """The slice step (3,) LPS mm fitted on all slices (exact for clean data); VolumeLoadError when a
+    slice lies off the line through the others or two fall on one grid slice."""
     offsets = positions - positions[0]
     step_vector = (index[:, None] * offsets).sum(axis=0) / float((index**2).sum())
     residual = np.linalg.norm(offsets - index[:, None] * step_vector, axis=1)
@@ -271,8 +291,13 @@ def slice_grid(frames: list[Frame], source: str) -> tuple[list[Frame], np.ndarra
         )
     if np.any(np.diff(index) == 0):
         raise VolumeLoadError(f"{source}: two images fall on the same slice of the grid")
-    step_mm = float(np.linalg.norm(step_vector))
+    return step_vector
+
+
+def _gaps(index: np.ndarray, step_mm: float, source: str) -> tuple[list[SliceGap], list[str]]:
+    """The missing slices between grid indices, and a warning for each run."""
     gaps: list[SliceGap] = []
+    warnings: list[str] = []
     for before, after in zip(index[:-1], index[1:]):
         if after - before > 1:
             gaps.append(SliceGap(int(before) + 1, int(after) - 1, float((after - before) * step_mm), step_mm))
@@ -281,10 +306,7 @@ def slice_grid(frames: list[Frame], source: str) -> tuple[list[Frame], np.ndarra
                 f"(gap {(after - before) * step_mm:.2f} mm, step {step_mm:.2f} mm); blank slices inserted, "
                 "measurements across the gap are refused"
             )
-    tilt = float(np.degrees(np.arccos(np.clip(abs(step_vector @ normal) / step_mm, -1, 1))))
-    if tilt > 0.5:
-        warnings.append(f"{source}: slices are sheared (gantry tilt {tilt:.1f} degrees); geometry kept exact")
-    return frames, index, step_vector, gaps, warnings
+    return gaps, warnings
 
 
 def _frame_name(frame: Frame) -> str:

@@ -151,55 +151,66 @@ def _number_or_text(text: str, vr: str) -> Any:
         return text
 
 
+class _Bytes:
+    """A file's bytes read so far; ``need(end)`` reads on until ``end`` bytes are held and returns them
+    (raises _Fallback when the file is shorter: pydicom words that error)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.data = handle.read(_FAST_READ_BYTES)
+        self.size = os.fstat(handle.fileno()).st_size
+
+    def need(self, end: int) -> bytes:
+        if end > len(self.data):
+            if end > self.size:
+                raise _Fallback()  # truncated inside the header
+            self.data += self.handle.read(max(end - len(self.data), _FAST_READ_BYTES))
+            if end > len(self.data):
+                raise _Fallback()
+        return self.data
+
+
+def _file_meta(source: _Bytes) -> tuple[dict[str, str], int, bool]:
+    """Read the file meta (group 0002, always explicit VR little endian); return (meta, position of
+    the dataset, whether the dataset is implicit VR). Raises _Fallback for other transfer syntaxes."""
+    pos = 132
+    meta: dict[str, str] = {}
+    while True:
+        data = source.need(pos + 8)
+        group, element = struct.unpack_from("<HH", data, pos)
+        if group != 0x0002:
+            break
+        data, _vr, length, start = _explicit_element(source.need, pos)
+        if length == 0xFFFFFFFF:
+            raise _Fallback()
+        data = source.need(start + length)
+        if element == 0x0010:
+            meta["TransferSyntaxUID"] = data[start : start + length].decode("ascii", "replace").rstrip("\x00 ")
+        elif element == 0x0002:
+            meta["MediaStorageSOPClassUID"] = data[start : start + length].decode("ascii", "replace").rstrip("\x00 ")
+        pos = start + length
+    syntax = meta.get("TransferSyntaxUID", "")
+    if syntax == "1.2.840.10008.1.2":
+        return meta, pos, True
+    if syntax == "1.2.840.10008.1.2.1" or syntax.startswith(_FAST_EXPLICIT_PREFIXES):
+        return meta, pos, False
+    raise _Fallback()  # big endian, deflate, unknown
+
+
 def _fast_header(path: Path) -> DicomHeader:
     """Read ``path``'s header with the fast reader; raise _Fallback when pydicom must do it."""
     with open(path, "rb", buffering=0) as handle:
-        data = handle.read(_FAST_READ_BYTES)
-        size = os.fstat(handle.fileno()).st_size
-        if not starts_with_dicm(data):
+        source = _Bytes(handle)
+        if not starts_with_dicm(source.data):
             raise _Fallback()
-
-        def need(end: int) -> bytes:
-            nonlocal data
-            if end > len(data):
-                if end > size:
-                    raise _Fallback()  # truncated inside the header: let pydicom word the error
-                data += handle.read(max(end - len(data), _FAST_READ_BYTES))
-                if end > len(data):
-                    raise _Fallback()
-            return data
-
-        # File meta (group 0002): always explicit VR little endian.
-        pos = 132
-        meta: dict[str, str] = {}
-        while True:
-            need(pos + 8)
-            group, element = struct.unpack_from("<HH", data, pos)
-            if group != 0x0002:
-                break
-            data, _vr, length, start = _explicit_element(need, pos)
-            if length == 0xFFFFFFFF:
-                raise _Fallback()
-            data = need(start + length)
-            if element == 0x0010:
-                meta["TransferSyntaxUID"] = data[start : start + length].decode("ascii", "replace").rstrip("\x00 ")
-            elif element == 0x0002:
-                meta["MediaStorageSOPClassUID"] = data[start : start + length].decode("ascii", "replace").rstrip("\x00 ")
-            pos = start + length
-        syntax = meta.get("TransferSyntaxUID", "")
-        if syntax == "1.2.840.10008.1.2":
-            implicit = True
-        elif syntax == "1.2.840.10008.1.2.1" or syntax.startswith(_FAST_EXPLICIT_PREFIXES):
-            implicit = False
-        else:
-            raise _Fallback()  # big endian, deflate, unknown
-
+        meta, pos, implicit = _file_meta(source)
+        need, size, data = source.need, source.size, source.data
         raw: dict[str, tuple[str, bytes]] = {}
         pixel_location = None
         unpack_head, unpack_long = _HEAD.unpack_from, _ULONG.unpack_from
         fast_tags, long_vrs = _fast_tags(), _EXPLICIT_LONG_VRS
         available = len(data)
-        while pos < size:
+        while pos < size:  # the hot loop: locals only
             if pos + 12 > available:
                 data = need(min(pos + 12, size))
                 available = len(data)
@@ -219,13 +230,7 @@ def _fast_header(path: Path) -> DicomHeader:
                 if tag in _FALLBACK_TAGS:
                     raise _Fallback()
                 if tag == 0x7FE00010:
-                    if length != 0xFFFFFFFF and start + length > size:
-                        raise VolumeLoadError(
-                            f"{path}: truncated DICOM file (pixel data needs {length} bytes, "
-                            f"{max(size - start, 0)} present)",
-                            "damaged",
-                        )
-                    pixel_location = (start, length)
+                    pixel_location = _pixel_element(path, start, length, size)
                     break
             if length == 0xFFFFFFFF:
                 if implicit or vr != b"SQ":
@@ -244,6 +249,14 @@ def _fast_header(path: Path) -> DicomHeader:
         if pos > size:
             raise _Fallback()  # an element runs past the end: truncated
         return DicomHeader(raw, meta, pixel_location, str(path))
+
+
+def _pixel_element(path: Path, start: int, length: int, size: int) -> tuple[int, int]:
+    """(offset, length) of the pixel data; VolumeLoadError when the file ends before it does."""
+    if length != 0xFFFFFFFF and start + length > size:
+        raise VolumeLoadError(f"{path}: truncated DICOM file (pixel data needs {length} bytes, "
+                              f"{max(size - start, 0)} present)", "damaged")
+    return start, length
 
 
 def _explicit_element(need: Callable[[int], bytes], pos: int) -> tuple[bytes, bytes, int, int]:

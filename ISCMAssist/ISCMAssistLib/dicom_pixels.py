@@ -108,74 +108,55 @@ def _store(target: np.ndarray, pixels: np.ndarray, frame: Frame) -> None:
         target += frame.intercept
 
 
-def load_dicom_series(
-    files: Sequence[str | os.PathLike],
-    *,
-    headers: Sequence[object] | None = None,
-    source: str | None = None,
-    progress: ProgressCallback | None = None,
-) -> Volume:
-    """Load the image files of ONE DICOM series (single-frame and/or enhanced multi-frame) as a Volume.
+def _read_headers(paths: list[Path], progress: ProgressCallback | None) -> list:
+    headers = []
+    for number, path in enumerate(paths):
+        headers.append(read_dicom_header(path))
+        if progress:
+            progress(number + 1, 2 * len(paths))
+    return headers
 
-    Takes the file paths (any order) and optionally their already-read header Datasets (from
-    ``read_dicom_header``, same order). Sorts slices along the normal, builds ijkToLPS (columns:
-    row direction x column spacing, column direction x row spacing, slice step; origin the first
-    sorted IPP) and converts it to RAS once. Applies RescaleSlope/Intercept (float32 output when
-    they are not 1/0). Missing slices become blank slices listed in ``Volume.gaps`` and
-    ``Volume.warnings``. ``progress(done, total)`` is called per file read. Raises
-    VolumeLoadError naming the file for every inconsistency.
-    """
-    paths = [f if isinstance(f, Path) else Path(f) for f in files]
-    source = source or (str(paths[0].parent) if paths else "series")
-    if not paths:
-        raise VolumeLoadError(f"{source}: no DICOM files given")
-    header_steps = 0
-    if headers is None:
-        headers = []
-        header_steps = len(paths)
-        for number, path in enumerate(paths):
-            headers.append(read_dicom_header(path))
-            if progress:
-                progress(number + 1, 2 * len(paths))
-    series_uids = {str(h.get("SeriesInstanceUID", "")) for h in headers}
-    if len(series_uids) > 1:
-        raise VolumeLoadError(f"{source}: files of {len(series_uids)} different series given; pass one series")
-    frames: list[Frame] = []
-    for path, header in zip(paths, headers):
-        frames.extend(image_frames(header, path))
-    check_uniform(frames, source)
-    frames, index, step_lps, gaps, warnings = slice_grid(frames, source)
 
-    reference = frames[0]
+def _ijk_to_ras(reference: Frame, step_lps: np.ndarray) -> np.ndarray:
+    """ijkToLPS (columns: row direction x column spacing, column direction x row spacing, slice step;
+    origin the first sorted IPP), converted to RAS once."""
     ijk_to_lps = np.eye(4)
     ijk_to_lps[:3, 0] = reference.orientation[:3] * reference.pixel_spacing[1]
     ijk_to_lps[:3, 1] = reference.orientation[3:] * reference.pixel_spacing[0]
     ijk_to_lps[:3, 2] = step_lps
     ijk_to_lps[:3, 3] = reference.position
-    ijk_to_ras = coords.ijk_to_lps_matrix_to_ras(ijk_to_lps)
+    return coords.ijk_to_lps_matrix_to_ras(ijk_to_lps)
 
-    dtypes = {_pixel_dtype(f.dataset, f.file) for f in frames}
-    stored_dtype = np.result_type(*dtypes) if len(dtypes) > 1 else dtypes.pop()
-    identity = all(f.slope == 1.0 and f.intercept == 0.0 for f in frames)
-    out_dtype = stored_dtype.newbyteorder("=") if identity else np.dtype(np.float32)
-    shape = (int(index[-1]) + 1, reference.rows, reference.columns)
-    array = np.zeros(shape, dtype=out_dtype) if gaps else np.empty(shape, dtype=out_dtype)
-    scratch = None if identity else np.empty((reference.rows, reference.columns), dtype=stored_dtype)
 
-    decoded: dict[Path, np.ndarray] = {}
-    handles: dict[Path, Any] = {}
+class _FileHandles:
+    """Keeps one file open at a time for reading raw frames (series files are read in slice order)."""
 
-    def open_file(path: Path) -> Any:
-        if path not in handles:
-            for handle in handles.values():
-                handle.close()
-            handles.clear()
+    def __init__(self) -> None:
+        self.handles: dict[Path, Any] = {}
+
+    def __call__(self, path: Path) -> Any:
+        if path not in self.handles:
+            self.close()
             try:
-                handles[path] = open(path, "rb", buffering=0)
+                self.handles[path] = open(path, "rb", buffering=0)
             except OSError as error:
                 raise VolumeLoadError(f"{path}: cannot be opened ({error.strerror})", "unreadable") from error
-        return handles[path]
+        return self.handles[path]
 
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+        self.handles.clear()
+
+
+def _fill_pixels(array: np.ndarray, frames: list[Frame], index: np.ndarray, stored_dtype: np.dtype, identity: bool,
+                 progress: ProgressCallback | None, header_steps: int) -> None:
+    """Read every frame's pixels into its slice ``array[k]``: raw frames straight from the file,
+    compressed ones decoded (one file's frames kept at a time); slope/intercept applied."""
+    reference = frames[0]
+    scratch = None if identity else np.empty((reference.rows, reference.columns), dtype=stored_dtype)
+    decoded: dict[Path, np.ndarray] = {}
+    open_file = _FileHandles()
     try:
         for done, (frame, k) in enumerate(zip(frames, index)):
             file_dtype = _pixel_dtype(frame.dataset, frame.file)
@@ -202,14 +183,55 @@ def load_dicom_series(
             if progress:
                 progress(header_steps + done + 1, header_steps + len(frames))
     finally:
-        for handle in handles.values():
-            handle.close()
+        open_file.close()
+
+
+def load_dicom_series(
+    files: Sequence[str | os.PathLike],
+    *,
+    headers: Sequence[object] | None = None,
+    source: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> Volume:
+    """Load the image files of ONE DICOM series (single-frame and/or enhanced multi-frame) as a Volume.
+
+    Takes the file paths (any order) and optionally their already-read header Datasets (from
+    ``read_dicom_header``, same order). Sorts slices along the normal, builds ijkToLPS (columns:
+    row direction x column spacing, column direction x row spacing, slice step; origin the first
+    sorted IPP) and converts it to RAS once. Applies RescaleSlope/Intercept (float32 output when
+    they are not 1/0). Missing slices become blank slices listed in ``Volume.gaps`` and
+    ``Volume.warnings``. ``progress(done, total)`` is called per file read. Raises
+    VolumeLoadError naming the file for every inconsistency.
+    """
+    paths = [f if isinstance(f, Path) else Path(f) for f in files]
+    source = source or (str(paths[0].parent) if paths else "series")
+    if not paths:
+        raise VolumeLoadError(f"{source}: no DICOM files given")
+    header_steps = 0 if headers is not None else len(paths)
+    headers = headers if headers is not None else _read_headers(paths, progress)
+    series_uids = {str(h.get("SeriesInstanceUID", "")) for h in headers}
+    if len(series_uids) > 1:
+        raise VolumeLoadError(f"{source}: files of {len(series_uids)} different series given; pass one series")
+    frames: list[Frame] = []
+    for path, header in zip(paths, headers):
+        frames.extend(image_frames(header, path))
+    check_uniform(frames, source)
+    frames, index, step_lps, gaps, warnings = slice_grid(frames, source)
+
+    reference = frames[0]
+    dtypes = {_pixel_dtype(f.dataset, f.file) for f in frames}
+    stored_dtype = np.result_type(*dtypes) if len(dtypes) > 1 else dtypes.pop()
+    identity = all(f.slope == 1.0 and f.intercept == 0.0 for f in frames)
+    out_dtype = stored_dtype.newbyteorder("=") if identity else np.dtype(np.float32)
+    shape = (int(index[-1]) + 1, reference.rows, reference.columns)
+    array = np.zeros(shape, dtype=out_dtype) if gaps else np.empty(shape, dtype=out_dtype)
+    _fill_pixels(array, frames, index, stored_dtype, identity, progress, header_steps)
 
     multi_frame = any("PerFrameFunctionalGroupsSequence" in f.dataset for f in frames)
     first = reference.dataset
     return Volume(
         array=array,
-        ijk_to_ras=ijk_to_ras,
+        ijk_to_ras=_ijk_to_ras(reference, step_lps),
         source=source,
         warnings=warnings,
         gaps=gaps,
