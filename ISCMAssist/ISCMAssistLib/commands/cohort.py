@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from tqdm import tqdm
 
-    from .. import cohort
+    from .. import cohort, cohort_report
     from ..cli import CommandError
 
     jobs = args.jobs
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if not cases:
         raise CommandError(f"{args.folder}: no readable case JSON files ({len(paths)} *.json found)")
     result = cohort.summarize(cases, skipped=skipped)
-    written = cohort.write_report(result, out, figure=not args.no_figure)
+    written = cohort_report.write_report(result, out, figure=not args.no_figure)
     print(f"{result.n_patients} patients, {result.n_lesions} lesions, {len(skipped)} files skipped")
     for comparison in result.comparisons:
         print(f"  solitary vs multiple, {comparison.label}: cohort {comparison.p_text()}, "
