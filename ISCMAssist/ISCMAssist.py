@@ -1,4 +1,5 @@
 """ISCMAssist Slicer module: Module, Widget (thin wiring) and the in-app self-test.
+(Over 400 lines: one short wiring method per panel control, and the in-app self-test.)
 
 Every decision lives in the scene layer, ISCMAssistLib/scene/ (tested headless on slicer-core's MRML),
 and the parameter node's fields in ISCMAssistLib/scene/names.py; this file only connects the panel

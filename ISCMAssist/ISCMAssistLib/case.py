@@ -1,4 +1,5 @@
 """One case read as a plain dict: creation, the checklist fields, validation and provenance.
+(Over 400 lines: the study's checklist table, read by the schema, panel, CSV and SR, and the value rules on it.)
 
 The shape is fixed by ``schema/case.schema.json`` (JSON Schema draft 2020-12) and described in
 docs/core-api.md. Coordinates in a case are LPS mm. Every feature may be ``None`` (not assessable).

@@ -1,4 +1,5 @@
 """Synthetic sagittal spine MRI with known vertebral levels and a known intramedullary lesion.
+(Over 400 lines: the anatomy table and the renderer of one ground truth belong together.)
 
 ``make_spine_phantom`` builds a sagittal T2 and a post-contrast T1 of one field of view (cervical,
 thoracic, lumbar or whole spine) in the geometry of a real sagittal series: slices along R-L, rows

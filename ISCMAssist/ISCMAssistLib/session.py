@@ -1,4 +1,5 @@
 """Research annotation sessions: a folder of cases read by one or more readers, resumable after a crash.
+(Over 400 lines: one folder layout and the Session class's methods on it; consensus drafts are in consensus.py.)
 
 Layout of a session folder ``DIR`` (agreement.py and cohort.py read it too; keep it exactly)::
 
@@ -118,6 +119,45 @@ def check_name(name: Any, what: str) -> str:
     return name
 
 
+def _csv_header(reader: Any, path: Path) -> None:
+    """Read the cases CSV's header line (blank lines before it skipped); SessionError when it is wrong."""
+    header = None
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            header = [cell.strip().lower() for cell in row]
+            break
+    if header is None:
+        raise SessionError(f"cases CSV {path}: empty; expected the header {','.join(CSV_COLUMNS)}")
+    if tuple(header) != CSV_COLUMNS:
+        hint = "; separate columns with commas" if any(";" in cell or "\t" in cell for cell in header) else ""
+        raise SessionError(
+            f"cases CSV {path} line {reader.line_num}: header is {','.join(header)!r}; "
+            f"expected {','.join(CSV_COLUMNS)} (one row per series){hint}"
+        )
+
+
+def _csv_row(row: list[str], where: str, base: Path, folded: dict[str, str]) -> tuple[str, str, Path]:
+    """Check one row of the cases CSV; return (case id, role, absolute normalised series path)."""
+    if len(row) != len(CSV_COLUMNS):
+        raise SessionError(f"{where}: {len(row)} columns; expected 3 ({','.join(CSV_COLUMNS)})")
+    case_id, role, series_path = (cell.strip() for cell in row)
+    try:
+        check_name(case_id, "case_id")
+    except SessionError as error:
+        raise SessionError(f"{where}, column case_id: {error}") from None
+    # Case-insensitive file systems would put "Case1" and "case1" in one file.
+    if folded.setdefault(case_id.lower(), case_id) != case_id:
+        raise SessionError(f"{where}, column case_id: {case_id!r} differs from {folded[case_id.lower()]!r} only in case")
+    if role not in case_mod.SERIES_ROLES:
+        raise SessionError(f"{where}, column role: {role!r} is not one of {', '.join(case_mod.SERIES_ROLES)}")
+    if not series_path:
+        raise SessionError(f"{where}, column path: empty")
+    absolute = Path(series_path).expanduser()
+    if not absolute.is_absolute():
+        absolute = base / absolute
+    return case_id, role, Path(os.path.normpath(absolute))
+
+
 def read_cases_csv(cases_csv: str | os.PathLike[str]) -> tuple[list[SessionCase], list[str]]:
     """Read a cases CSV (header case_id,role,path; one row per series).
 
@@ -132,19 +172,7 @@ def read_cases_csv(cases_csv: str | os.PathLike[str]) -> tuple[list[SessionCase]
     except UnicodeDecodeError:
         raise SessionError(f"cases CSV {path}: not UTF-8 text") from None
     reader = csv.reader(text.splitlines())
-    header = None
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            header = [cell.strip().lower() for cell in row]
-            break
-    if header is None:
-        raise SessionError(f"cases CSV {path}: empty; expected the header {','.join(CSV_COLUMNS)}")
-    if tuple(header) != CSV_COLUMNS:
-        hint = "; separate columns with commas" if any(";" in cell or "\t" in cell for cell in header) else ""
-        raise SessionError(
-            f"cases CSV {path} line {reader.line_num}: header is {','.join(header)!r}; "
-            f"expected {','.join(CSV_COLUMNS)} (one row per series){hint}"
-        )
+    _csv_header(reader, path)
     base = path.resolve().parent
     series_by_case: dict[str, list[tuple[str, str]]] = {}
     folded: dict[str, str] = {}
@@ -153,29 +181,10 @@ def read_cases_csv(cases_csv: str | os.PathLike[str]) -> tuple[list[SessionCase]
         where = f"cases CSV {path} line {reader.line_num}"
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) != len(CSV_COLUMNS):
-            raise SessionError(f"{where}: {len(row)} columns; expected 3 ({','.join(CSV_COLUMNS)})")
-        case_id, role, series_path = (cell.strip() for cell in row)
-        try:
-            check_name(case_id, "case_id")
-        except SessionError as error:
-            raise SessionError(f"{where}, column case_id: {error}") from None
-        # Case-insensitive file systems would put "Case1" and "case1" in one file.
-        if folded.setdefault(case_id.lower(), case_id) != case_id:
-            raise SessionError(
-                f"{where}, column case_id: {case_id!r} differs from {folded[case_id.lower()]!r} only in case"
-            )
-        if role not in case_mod.SERIES_ROLES:
-            raise SessionError(f"{where}, column role: {role!r} is not one of {', '.join(case_mod.SERIES_ROLES)}")
-        if not series_path:
-            raise SessionError(f"{where}, column path: empty")
-        absolute = Path(series_path).expanduser()
-        if not absolute.is_absolute():
-            absolute = base / absolute
-        absolute = Path(os.path.normpath(absolute))
+        case_id, role, absolute = _csv_row(row, where, base, folded)
         series = series_by_case.setdefault(case_id, [])
         if any(existing == str(absolute) for _, existing in series):
-            raise SessionError(f"{where}, column path: {series_path!r} is listed twice for case {case_id}")
+            raise SessionError(f"{where}, column path: {row[2].strip()!r} is listed twice for case {case_id}")
         series.append((role, str(absolute)))
         if not absolute.exists():
             warnings.append(f"{where}: series path {absolute} does not exist (case {case_id}, {role})")

@@ -1,4 +1,5 @@
 """ISCMAssistLogic, the scene layer's facade: the reader's markups in a Slicer scene <-> the core read.
+(Over 400 lines: one short delegating method per entry point the front ends call, nothing else.)
 
 Runs in the Slicer app and headless on slicer-core's MRML (scene/headless.py). The front ends (the
 module Widget, the web panel) call only this class. It owns the observers (scene and role nodes),
