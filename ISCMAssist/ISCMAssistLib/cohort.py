@@ -31,6 +31,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .case import value_text
 from .evidence import COMPARISONS, TABLES, Comparison, CountRow, StudyTable, SummaryRow, study_percent
 from .progress import ProgressCallback
 
@@ -260,7 +261,7 @@ def compare(patients: list[dict], comparison: Comparison) -> ComparisonResult:
                 counts[group, column] += 1
     keep = counts.sum(axis=0) > 0
     kept = counts[:, keep]
-    names = [("yes" if c is True else "no" if c is False else str(c)) for c, k in zip(categories, keep) if k]
+    names = [value_text(c) for c, k in zip(categories, keep) if k]
     chi2 = dof = p = None
     note = ""
     if kept.shape[1] < 2 or (kept.sum(axis=1) == 0).any():
