@@ -1,7 +1,9 @@
-"""ISCMAssist Slicer module: Module, parameter node, Widget (thin wiring) and the in-app self-test.
+"""ISCMAssist Slicer module: Module, Widget (thin wiring) and the in-app self-test.
+(Over 400 lines: one short wiring method per panel control, and the in-app self-test.)
 
-Every decision lives in ISCMAssistLogic.py (tested headless on slicer-core's MRML); this file only
-connects the panel (Resources/UI/ISCMAssist.ui) to it. For research use only; not a diagnostic device.
+Every decision lives in the scene layer, ISCMAssistLib/scene/ (tested headless on slicer-core's MRML),
+and the parameter node's fields in ISCMAssistLib/scene/names.py; this file only connects the panel
+(Resources/UI/ISCMAssist.ui) to them. For research use only; not a diagnostic device.
 """
 
 from __future__ import annotations
@@ -10,22 +12,21 @@ import importlib.util
 import json
 import logging
 import os
-from typing import Annotated
 
 import ctk  # noqa: F401  (ctk widgets in the .ui)
 import qt
 import slicer
 import vtk
-from slicer import vtkMRMLScalarVolumeNode, vtkMRMLTableNode
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import Default, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule,
     ScriptedLoadableModuleTest,
     ScriptedLoadableModuleWidget,
 )
 from slicer.util import VTKObservationMixin
+
+from ISCMAssistLib.scene.names import ISCMAssistParameterNode
 
 #: import name -> pip requirement, for the core's packages Slicer does not ship
 REQUIRED_PACKAGES: dict[str, str] = {
@@ -84,34 +85,6 @@ class ISCMAssist(ScriptedLoadableModule):
 
 
 #
-# ISCMAssistParameterNode
-#
-
-
-@parameterNodeWrapper
-class ISCMAssistParameterNode:
-    """The module's state in the scene (saved with it).
-
-    t2Volume, t1PostVolume, t1PreVolume - the series read; lesionTable - one row per lesion (written
-    by the Logic); caseId, readerName - case pseudonym and reader; caseJson - the case dict with
-    reader overrides; hintsJson, warningsJson - results of the last recomputation; activeLesionId -
-    lesion that placing and the checklist apply to; nextLevelLabel - label for the next level point.
-    """
-
-    t2Volume: vtkMRMLScalarVolumeNode
-    t1PostVolume: vtkMRMLScalarVolumeNode
-    t1PreVolume: vtkMRMLScalarVolumeNode
-    lesionTable: vtkMRMLTableNode
-    caseId: Annotated[str, Default("case-001")]
-    readerName: str
-    caseJson: str
-    hintsJson: str
-    warningsJson: str
-    activeLesionId: str
-    nextLevelLabel: Annotated[str, Default("C2")]
-
-
-#
 # ISCMAssistWidget
 #
 
@@ -153,7 +126,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.util.warningDisplay(_("ISCMAssist cannot work without its Python packages: {packages}.")
                                        .format(packages=", ".join(missingPackages())))
             return
-        from ISCMAssistLogic import ISCMAssistLogic
+        from ISCMAssistLib.scene.logic import ISCMAssistLogic
 
         self.logic = ISCMAssistLogic()
 
@@ -185,7 +158,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
         # The Logic saves only when the read changed (dirty flag); this timer bounds it to one save
         # per interval however fast points are dragged.
-        from ISCMAssistSessionLogic import AUTOSAVE_INTERVAL_S
+        from ISCMAssistLib.scene.session import AUTOSAVE_INTERVAL_S
 
         self._autosaveTimer = qt.QTimer()
         self._autosaveTimer.setInterval(int(AUTOSAVE_INTERVAL_S * 1000))
@@ -553,7 +526,7 @@ class ISCMAssistTest(ScriptedLoadableModuleTest):
         import numpy as np
 
         from ISCMAssistLib.phantom import make_spine_phantom
-        from ISCMAssistLogic import ISCMAssistLogic
+        from ISCMAssistLib.scene.logic import ISCMAssistLogic
 
         self.delayDisplay("Building the synthetic spine")
         phantom = make_spine_phantom("thoracic", noise=0.0)
@@ -604,7 +577,7 @@ class ISCMAssistTest(ScriptedLoadableModuleTest):
         import numpy as np
 
         from ISCMAssistLib.phantom import make_spine_phantom
-        from ISCMAssistLogic import ISCMAssistLogic
+        from ISCMAssistLib.scene.logic import ISCMAssistLogic
 
         self.delayDisplay("Proposing levels")
         phantom = make_spine_phantom("cervical", noise=0.0)

@@ -25,7 +25,7 @@ import numpy as np
 from ISCMAssistLib.autolevels import propose_levels
 from ISCMAssistLib.phantom import make_spine_phantom
 from ISCMAssistLib.vertebrae import disc_name
-from ISCMAssistLib.volumes import load_volume
+from ISCMAssistLib.images import load_volume
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"

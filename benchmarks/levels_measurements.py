@@ -59,7 +59,7 @@ def main() -> None:
     data = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[2] / "shared" / "data"
     levels_path = data / "pam50_small" / "PAM50_small_levels.nii.gz"
     if levels_path.exists():
-        from ISCMAssistLib.volumes import load_volume
+        from ISCMAssistLib.images import load_volume
 
         levels = load_volume(levels_path)
         print(f"from_label_map PAM50_small_levels {levels.array.shape}: "

@@ -21,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ISCMAssist"))
 
-from ISCMAssistLib import dicom_series, ingest, volumes  # noqa: E402
+from ISCMAssistLib import dicom_pixels, dicom_series, images, ingest, volumes  # noqa: E402
 
 
 def make_series(folder: Path, slices: int, size: int) -> list[Path]:
@@ -92,10 +92,10 @@ def main() -> int:
             return [pydicom.dcmread(name, stop_before_pixels=True) for name in names]
 
         def ours_files():
-            return volumes.load_dicom_series(files)
+            return dicom_pixels.load_dicom_series(files)
 
         def ours_folder():
-            return volumes.load_volume(folder)
+            return images.load_volume(folder)
 
         results = interleaved({
             "raw": raw_read, "sitk": sitk_series, "sitk_files": sitk_files_given, "naive": pydicom_naive,
@@ -111,7 +111,7 @@ def main() -> int:
         same = np.array_equal(sitk.GetArrayViewFromImage(image), volume.array)
 
         tracemalloc.start()
-        loaded = volumes.load_volume(folder)
+        loaded = images.load_volume(folder)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         volume_bytes = loaded.array.nbytes

@@ -25,9 +25,9 @@ def main() -> None:
     parser.add_argument("--lesions", type=int, default=10)
     args = parser.parse_args()
 
-    from ISCMAssistHeadless import create_headless_context
+    from ISCMAssistLib.scene.headless import create_headless_context
     from ISCMAssistLib.phantom import make_spine_phantom
-    from ISCMAssistLogic import ISCMAssistLogic
+    from ISCMAssistLib.scene.logic import ISCMAssistLogic
 
     phantom = make_spine_phantom("thoracic", noise=0.0, lesion=False)
     context = create_headless_context()

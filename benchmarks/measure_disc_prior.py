@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ISCMAssistLib.vertebrae import level_name
-from ISCMAssistLib.volumes import load_volume
+from ISCMAssistLib.images import load_volume
 
 
 def measure(folder: Path) -> dict[int, float]:

@@ -46,10 +46,10 @@ def main() -> None:
 
     import nibabel as nib
 
-    from ISCMAssistHeadless import create_headless_context
+    from ISCMAssistLib.scene.headless import create_headless_context
     from ISCMAssistLib import session as sessionmod
     from ISCMAssistLib.phantom import make_spine_phantom
-    from ISCMAssistLogic import ISCMAssistLogic
+    from ISCMAssistLib.scene.logic import ISCMAssistLogic
 
     whole = make_spine_phantom("whole", noise=0.0, lesion=False)
     context = create_headless_context()

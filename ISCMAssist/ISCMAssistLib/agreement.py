@@ -1,12 +1,14 @@
 """Inter-reader agreement on pairs of reads of the same cases.
 
-Reads are paired by ``case_id``; lesions within a case by lesion id ("L1" with "L1"). For each
+Reads are paired by ``case_id``; lesions within a case by the rule of disagreement.py (by position
+when every lesion has a line, else by lesion id), the same rule as the consensus draft's. For each
 categorical checklist feature: Cohen's kappa with its 95% CI (large-sample standard error of
 Fleiss, Cohen & Everitt 1969), over the pairs where both readers gave a value. For sizes (mm),
 lengths (segments) and the T2/enhancement ratio: ICC(2,1) (two-way random effects, absolute
 agreement, single rater; Shrout & Fleiss 1979, McGraw & Wong 1996 CI) and Bland-Altman bias
 (reader A - reader B) with 95% limits of agreement (bias +/- 1.96 SD). Every difference is listed as
-a disagreement to settle (numbers only beyond a tolerance, see ``NUMERIC_TOLERANCE``).
+a disagreement to settle, by disagreement.values_agree (numbers only beyond disagreement.TOLERANCE);
+per-patient findings and clinical values are compared as well as lesions.
 
 Folder layout (``read_folder``): ``DIR/<reader>/<case_id>.json`` or, for a session folder,
 ``DIR/reads/<reader>/<case_id>.json`` (used when ``DIR/reads`` exists). ``*.state.json`` files are
@@ -21,16 +23,17 @@ import numbers
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from .case import LESION_FEATURES, PATIENT_FEATURES, SIZE_AXES
+from .consensus import CONSENSUS_READER
+from .disagreement import LESION_FIELDS, SECTION_FIELDS, field_value, match_lesions, values_agree
+from .agreement_stats import ICC, BlandAltman, Kappa, bland_altman, cohen_kappa, icc_2_1
+from .progress import ProgressCallback as Progress
+from .session import READS_DIR
 
-Progress = Callable[[int, int], None]
-Z_95 = 1.959963984540054  # standard normal 97.5% quantile
-CONSENSUS_READER = "consensus"
-READS_DIR = "reads"
 REPORT_FOLDERS = ("cohort_report", "agreement_report", "scenes")  # never readers
 
 #: Categorical features compared with kappa (lesion features, then per-patient findings).
@@ -40,54 +43,8 @@ PATIENT_CATEGORICAL: tuple[str, ...] = tuple(f.name for f in PATIENT_FEATURES if
 LESION_NUMERIC: tuple[str, ...] = tuple(
     [f"size_mm.{axis}" for axis in SIZE_AXES]
     + [f.name for f in LESION_FEATURES if f.kind in ("integer", "number")])
-#: A numeric difference larger than this is a disagreement (sizes in mm, lengths in segments).
-NUMERIC_TOLERANCE: dict[str, float] = {
-    "size_mm.ap": 2.0, "size_mm.transverse": 2.0, "size_mm.si": 2.0,
-    "enhancement_length_segments": 0.0, "t2_length_segments": 0.0, "t2_to_enhancement_ratio": 0.5,
-}
-
-
 class AgreementError(ValueError):
     """Reads that cannot be compared (no folder, fewer than two readers, no shared case)."""
-
-
-@dataclass(frozen=True)
-class Kappa:
-    """Cohen's kappa over ``n`` pairs: estimate, standard error, 95% CI (clipped to [-1, 1]),
-    observed and chance agreement. ``kappa`` is None when chance agreement is 1 (both readers
-    used one and the same category throughout); ``se``/CI are None then or when n < 2."""
-
-    kappa: float | None
-    se: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    observed: float | None
-    expected: float | None
-
-
-@dataclass(frozen=True)
-class ICC:
-    """ICC(2,1) over ``n`` targets and ``k`` raters with its 95% CI; None when not computable
-    (n < 2, or no variance at all)."""
-
-    icc: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n: int
-    k: int
-
-
-@dataclass(frozen=True)
-class BlandAltman:
-    """Bland-Altman of reader A - reader B over ``n`` pairs: bias (mean difference), SD of the
-    differences (n - 1), and the 95% limits bias -/+ 1.96 SD (SD/limits None when n < 2)."""
-
-    bias: float | None
-    sd: float | None
-    lower: float | None
-    upper: float | None
-    n: int
 
 
 @dataclass(frozen=True)
@@ -118,106 +75,6 @@ class PairAgreement:
 
 
 # --------------------------------------------------------------------------------------------
-# Statistics
-
-
-def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> Kappa:
-    """Take two equal-length sequences of category labels (pairs with a None are left out); return
-    Cohen's kappa with the Fleiss-Cohen-Everitt (1969) large-sample SE and a 95% normal CI."""
-    if len(a) != len(b):
-        raise ValueError(f"kappa: reader A has {len(a)} values, reader B {len(b)}")
-    pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
-    n = len(pairs)
-    if n == 0:
-        return Kappa(None, None, None, None, 0, None, None)
-    categories = sorted({_label(v) for pair in pairs for v in pair})
-    index = {c: i for i, c in enumerate(categories)}
-    table = np.zeros((len(categories), len(categories)))
-    for x, y in pairs:
-        table[index[_label(x)], index[_label(y)]] += 1
-    p = table / n
-    rows, cols = p.sum(axis=1), p.sum(axis=0)
-    observed = float(np.trace(p))
-    expected = float(rows @ cols)
-    if math.isclose(expected, 1.0):
-        return Kappa(None, None, None, None, n, observed, expected)
-    kappa = (observed - expected) / (1 - expected)
-    se = low = high = None
-    if n >= 2:
-        diag = np.diag(p)
-        term1 = float((diag * (1 - (rows + cols) * (1 - kappa)) ** 2).sum())
-        spread = (cols[:, None] + rows[None, :]) ** 2  # (p.i + pj.)^2 for cell (i, j)
-        off = p * spread
-        term2 = (1 - kappa) ** 2 * float(off.sum() - np.trace(off))
-        term3 = (kappa - expected * (1 - kappa)) ** 2
-        variance = max(0.0, (term1 + term2 - term3) / (n * (1 - expected) ** 2))
-        se = math.sqrt(variance)
-        low, high = max(-1.0, kappa - Z_95 * se), min(1.0, kappa + Z_95 * se)
-    return Kappa(kappa, se, low, high, n, observed, expected)
-
-
-def _label(value: Any) -> str:
-    # booleans and strings in one sortable space; True and 1 stay apart
-    return f"{type(value).__name__}:{value}"
-
-
-def icc_2_1(ratings) -> ICC:
-    """Take an (n targets, k raters) array of numbers (rows with a NaN are left out); return
-    ICC(2,1) (two-way random, absolute agreement, single rater) with the McGraw & Wong (1996)
-    95% CI. Shrout & Fleiss (1979): (BMS - EMS) / (BMS + (k-1) EMS + k (JMS - EMS) / n)."""
-    from scipy.special import fdtri  # F quantile; lighter to import than scipy.stats
-
-    x = np.asarray(ratings, dtype=float)
-    if x.ndim != 2 or x.shape[1] < 2:
-        raise ValueError(f"ICC: expected an (n targets, k >= 2 raters) array, got shape {x.shape}")
-    x = x[~np.isnan(x).any(axis=1)]
-    n, k = x.shape
-    if n < 2:
-        return ICC(None, None, None, n, k)
-    grand = x.mean()
-    ss_rows = k * ((x.mean(axis=1) - grand) ** 2).sum()
-    ss_cols = n * ((x.mean(axis=0) - grand) ** 2).sum()
-    ss_error = ((x - grand) ** 2).sum() - ss_rows - ss_cols
-    bms = ss_rows / (n - 1)
-    jms = ss_cols / (k - 1)
-    ems = ss_error / ((n - 1) * (k - 1))
-    denominator = bms + (k - 1) * ems + k * (jms - ems) / n
-    if denominator <= 0:
-        return ICC(None, None, None, n, k)
-    icc = (bms - ems) / denominator
-    low = high = None
-    if ems > 0:
-        # McGraw & Wong (1996) case 2A: F-based CI with Satterthwaite degrees of freedom
-        a = k * icc / (n * (1 - icc))
-        b = 1 + k * icc * (n - 1) / (n * (1 - icc))
-        v_num = (a * jms + b * ems) ** 2
-        v_den = (a * jms) ** 2 / (k - 1) + (b * ems) ** 2 / ((n - 1) * (k - 1))
-        v = v_num / v_den if v_den > 0 else 1e12
-        f_low = fdtri(n - 1, v, 0.975)
-        f_high = fdtri(v, n - 1, 0.975)
-        low = n * (bms - f_low * ems) / (f_low * (k * jms + (k * n - k - n) * ems) + n * bms)
-        high = n * (f_high * bms - ems) / (k * jms + (k * n - k - n) * ems + n * f_high * bms)
-        low, high = float(max(-1.0, low)), float(min(1.0, high))
-    return ICC(float(icc), low, high, n, k)
-
-
-def bland_altman(a: Sequence[float | None], b: Sequence[float | None]) -> BlandAltman:
-    """Take two equal-length sequences of numbers (pairs with a None are left out); return the
-    Bland-Altman bias (mean of a - b), SD of the differences and the 95% limits of agreement."""
-    if len(a) != len(b):
-        raise ValueError(f"Bland-Altman: reader A has {len(a)} values, reader B {len(b)}")
-    diffs = np.array([x - y for x, y in zip(a, b) if x is not None and y is not None], dtype=float)
-    n = int(diffs.size)
-    if n == 0:
-        return BlandAltman(None, None, None, None, 0)
-    bias = float(diffs.mean())
-    if n < 2:
-        return BlandAltman(bias, None, None, None, n)
-    sd = float(diffs.std(ddof=1))
-    return BlandAltman(bias, sd, bias - Z_95 * sd, bias + Z_95 * sd, n)
-
-
-# --------------------------------------------------------------------------------------------
 # Pairing reads
 
 
@@ -226,16 +83,6 @@ def _number(value: Any) -> float | None:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
-
-
-def _get(record: dict, name: str) -> Any:
-    if name.startswith("size_mm."):
-        return (record.get("size_mm") or {}).get(name.split(".", 1)[1])
-    return record.get(name)
-
-
-def _same(a: Any, b: Any) -> bool:
-    return a == b and type(a) is type(b) if isinstance(a, bool) or isinstance(b, bool) else a == b
 
 
 def _index(records: Sequence[dict], key: str, missing: str, repeated: str) -> dict[str, dict]:
@@ -264,14 +111,34 @@ def _by_lesion_id(case: dict, reader: str) -> dict[str, dict]:
                   f"{where}: lesion id {{value!r}} is used twice")
 
 
+def _section_disagreements(case_id: str, case_a: dict, case_b: dict, tolerance: dict | None) -> list[Disagreement]:
+    found = []
+    for section, fields in SECTION_FIELDS.items():
+        record_a, record_b = case_a.get(section) or {}, case_b.get(section) or {}
+        for name in fields:
+            value_a, value_b = record_a.get(name), record_b.get(name)
+            if not values_agree(name, [value_a, value_b], tolerance):
+                found.append(Disagreement(case_id, None, name, value_a, value_b))
+    return found
+
+
+def _lesion_disagreements(case_id: str, lesion_a: dict, lesion_b: dict, tolerance: dict | None) -> list[Disagreement]:
+    found = []
+    for name in LESION_FIELDS:
+        value_a, value_b = field_value(lesion_a, name), field_value(lesion_b, name)
+        if not values_agree(name, [value_a, value_b], tolerance):
+            found.append(Disagreement(case_id, lesion_a.get("id"), name, value_a, value_b))
+    return found
+
+
 def compare_readers(cases_a: Sequence[dict], cases_b: Sequence[dict], reader_a: str = "A", reader_b: str = "B",
                     tolerance: dict[str, float] | None = None) -> PairAgreement:
-    """Take two readers' case dicts (any order) and names; return their agreement over the cases
-    both read: kappa per categorical feature, ICC(2,1) and Bland-Altman per numeric feature, and the
-    disagreements. Lesions pair by id; a lesion only one reader drew is a disagreement on "lesion".
-    Raises AgreementError for a read without case_id, a case read twice by one reader, or a lesion
-    without id or with a repeated id."""
-    tolerance = {**NUMERIC_TOLERANCE, **(tolerance or {})}
+    """Take two readers' case dicts (any order), names and optional tolerances (field -> limit,
+    over disagreement.TOLERANCE); return their agreement over the cases both read: kappa per
+    categorical feature, ICC(2,1) and Bland-Altman per numeric feature, and the disagreements.
+    Lesions pair by disagreement.match_lesions; a lesion only one reader drew is a disagreement on
+    "lesion" (lesion id of reader A for a pair). Raises AgreementError for a read without case_id,
+    a case read twice by one reader, or a lesion without id or with a repeated id."""
     by_a, by_b = _by_case_id(cases_a, reader_a), _by_case_id(cases_b, reader_b)
     shared = [case_id for case_id in by_a if case_id in by_b]
     categorical: dict[str, tuple[list, list]] = {name: ([], []) for name in PATIENT_CATEGORICAL + LESION_CATEGORICAL}
@@ -283,34 +150,27 @@ def compare_readers(cases_a: Sequence[dict], cases_b: Sequence[dict], reader_a: 
         case_a, case_b = by_a[case_id], by_b[case_id]
         findings_a, findings_b = case_a.get("patient_findings") or {}, case_b.get("patient_findings") or {}
         for name in PATIENT_CATEGORICAL:
-            value_a, value_b = findings_a.get(name), findings_b.get(name)
-            categorical[name][0].append(value_a)
-            categorical[name][1].append(value_b)
-            if not _same(value_a, value_b):
-                disagreements.append(Disagreement(case_id, None, name, value_a, value_b))
-        lesions_a = _by_lesion_id(case_a, reader_a)
-        lesions_b = _by_lesion_id(case_b, reader_b)
-        for lesion_id in list(lesions_a) + [i for i in lesions_b if i not in lesions_a]:
-            lesion_a, lesion_b = lesions_a.get(lesion_id), lesions_b.get(lesion_id)
+            categorical[name][0].append(findings_a.get(name))
+            categorical[name][1].append(findings_b.get(name))
+        disagreements += _section_disagreements(case_id, case_a, case_b, tolerance)
+        lesions_a = list(_by_lesion_id(case_a, reader_a).values())
+        lesions_b = list(_by_lesion_id(case_b, reader_b).values())
+        for i, j in match_lesions(lesions_a, lesions_b):
+            lesion_a = lesions_a[i] if i is not None else None
+            lesion_b = lesions_b[j] if j is not None else None
             if lesion_a is None or lesion_b is None:
+                lesion_id = (lesion_a or lesion_b).get("id")
                 disagreements.append(Disagreement(case_id, lesion_id, "lesion",
                                                   "present" if lesion_a else None, "present" if lesion_b else None))
                 continue
             n_lesion_pairs += 1
             for name in LESION_CATEGORICAL:
-                value_a, value_b = lesion_a.get(name), lesion_b.get(name)
-                categorical[name][0].append(value_a)
-                categorical[name][1].append(value_b)
-                if not _same(value_a, value_b):
-                    disagreements.append(Disagreement(case_id, lesion_id, name, value_a, value_b))
+                categorical[name][0].append(lesion_a.get(name))
+                categorical[name][1].append(lesion_b.get(name))
             for name in LESION_NUMERIC:
-                value_a, value_b = _number(_get(lesion_a, name)), _number(_get(lesion_b, name))
-                numeric[name][0].append(value_a)
-                numeric[name][1].append(value_b)
-                if (value_a is None) != (value_b is None) or (
-                        value_a is not None and abs(value_a - value_b) > tolerance.get(name, 0.0) + 1e-9):
-                    disagreements.append(Disagreement(case_id, lesion_id, name, _get(lesion_a, name),
-                                                      _get(lesion_b, name)))
+                numeric[name][0].append(_number(field_value(lesion_a, name)))
+                numeric[name][1].append(_number(field_value(lesion_b, name)))
+            disagreements += _lesion_disagreements(case_id, lesion_a, lesion_b, tolerance)
 
     kappas = {name: cohen_kappa(*values) for name, values in categorical.items()}
     iccs, limits = {}, {}

@@ -21,7 +21,7 @@ A volume sampled coarser than 5 mm along S-I (an axial stack) gives "no spine fo
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,7 +29,7 @@ from scipy import ndimage, signal
 
 from .vertebrae import LevelLabelError, disc_name, landmark_coordinate, level_name
 
-ProgressCallback = Callable[[int, int], None]
+from .progress import ProgressCallback
 
 #: Height (mm) of segment n (vertebral body n + one disc: distance between the discs above and
 #: below vertebra n), measured on PAM50 by benchmarks/measure_disc_prior.py (2 mm voxels, C2..T11).

@@ -1,4 +1,5 @@
 """One case read as a plain dict: creation, the checklist fields, validation and provenance.
+(Over 400 lines: the study's checklist table, read by the schema, panel, CSV and SR, and the value rules on it.)
 
 The shape is fixed by ``schema/case.schema.json`` (JSON Schema draft 2020-12) and described in
 docs/core-api.md. Coordinates in a case are LPS mm. Every feature may be ``None`` (not assessable).
@@ -109,8 +110,13 @@ CLINICAL_FEATURES: tuple[Feature, ...] = (
 )
 
 IDENTIFIER_FIELDS: tuple[str, ...] = ("patient_name", "patient_id", "birth_date", "accession_number", "institution")
-SERIES_ROLES: tuple[str, ...] = ("t2_sagittal", "t1_pre", "t1_post", "t2_axial", "t1_post_axial", "other")
-LINE_NAMES: tuple[str, ...] = ("si", "ap", "transverse", "edema_si")
+#: line markup role (scene nodes, markups files) -> name of the line in a lesion's ``lines_lps``
+LINE_ROLE_NAMES: dict[str, str] = {
+    "lesion_si": "si", "lesion_ap": "ap", "lesion_transverse": "transverse", "edema_si": "edema_si",
+}
+LINE_NAMES: tuple[str, ...] = tuple(LINE_ROLE_NAMES.values())
+#: the case id a new read gets when none is given
+DEFAULT_CASE_ID = "case-001"
 
 _FEATURES_BY_NAME: dict[str, Feature] = {
     f.name: f for f in LESION_FEATURES + PATIENT_FEATURES + CLINICAL_FEATURES
@@ -120,6 +126,13 @@ _FEATURES_BY_NAME: dict[str, Feature] = {
 @functools.lru_cache(maxsize=1)
 def _schema_text() -> str:
     return importlib.resources.files(__package__).joinpath("schema", "case.schema.json").read_text("utf-8")
+
+
+#: roles a case's ``series`` entry may hold, as the schema lists them (its enum is the one definition)
+SERIES_ROLES: tuple[str, ...] = tuple(
+    json.loads(_schema_text())["properties"]["series"]["items"]["properties"]["role"]["enum"])
+#: the reading roles a series can take in an exam (ingest proposes these), in reading order
+READING_ROLES: tuple[str, ...] = tuple(role for role in SERIES_ROLES if role != "other")
 
 
 def load_schema() -> dict:
@@ -225,6 +238,20 @@ def complete_case(case: dict) -> dict:
         for axis in SIZE_AXES:
             lesion["size_mm"].setdefault(axis, None)
     return case
+
+
+def value_text(value: Any, yes: str = "yes", no: str = "no", separator: str = ", ") -> str:
+    """Take a case value; return it as text: None -> "", booleans ``yes``/``no``, lists joined with
+    ``separator``, numbers and strings as str. The one formatter of the panel, the table and the CSV."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return yes if value else no
+    if isinstance(value, (list, tuple)):
+        return separator.join(str(v) for v in value)
+    if hasattr(value, "item"):  # a numpy scalar
+        value = value.item()
+    return str(value)
 
 
 def format_path(parts: Iterable[str | int]) -> str:

@@ -22,6 +22,7 @@ from .case import (
     CaseValidationError,
     complete_case,
     validate_case,
+    value_text,
 )
 from .files import atomic_write_text, read_json
 
@@ -109,15 +110,7 @@ _FREE_TEXT = {"case_id", "reader", "read_at", "lesion_id", "primary_tumor_detail
 
 def _cell(column: str, value: Any) -> str:
     """Format one CSV cell: None -> "", booleans true/false, lists joined with ";"."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return ";".join(str(v) for v in value)
-    if hasattr(value, "item"):
-        value = value.item()
-    text = str(value)
+    text = value_text(value, yes="true", no="false", separator=";")
     # A spreadsheet would run typed text starting with = + - @ as a formula; quote it as text.
     if column in _FREE_TEXT and text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         text = "'" + text

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -19,7 +18,8 @@ from .levels import LevelModel
 from .markups_io import write_line, write_point_list
 from .phantom import SpinePhantom, make_spine_phantom
 from .read import compute_read, levels_record
-from .volumes import load_volume
+from .progress import PanelProgress, no_progress
+from .images import load_volume
 
 #: What the simulated reader sees and types (the features no markup can give).
 READER_FINDINGS = {
@@ -71,14 +71,14 @@ class DemoResult:
 
 
 def run_demo(out: str | Path, curvature_mm: float = 6.0,
-             progress: Callable[[float, str], None] | None = None) -> DemoResult:
+             progress: PanelProgress | None = None) -> DemoResult:
     """Run the demo read into folder ``out`` and return a DemoResult.
 
     Takes the output folder, the synthetic spine's anterior bow (mm) and an optional progress
     callback (fraction 0..1, step name). Writes dicom/t2, dicom/t1_post, markups/*.mrk.json,
     case.json, lesions.csv and read.png under ``out``.
     """
-    report = progress or (lambda fraction, step: None)
+    report = progress or no_progress
     out = Path(out)
     markups_dir = out / "markups"
     markups_dir.mkdir(parents=True, exist_ok=True)
@@ -102,18 +102,7 @@ def run_demo(out: str | Path, curvature_mm: float = 6.0,
         write_line(files[f"{name} line"], p0, p1, name=f"Lesion 1 {name}")
 
     report(0.6, "computing the read")
-    case = new_case("demo-001", reader="demo-reader")
-    case["series"] = [_series_entry(role, paths, out) for role, paths in series_files.items()]
-    case["levels"] = levels_record(model, source="landmarks")
-    lesion = new_lesion("L1")
-    lesion["lines_lps"] = {name: ras_to_lps(np.array(ends)).round(3).tolist() for name, ends in lines_ras.items()}
-    for name, value in READER_FINDINGS.items():
-        set_reader_value(lesion, name, value)
-    case["lesions"].append(lesion)
-    for name, value in PATIENT_FINDINGS.items():
-        set_reader_value(case["patient_findings"], name, value)
-    for name, value in CLINICAL.items():
-        set_reader_value(case["clinical"], name, value)
+    case = _demo_case(model, lines_ras, [_series_entry(role, paths, out) for role, paths in series_files.items()])
     warnings: list[str] = []
     compute_read(case, model, warnings=warnings)
     hints = compute_hints(case)
@@ -133,6 +122,24 @@ def run_demo(out: str | Path, curvature_mm: float = 6.0,
     files["DICOM T1 post"] = out / "dicom" / "t1_post"
     report(1.0, "done")
     return DemoResult(out=out, case=case, hints=hints, phantom=phantom, files=files, warnings=warnings)
+
+
+def _demo_case(model: LevelModel, lines_ras: dict[str, tuple[np.ndarray, np.ndarray]], series: list[dict]) -> dict:
+    """The demo reader's case before computing: series, levels, the lesion's lines (LPS mm) and the
+    reader's findings."""
+    case = new_case("demo-001", reader="demo-reader")
+    case["series"] = series
+    case["levels"] = levels_record(model, source="landmarks")
+    lesion = new_lesion("L1")
+    lesion["lines_lps"] = {name: ras_to_lps(np.array(ends)).round(3).tolist() for name, ends in lines_ras.items()}
+    for name, value in READER_FINDINGS.items():
+        set_reader_value(lesion, name, value)
+    case["lesions"].append(lesion)
+    for name, value in PATIENT_FINDINGS.items():
+        set_reader_value(case["patient_findings"], name, value)
+    for name, value in CLINICAL.items():
+        set_reader_value(case["clinical"], name, value)
+    return case
 
 
 def reader_lines(phantom: SpinePhantom, model: LevelModel) -> dict[str, tuple[np.ndarray, np.ndarray]]:

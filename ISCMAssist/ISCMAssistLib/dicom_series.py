@@ -122,13 +122,12 @@ def write_series(
     orientation, pixel_spacing, origin_lps, step_lps = slice_geometry_lps(volume.ijk_to_ras)
     stored, slope, intercept = _stored_pixels(array)
     normal = np.cross(orientation[:3], orientation[3:])
-    slice_spacing = float(abs(step_lps @ normal))
-
-    study_uid = study_instance_uid or make_uid(seed, "study")
     series_uid = series_instance_uid or make_uid(seed, "series", series_number, series_description)
-    for_uid = frame_of_reference_uid or make_uid(seed, "frame-of-reference")
-    tags = dict(DEFAULT_PATIENT_TAGS)
-    tags.update(patient or {})
+    identity = {"StudyInstanceUID": study_instance_uid or make_uid(seed, "study"), "SeriesInstanceUID": series_uid,
+                "SeriesNumber": int(series_number), "SeriesDescription": series_description,
+                "FrameOfReferenceUID": frame_of_reference_uid or make_uid(seed, "frame-of-reference")}
+    head, tail = _series_tags(modality, patient, identity, mr_tags, array.shape, orientation, pixel_spacing,
+                              float(abs(step_lps @ normal)), slope, intercept)
 
     paths: list[Path] = []
     for k in range(array.shape[0]):
@@ -139,57 +138,45 @@ def write_series(
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds = pydicom.Dataset()
         ds.file_meta = meta
-        ds.SOPClassUID = MR_IMAGE_STORAGE
-        ds.SOPInstanceUID = sop_uid
-        ds.SpecificCharacterSet = "ISO_IR 100"
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "OTHER"]
-        ds.Modality = modality
-        ds.SeriesDate = tags.get("StudyDate", "")
-        ds.SeriesTime = tags.get("StudyTime", "")
-        for keyword, value in tags.items():
-            setattr(ds, keyword, value)
-        ds.StudyInstanceUID = study_uid
-        ds.SeriesInstanceUID = series_uid
-        ds.SeriesNumber = int(series_number)
-        ds.SeriesDescription = series_description
-        ds.InstanceNumber = k + 1
-        ds.FrameOfReferenceUID = for_uid
-        ds.PositionReferenceIndicator = ""
-        ds.BodyPartExamined = "SPINE"
-        ds.PatientPosition = "HFS"
         position = origin_lps + k * step_lps
-        ds.ImagePositionPatient = [_ds(v) for v in position]
-        ds.ImageOrientationPatient = [_ds(v) for v in orientation]
-        ds.PixelSpacing = [_ds(v) for v in pixel_spacing]
-        ds.SliceThickness = _ds(slice_spacing)
-        ds.SpacingBetweenSlices = _ds(slice_spacing)
-        ds.SliceLocation = _ds(float(position @ normal))
-        # MR Image module: type 1 and type 2 attributes (type 2 may stay empty when not given).
-        ds.ScanningSequence = "SE"
-        ds.SequenceVariant = "NONE"
-        ds.ScanOptions = ""
-        ds.MRAcquisitionType = "2D"
-        ds.EchoTime = None
-        ds.RepetitionTime = None
-        ds.EchoTrainLength = None
-        for keyword, value in (mr_tags or {}).items():
+        per_image = {"SOPInstanceUID": sop_uid, "InstanceNumber": k + 1,
+                     "ImagePositionPatient": [_ds(v) for v in position], "SliceLocation": _ds(float(position @ normal))}
+        for keyword, value in {**head, **per_image, **tail}.items():  # later ones override earlier ones
             setattr(ds, keyword, value)
-        ds.SamplesPerPixel = 1
-        ds.PhotometricInterpretation = "MONOCHROME2"
-        ds.Rows, ds.Columns = int(array.shape[1]), int(array.shape[2])
-        ds.BitsAllocated = 16
-        ds.BitsStored = 16
-        ds.HighBit = 15
-        ds.PixelRepresentation = 0
-        if (slope, intercept) != (1.0, 0.0):  # not part of the MR IOD: only when the values need it
-            ds.RescaleSlope = _ds(slope)
-            ds.RescaleIntercept = _ds(intercept)
-            ds.RescaleType = "US"
         ds.PixelData = np.ascontiguousarray(stored[k]).tobytes()
         path = folder / f"{file_prefix}{k + 1:05d}.dcm"
         _save(ds, path)
         paths.append(path)
     return paths
+
+
+def _series_tags(modality: str, patient: Mapping[str, Any] | None, identity: Mapping[str, Any],
+                 mr_tags: Mapping[str, Any] | None, shape: tuple[int, ...], orientation: np.ndarray,
+                 pixel_spacing: np.ndarray, slice_spacing: float, slope: float,
+                 intercept: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The tags every image of a written series shares: (set before the per-image tags, set after them).
+    Later tags override earlier ones: the identity UIDs override ``patient``, ``mr_tags`` the MR defaults
+    and the per-image tags."""
+    tags: dict[str, Any] = {"SOPClassUID": MR_IMAGE_STORAGE, "SpecificCharacterSet": "ISO_IR 100",
+                            "ImageType": ["ORIGINAL", "PRIMARY", "OTHER"], "Modality": modality}
+    patient_tags = {**DEFAULT_PATIENT_TAGS, **(patient or {})}
+    tags.update(SeriesDate=patient_tags.get("StudyDate", ""), SeriesTime=patient_tags.get("StudyTime", ""))
+    tags.update(patient_tags)
+    tags.update(identity)
+    tags.update(PositionReferenceIndicator="", BodyPartExamined="SPINE", PatientPosition="HFS",
+                ImageOrientationPatient=[_ds(v) for v in orientation],
+                PixelSpacing=[_ds(v) for v in pixel_spacing],
+                SliceThickness=_ds(slice_spacing), SpacingBetweenSlices=_ds(slice_spacing))
+    head, tags = tags, {}
+    # MR Image module: type 1 and type 2 attributes (type 2 may stay empty when not given).
+    tags.update(ScanningSequence="SE", SequenceVariant="NONE", ScanOptions="", MRAcquisitionType="2D",
+                EchoTime=None, RepetitionTime=None, EchoTrainLength=None)
+    tags.update(mr_tags or {})
+    tags.update(SamplesPerPixel=1, PhotometricInterpretation="MONOCHROME2", Rows=int(shape[1]),
+                Columns=int(shape[2]), BitsAllocated=16, BitsStored=16, HighBit=15, PixelRepresentation=0)
+    if (slope, intercept) != (1.0, 0.0):  # not part of the MR IOD: only when the values need it
+        tags.update(RescaleSlope=_ds(slope), RescaleIntercept=_ds(intercept), RescaleType="US")
+    return head, tags
 
 
 def _ds(value: float) -> str:

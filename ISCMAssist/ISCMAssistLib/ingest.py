@@ -14,19 +14,23 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .volumes import VolumeLoadError, is_nifti_path, read_dicom_header
+from .case import READING_ROLES
+from .progress import ProgressCallback
+from .dicom_header import read_dicom_header
+from .dicom_pixels import load_dicom_series
+from .nifti import is_nifti_path, load_nifti
+from .volumes import VolumeLoadError
 
-ProgressCallback = Callable[[int, int], None]
 
 #: Reading roles, in the order they are proposed (the case JSON's series roles, "other" aside).
-ROLES = ("t2_sagittal", "t1_pre", "t1_post", "t2_axial", "t1_post_axial")
+ROLES = READING_ROLES
 ROLE_TITLES = {
     "t2_sagittal": "T2 sagittal",
     "t1_pre": "T1 sagittal pre-contrast",
@@ -836,7 +840,6 @@ def case_series_entries(scan: ScanResult, proposals: Mapping[str, RoleProposal])
 
 def load_series(summary: SeriesSummary, progress: ProgressCallback | None = None):
     """Load one found series as a volumes.Volume (DICOM headers already read are reused). Raises VolumeLoadError."""
-    from .volumes import load_dicom_series, load_nifti
 
     if summary.kind == "nifti":
         return load_nifti(summary.path)

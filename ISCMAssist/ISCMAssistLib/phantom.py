@@ -1,4 +1,5 @@
 """Synthetic sagittal spine MRI with known vertebral levels and a known intramedullary lesion.
+(Over 400 lines: the anatomy table and the renderer of one ground truth belong together.)
 
 ``make_spine_phantom`` builds a sagittal T2 and a post-contrast T1 of one field of view (cervical,
 thoracic, lumbar or whole spine) in the geometry of a real sagittal series: slices along R-L, rows
@@ -301,18 +302,8 @@ def make_spine_phantom(
     Returns a SpinePhantom; volumes are small (< 10 MB) and build in well under a second.
     Raises PhantomError for an unknown region or non-positive spacing.
     """
-    if region not in REGIONS:
-        raise PhantomError(f"region: '{region}' is not one of {', '.join(REGIONS)}")
-    spacing = _DEFAULT_SPACING[region] if spacing is None else tuple(float(v) for v in spacing)
-    if len(spacing) != 3 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
-        raise PhantomError(f"spacing: {spacing} must be three positive numbers (mm)")
-    if not 0.0 <= noise < 1.0:
-        raise PhantomError(f"noise: {noise} must be in [0, 1)")
-    if abs(curvature_mm) > 60.0:
-        raise PhantomError(f"curvature_mm: {curvature_mm} is more than 60 mm")
-
+    di, dj, dk = _checked_spacing(region, curvature_mm, noise, spacing)
     axis = _SpineAxis(region, curvature_mm)
-    di, dj, dk = spacing
     n_rows = int(np.ceil(axis.length / dj)) + 1
     n_cols = int(np.ceil(_AP_FOV_MM / di))
     n_slices = _SLICES
@@ -343,20 +334,36 @@ def make_spine_phantom(
         truth = _add_lesion(axis, region, s_abs, d, x, t2, t1)
 
     rng = np.random.default_rng(seed)
-    volumes = []
-    for image in (t2, t1):
-        image = ndimage.gaussian_filter(image, sigma=(0.35, 0.6, 0.6))
-        if noise > 0:
-            sigma = noise
-            real = image + rng.normal(0.0, sigma, image.shape).astype(np.float32)
-            imag = rng.normal(0.0, sigma, image.shape).astype(np.float32)
-            image = np.sqrt(real * real + imag * imag)
-        array = np.round(np.clip(image, 0.0, 4.0) * 1000.0).astype(np.float32)
-        volumes.append(Volume(array=array, ijk_to_ras=ijk_to_ras.copy(), source=f"phantom:{region}"))
-
+    volumes = [Volume(array=_acquired(image, noise, rng), ijk_to_ras=ijk_to_ras.copy(), source=f"phantom:{region}")
+               for image in (t2, t1)]
     landmarks = _landmarks(axis)
     return SpinePhantom(region=region, curvature_mm=float(curvature_mm), t2=volumes[0], t1_post=volumes[1],
                         landmarks=landmarks, lesion=truth, length_mm=axis.length, _axis=axis)
+
+
+def _checked_spacing(region: str, curvature_mm: float, noise: float,
+                     spacing: tuple[float, float, float] | None) -> tuple[float, float, float]:
+    """The voxel spacing (mm) to use; PhantomError for an unknown region or a bad argument."""
+    if region not in REGIONS:
+        raise PhantomError(f"region: '{region}' is not one of {', '.join(REGIONS)}")
+    spacing = _DEFAULT_SPACING[region] if spacing is None else tuple(float(v) for v in spacing)
+    if len(spacing) != 3 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
+        raise PhantomError(f"spacing: {spacing} must be three positive numbers (mm)")
+    if not 0.0 <= noise < 1.0:
+        raise PhantomError(f"noise: {noise} must be in [0, 1)")
+    if abs(curvature_mm) > 60.0:
+        raise PhantomError(f"curvature_mm: {curvature_mm} is more than 60 mm")
+    return spacing
+
+
+def _acquired(image: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """An ideal image as acquired: slight blur, Rician noise (sigma ``noise``), 0-4000 float32 values."""
+    image = ndimage.gaussian_filter(image, sigma=(0.35, 0.6, 0.6))
+    if noise > 0:
+        real = image + rng.normal(0.0, noise, image.shape).astype(np.float32)
+        imag = rng.normal(0.0, noise, image.shape).astype(np.float32)
+        image = np.sqrt(real * real + imag * imag)
+    return np.round(np.clip(image, 0.0, 4.0) * 1000.0).astype(np.float32)
 
 
 def _landmarks(axis: _SpineAxis) -> dict[str, np.ndarray]:
@@ -375,94 +382,110 @@ def _landmarks(axis: _SpineAxis) -> dict[str, np.ndarray]:
     return points
 
 
+class _Canvas:
+    """The label image being painted and the per-voxel geometry (slices, rows, cols) painting reads.
+
+    Labels: 0 air, 1 soft tissue, 2 muscle, 3 fat, 4 bone (posterior elements), 5 body, 6 endplate,
+    7 annulus, 8 nucleus, 9 CSF, 10 cord, 11 prevertebral dark (lung/air), 12 sacral fusion line.
+    """
+
+    def __init__(self, s_abs: np.ndarray, d: np.ndarray, x: np.ndarray) -> None:
+        self.s_abs, self.d = s_abs, d
+        self.X, self.S, self.D = x[:, None, None], s_abs[None], d[None]
+        self.depth = body_depth(s_abs)[None]
+        self.width = body_width(s_abs)[None]
+        self.canal_d = canal_centre_d(s_abs)[None]
+        self.sac_ap = thecal_ap(s_abs)[None]
+        self.shape = (x.size,) + s_abs.shape
+        self.label = np.ones(self.shape, dtype=np.uint8)
+
+    def put(self, mask: np.ndarray, value: int) -> None:
+        self.label[np.broadcast_to(mask, self.shape)] = value
+
+
 def _render(axis: _SpineAxis, s_abs: np.ndarray, d: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Paint T2 and T1 post intensities (CSF on T2 = 1.0) on (slices, rows, cols) float32 arrays."""
-    X = x[:, None, None]
-    S = s_abs[None]
-    D = d[None]
-    depth = body_depth(s_abs)[None]
-    width = body_width(s_abs)[None]
-    canal_d = canal_centre_d(s_abs)[None]
-    sac_ap = thecal_ap(s_abs)[None]
-    shape = (x.size,) + s_abs.shape
+    canvas = _Canvas(s_abs, d, x)
+    _paint_soft_tissue(canvas, axis)
+    _paint_column(canvas, axis)
+    _paint_sac_and_cord(canvas, axis)
+    #                  air  soft  musc  fat  bone body plate ann  nucl  CSF  cord dark  fusion
+    t2_lut = np.array([0.0, 0.32, 0.22, 0.70, 0.25, 0.38, 0.08, 0.35, 0.85, 1.00, 0.45, 0.05, 0.32], np.float32)
+    t1_lut = np.array([0.0, 0.40, 0.35, 0.90, 0.45, 0.60, 0.10, 0.30, 0.35, 0.15, 0.45, 0.05, 0.50], np.float32)
+    return t2_lut[canvas.label], t1_lut[canvas.label]
 
-    # label image: 0 air, 1 soft tissue, 2 muscle, 3 fat, 4 bone (posterior elements), 5 body,
-    # 6 endplate, 7 annulus, 8 nucleus, 9 CSF, 10 cord, 11 prevertebral dark (lung/air),
-    # 12 sacral fusion line
-    label = np.ones(shape, dtype=np.uint8)
 
-    def put(mask: np.ndarray, value: int) -> None:
-        label[np.broadcast_to(mask, shape)] = value
-
+def _paint_soft_tissue(c: _Canvas, axis: _SpineAxis) -> None:
+    """Air, fat, muscle, the dark prevertebral band and the posterior elements (laminae/spinous
+    processes sloping caudally, interspinous ligament, a thin epidural fat pad behind the sac)."""
+    X, D, depth, canal_d = c.X, c.D, c.depth, c.canal_d
     anterior_skin = -depth / 2.0 - 70.0
     posterior_skin = canal_d + 75.0
-    put((D < anterior_skin) | (D > posterior_skin), 0)
-    put((D > canal_d + 60.0) & (D <= posterior_skin), 3)
-    put((D > canal_d + 10.0) & (D <= canal_d + 60.0) & (np.abs(X) > 6.0), 2)
+    c.put((D < anterior_skin) | (D > posterior_skin), 0)
+    c.put((D > canal_d + 60.0) & (D <= posterior_skin), 3)
+    c.put((D > canal_d + 10.0) & (D <= canal_d + 60.0) & (np.abs(X) > 6.0), 2)
     dark_front = (D < -depth / 2.0 - 12.0) & (D > anterior_skin + 15.0) & (np.abs(X) < 35.0)
-    put(dark_front, 11)
-
-    # Posterior elements: laminae/spinous processes sloping caudally, interspinous ligament between
-    # them, a thin epidural fat pad behind the thecal sac.
-    behind_sac = D - (canal_d + sac_ap / 2.0)
+    c.put(dark_front, 11)
+    behind_sac = D - (canal_d + c.sac_ap / 2.0)
     in_post = (behind_sac > 0.0) & (D < canal_d + 50.0) & (np.abs(X) < 7.0)
-    put(in_post, 2)
-    put(in_post & (behind_sac < 2.5), 3)
-    vert_section = np.zeros(s_abs.shape, dtype=bool)
-    slope_shift = 0.35 * np.clip(d - canal_centre_d(s_abs), 0.0, None)
+    c.put(in_post, 2)
+    c.put(in_post & (behind_sac < 2.5), 3)
+    vert_section = np.zeros(c.s_abs.shape, dtype=bool)
+    slope_shift = 0.35 * np.clip(c.d - canal_centre_d(c.s_abs), 0.0, None)
     for kind, n, a, b in axis.edges:
         if kind == "body":
-            vert_section |= (s_abs >= a + 2.0 + slope_shift) & (s_abs <= b - 2.0 + slope_shift)
-    put(in_post & (behind_sac >= 2.5) & vert_section[None], 4)
+            vert_section |= (c.s_abs >= a + 2.0 + slope_shift) & (c.s_abs <= b - 2.0 + slope_shift)
+    c.put(in_post & (behind_sac >= 2.5) & vert_section[None], 4)
 
-    ellipse = (X / (width / 2.0)) ** 2 + (D / (depth / 2.0)) ** 2
+
+def _paint_column(c: _Canvas, axis: _SpineAxis) -> None:
+    """Vertebral bodies with endplates, discs with nuclei, the dens/atlas/clivus and the sacrum."""
+    X, S, D = c.X, c.S, c.D
+    ellipse = (X / (c.width / 2.0)) ** 2 + (D / (c.depth / 2.0)) ** 2
     for kind, n, a, b in axis.edges:
         band = (S >= a) & (S < b)
         if kind == "body":
-            put(band & (ellipse < 1.0), 5)
+            c.put(band & (ellipse < 1.0), 5)
             plate = band & (ellipse < 1.0) & ((S < a + 1.0) | (S >= b - 1.0))
-            put(plate, 6)
+            c.put(plate, 6)
         else:
             disc = band & (ellipse < 1.08)
-            put(disc, 7)
+            c.put(disc, 7)
             nucleus = band & (ellipse < 0.45) & (S > a + 0.8) & (S < b - 0.8)
-            put(nucleus, 8)
+            c.put(nucleus, 8)
     if axis.has_dens:
         dens = (S >= 0.0) & (S < DENS_HEIGHT_MM + 1.0) & ((X / 5.0) ** 2 + ((D - 2.0) / 5.0) ** 2 < 1.0)
-        put(dens, 5)
+        c.put(dens, 5)
         atlas = (S > 2.0) & (S < 12.0) & (np.abs(X) < 9.0) & (np.abs(D + 10.0) < 3.0)
-        put(atlas, 6)
+        c.put(atlas, 6)
         clivus = (S < -3.0) & (D < 0.0) & (D > -14.0) & (np.abs(X) < 20.0)
-        put(clivus, 6)
+        c.put(clivus, 6)
     if axis.has_sacrum:
         s1_top = axis.s_abs_of_u(24.5)
         for a, b in axis.sacrum_fusions:
             band = (S >= a) & (S < b)
-            put(band & (ellipse < 1.0), 5)
-            put((S >= a - 1.0) & (S < a) & (ellipse < 0.9), 12)  # faint fusion line, no disc
+            c.put(band & (ellipse < 1.0), 5)
+            c.put((S >= a - 1.0) & (S < a) & (ellipse < 0.9), 12)  # faint fusion line, no disc
         below = S > s1_top
-        put(below & (S > axis.sacrum_end), 1)
-        del s1_top
+        c.put(below & (S > axis.sacrum_end), 1)
 
-    # Thecal sac and cord (cord ends at the conus tip; cauda equina below is CSF with roots).
-    sac = ((X / 9.0) ** 2 + ((D - canal_d) / (sac_ap / 2.0)) ** 2) < 1.0
+
+def _paint_sac_and_cord(c: _Canvas, axis: _SpineAxis) -> None:
+    """Thecal sac and cord (the cord ends at the conus tip; the cauda equina below is CSF with roots)."""
+    X, S, D, canal_d = c.X, c.S, c.D, c.canal_d
+    sac = ((X / 9.0) ** 2 + ((D - canal_d) / (c.sac_ap / 2.0)) ** 2) < 1.0
     sac_end = axis.s_abs_of_u(25.3)
     sac &= S < sac_end
-    put(sac, 9)
+    c.put(sac, 9)
     tip = axis.s_abs_of_u(_CONUS_TIP_U)
     taper = np.clip((tip - S) / 25.0, 0.0, 1.0)
     cord_ap = np.where(S < 0.0, 11.0, 9.0) * np.sqrt(taper)
     cord_w = np.where(S < 0.0, 14.0, 11.0) * np.sqrt(taper)
     cord = ((X / np.maximum(cord_w / 2.0, 1e-3)) ** 2
             + ((D - canal_d + 0.5) / np.maximum(cord_ap / 2.0, 1e-3)) ** 2) < 1.0
-    put(cord & sac, 10)
+    c.put(cord & sac, 10)
     roots = sac & (S > tip) & (np.abs(np.sin((X * 1.3 + (D - canal_d) * 0.9))) < 0.12)
-    put(roots, 1)
-
-    #                  air  soft  musc  fat  bone body plate ann  nucl  CSF  cord dark  fusion
-    t2_lut = np.array([0.0, 0.32, 0.22, 0.70, 0.25, 0.38, 0.08, 0.35, 0.85, 1.00, 0.45, 0.05, 0.32], np.float32)
-    t1_lut = np.array([0.0, 0.40, 0.35, 0.90, 0.45, 0.60, 0.10, 0.30, 0.35, 0.15, 0.45, 0.05, 0.50], np.float32)
-    return t2_lut[label], t1_lut[label]
+    c.put(roots, 1)
 
 
 def _add_lesion(axis: _SpineAxis, region: str, s_abs: np.ndarray, d: np.ndarray, x: np.ndarray,

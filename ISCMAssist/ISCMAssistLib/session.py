@@ -1,4 +1,5 @@
 """Research annotation sessions: a folder of cases read by one or more readers, resumable after a crash.
+(Over 400 lines: one folder layout and the Session class's methods on it; consensus drafts are in consensus.py.)
 
 Layout of a session folder ``DIR`` (agreement.py and cohort.py read it too; keep it exactly)::
 
@@ -24,7 +25,7 @@ import csv
 import json
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,19 +33,16 @@ from typing import Any
 
 from . import case as case_mod
 from . import case_io, files
+from .consensus import CONSENSUS_READER, Disagreement, build_consensus
+from .progress import ProgressCallback
 
 SESSION_SCHEMA_VERSION = "1.0.0"
 SESSION_FILE = "session.json"
 READS_DIR = "reads"
 SCENES_DIR = "scenes"
-CONSENSUS_READER = "consensus"
 CSV_COLUMNS = ("case_id", "role", "path")
 STATUSES = ("unread", "in_progress", "done")
 
-#: Two readers' sizes (mm) within this distance count as agreeing in a consensus draft.
-SIZE_TOLERANCE_MM = 1.0
-#: Lesions of two readers whose centres lie farther apart than this (mm) are different lesions.
-LESION_MATCH_DISTANCE_MM = 30.0
 
 # Reader names and case ids become folder and file names: keep them portable.
 _SAFE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -52,8 +50,6 @@ _WINDOWS_RESERVED = {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(1, 
     f"lpt{i}" for i in range(1, 10)
 }
 
-Progress = Callable[[int, int], None]
-"""A progress callback: called with (items done, items in total)."""
 
 
 class SessionError(ValueError):
@@ -103,29 +99,6 @@ class OpenCase:
     status: str
 
 
-@dataclass(frozen=True)
-class Disagreement:
-    """A field the readers of a consensus draft disagree on: its path in the draft and each reader's value."""
-
-    field: str
-    values: dict[str, Any]
-
-    def text(self) -> str:
-        """Return e.g. "lesions[0].position: reader1=central, reader2=eccentric"."""
-        shown = ", ".join(f"{reader}={_show(value)}" for reader, value in self.values.items())
-        return f"{self.field}: {shown}"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -146,6 +119,45 @@ def check_name(name: Any, what: str) -> str:
     return name
 
 
+def _csv_header(reader: Any, path: Path) -> None:
+    """Read the cases CSV's header line (blank lines before it skipped); SessionError when it is wrong."""
+    header = None
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            header = [cell.strip().lower() for cell in row]
+            break
+    if header is None:
+        raise SessionError(f"cases CSV {path}: empty; expected the header {','.join(CSV_COLUMNS)}")
+    if tuple(header) != CSV_COLUMNS:
+        hint = "; separate columns with commas" if any(";" in cell or "\t" in cell for cell in header) else ""
+        raise SessionError(
+            f"cases CSV {path} line {reader.line_num}: header is {','.join(header)!r}; "
+            f"expected {','.join(CSV_COLUMNS)} (one row per series){hint}"
+        )
+
+
+def _csv_row(row: list[str], where: str, base: Path, folded: dict[str, str]) -> tuple[str, str, Path]:
+    """Check one row of the cases CSV; return (case id, role, absolute normalised series path)."""
+    if len(row) != len(CSV_COLUMNS):
+        raise SessionError(f"{where}: {len(row)} columns; expected 3 ({','.join(CSV_COLUMNS)})")
+    case_id, role, series_path = (cell.strip() for cell in row)
+    try:
+        check_name(case_id, "case_id")
+    except SessionError as error:
+        raise SessionError(f"{where}, column case_id: {error}") from None
+    # Case-insensitive file systems would put "Case1" and "case1" in one file.
+    if folded.setdefault(case_id.lower(), case_id) != case_id:
+        raise SessionError(f"{where}, column case_id: {case_id!r} differs from {folded[case_id.lower()]!r} only in case")
+    if role not in case_mod.SERIES_ROLES:
+        raise SessionError(f"{where}, column role: {role!r} is not one of {', '.join(case_mod.SERIES_ROLES)}")
+    if not series_path:
+        raise SessionError(f"{where}, column path: empty")
+    absolute = Path(series_path).expanduser()
+    if not absolute.is_absolute():
+        absolute = base / absolute
+    return case_id, role, Path(os.path.normpath(absolute))
+
+
 def read_cases_csv(cases_csv: str | os.PathLike[str]) -> tuple[list[SessionCase], list[str]]:
     """Read a cases CSV (header case_id,role,path; one row per series).
 
@@ -160,19 +172,7 @@ def read_cases_csv(cases_csv: str | os.PathLike[str]) -> tuple[list[SessionCase]
     except UnicodeDecodeError:
         raise SessionError(f"cases CSV {path}: not UTF-8 text") from None
     reader = csv.reader(text.splitlines())
-    header = None
-    for row in reader:
-        if any(cell.strip() for cell in row):
-            header = [cell.strip().lower() for cell in row]
-            break
-    if header is None:
-        raise SessionError(f"cases CSV {path}: empty; expected the header {','.join(CSV_COLUMNS)}")
-    if tuple(header) != CSV_COLUMNS:
-        hint = "; separate columns with commas" if any(";" in cell or "\t" in cell for cell in header) else ""
-        raise SessionError(
-            f"cases CSV {path} line {reader.line_num}: header is {','.join(header)!r}; "
-            f"expected {','.join(CSV_COLUMNS)} (one row per series){hint}"
-        )
+    _csv_header(reader, path)
     base = path.resolve().parent
     series_by_case: dict[str, list[tuple[str, str]]] = {}
     folded: dict[str, str] = {}
@@ -181,29 +181,10 @@ def read_cases_csv(cases_csv: str | os.PathLike[str]) -> tuple[list[SessionCase]
         where = f"cases CSV {path} line {reader.line_num}"
         if not any(cell.strip() for cell in row):
             continue
-        if len(row) != len(CSV_COLUMNS):
-            raise SessionError(f"{where}: {len(row)} columns; expected 3 ({','.join(CSV_COLUMNS)})")
-        case_id, role, series_path = (cell.strip() for cell in row)
-        try:
-            check_name(case_id, "case_id")
-        except SessionError as error:
-            raise SessionError(f"{where}, column case_id: {error}") from None
-        # Case-insensitive file systems would put "Case1" and "case1" in one file.
-        if folded.setdefault(case_id.lower(), case_id) != case_id:
-            raise SessionError(
-                f"{where}, column case_id: {case_id!r} differs from {folded[case_id.lower()]!r} only in case"
-            )
-        if role not in case_mod.SERIES_ROLES:
-            raise SessionError(f"{where}, column role: {role!r} is not one of {', '.join(case_mod.SERIES_ROLES)}")
-        if not series_path:
-            raise SessionError(f"{where}, column path: empty")
-        absolute = Path(series_path).expanduser()
-        if not absolute.is_absolute():
-            absolute = base / absolute
-        absolute = Path(os.path.normpath(absolute))
+        case_id, role, absolute = _csv_row(row, where, base, folded)
         series = series_by_case.setdefault(case_id, [])
         if any(existing == str(absolute) for _, existing in series):
-            raise SessionError(f"{where}, column path: {series_path!r} is listed twice for case {case_id}")
+            raise SessionError(f"{where}, column path: {row[2].strip()!r} is listed twice for case {case_id}")
         series.append((role, str(absolute)))
         if not absolute.exists():
             warnings.append(f"{where}: series path {absolute} does not exist (case {case_id}, {role})")
@@ -372,7 +353,7 @@ class Session:
         self.read_path(reader, case_id)
         return self.directory / SCENES_DIR / reader / case_id
 
-    def read_files(self, reader: str, only_done: bool = False, progress: Progress | None = None) -> dict[str, Path]:
+    def read_files(self, reader: str, only_done: bool = False, progress: ProgressCallback | None = None) -> dict[str, Path]:
         """Return {case_id: path of the reader's saved read} in session order, for cases with a read file
         (only those marked done if `only_done`). State files and temporary files are never included."""
         states = self.statuses(reader, progress)
@@ -429,7 +410,7 @@ class Session:
         """Return "unread", "in_progress" or "done" for the reader's read of a case."""
         return self.load_state(reader, case_id)["status"]
 
-    def statuses(self, reader: str, progress: Progress | None = None) -> dict[str, dict]:
+    def statuses(self, reader: str, progress: ProgressCallback | None = None) -> dict[str, dict]:
         """Return {case_id: state} for every case in session order (see load_state); calls progress(i, N)."""
         check_name(reader, "reader name")
         result = {}
@@ -440,19 +421,19 @@ class Session:
                 progress(index, total)
         return result
 
-    def progress(self, reader: str, progress: Progress | None = None) -> tuple[int, int]:
+    def progress(self, reader: str, progress: ProgressCallback | None = None) -> tuple[int, int]:
         """Return (cases done, cases in total) for a reader."""
         row = self.reader_progress(reader, progress)
         return row.done, row.total
 
-    def reader_progress(self, reader: str, progress: Progress | None = None) -> ReaderProgress:
+    def reader_progress(self, reader: str, progress: ProgressCallback | None = None) -> ReaderProgress:
         """Return the reader's ReaderProgress (done, in progress, total); .text() is the panel's line."""
         states = self.statuses(reader, progress)
         done = sum(state["status"] == "done" for state in states.values())
         started = sum(state["status"] == "in_progress" for state in states.values())
         return ReaderProgress(reader, done, started, len(self.cases))
 
-    def progress_table(self, progress: Progress | None = None) -> list[ReaderProgress]:
+    def progress_table(self, progress: ProgressCallback | None = None) -> list[ReaderProgress]:
         """Return one ReaderProgress per reader (see readers); calls progress(i, N) per reader."""
         readers = self.readers
         rows = []
@@ -462,7 +443,7 @@ class Session:
                 progress(index, len(readers))
         return rows
 
-    def next_case(self, reader: str, progress: Progress | None = None) -> str | None:
+    def next_case(self, reader: str, progress: ProgressCallback | None = None) -> str | None:
         """Return the case the reader should open: the most recently saved in-progress case if any (resume),
         else the first unread case in session order, else None when every case is done."""
         states = self.statuses(reader, progress)
@@ -490,7 +471,7 @@ class Session:
         case["series"] = [{"role": role, "file": series_path} for role, series_path in self.case(case_id).series]
         return case
 
-    def open_case(self, reader: str, case_id: str | None = None, progress: Progress | None = None) -> OpenCase | None:
+    def open_case(self, reader: str, case_id: str | None = None, progress: ProgressCallback | None = None) -> OpenCase | None:
         """Return what the panel loads for the reader's case `case_id`, or for next_case(reader) when None
         (None when every case is done): series paths, the read (saved or new) and the saved UI state."""
         if case_id is None:
@@ -582,13 +563,13 @@ class Session:
         case_id: str,
         readers: Sequence[str],
         overwrite: bool = False,
-        progress: Progress | None = None,
+        progress: ProgressCallback | None = None,
     ) -> dict:
         """Start the consensus read of a case from two or more readers' reads and save it as reader
         "consensus" (in progress).
 
-        Values the readers agree on are copied (sizes within SIZE_TOLERANCE_MM count as agreeing; the first
-        reader's value and lines are kept); values they disagree on are null with no provenance, to settle.
+        Values the readers agree on (disagreement.values_agree) are copied (the first reader's value and
+        lines are kept); values they disagree on are null with no provenance, to settle.
         The list of disagreements goes into the draft's notes and into the consensus state file under
         "to_settle" ([{"field", "values": {reader: value}}]). Takes the case id, the readers (first = the one
         whose landmarks and lines are kept) and whether to replace an existing consensus read. Returns the
@@ -627,141 +608,3 @@ class Session:
         """Return the disagreements recorded when the consensus of a case was started ([] if none)."""
         state = self.load_state(CONSENSUS_READER, case_id)
         return [Disagreement(item["field"], dict(item["values"])) for item in state.get("to_settle", [])]
-
-
-# ----- building a consensus draft (pure functions)
-
-_LESION_SKIP = ("id", "lines_lps", "provenance")
-
-
-def _agree(values: list[Any], tolerance: float = 0.0) -> bool:
-    """True when every value equals the first (numbers within `tolerance`, lists as sets)."""
-    first = values[0]
-    for value in values[1:]:
-        numbers = [isinstance(v, (int, float)) and not isinstance(v, bool) for v in (first, value)]
-        if all(numbers):
-            if abs(float(first) - float(value)) > tolerance:
-                return False
-        elif isinstance(first, list) and isinstance(value, list):
-            if sorted(map(json.dumps, first)) != sorted(map(json.dumps, value)):
-                return False
-        elif first != value or type(first) is not type(value):
-            return False
-    return True
-
-
-def _lesion_centre(lesion: dict) -> list[float] | None:
-    lines = lesion.get("lines_lps") or {}
-    points = [point for name in case_mod.LINE_NAMES for point in (lines.get(name) or [])]
-    if not points:
-        return None
-    return [sum(point[axis] for point in points) / len(points) for axis in range(3)]
-
-
-def match_lesions(first: list[dict], other: list[dict]) -> list[tuple[int | None, int | None]]:
-    """Pair two readers' lesions. Takes two lesion lists; returns (index in first, index in other) pairs,
-    None on one side for a lesion only one reader marked. When every lesion has a line, lesions are
-    paired by the nearest centres of their line points (optimal assignment, LPS mm; pairs farther than
-    LESION_MATCH_DISTANCE_MM apart stay unpaired), else by lesion id."""
-    centres_a = [_lesion_centre(lesion) for lesion in first]
-    centres_b = [_lesion_centre(lesion) for lesion in other]
-    if first and other and all(c is not None for c in centres_a + centres_b):
-        import numpy as np
-        from scipy.optimize import linear_sum_assignment
-
-        cost = np.linalg.norm(np.array(centres_a)[:, None, :] - np.array(centres_b)[None, :, :], axis=2)
-        rows, cols = linear_sum_assignment(cost)
-        matched = {int(r): int(c) for r, c in zip(rows, cols) if cost[r, c] <= LESION_MATCH_DISTANCE_MM}
-    else:
-        index_b = {lesion.get("id"): j for j, lesion in enumerate(other)}
-        matched = {i: index_b[lesion.get("id")] for i, lesion in enumerate(first) if lesion.get("id") in index_b}
-    pairs: list[tuple[int | None, int | None]] = [(i, matched.get(i)) for i in range(len(first))]
-    used = set(matched.values())
-    pairs.extend((None, j) for j in range(len(other)) if j not in used)
-    return pairs
-
-
-def _merge_record(
-    records: dict[str, dict], keys: Sequence[str], prefix: str, out: dict, disagreements: list[Disagreement]
-) -> None:
-    """Copy into `out` the fields of `records` ({reader: lesion/section dict}) the readers agree on, with the
-    first reader's provenance; set disputed fields to None with provenance "reader" and list them."""
-    first = next(iter(records.values()))
-    provenance = copy.deepcopy(first.get("provenance") or {})
-
-    def disputed(key: str, values: dict[str, Any]) -> None:
-        provenance[key] = case_mod.READER
-        disagreements.append(Disagreement(f"{prefix}{key}", values))
-
-    for key in keys:
-        if key == "size_mm":
-            sizes = {reader: record.get("size_mm") or {} for reader, record in records.items()}
-            merged = {}
-            for axis in case_mod.SIZE_AXES:
-                values = {reader: size.get(axis) for reader, size in sizes.items()}
-                agreed = _agree(list(values.values()), SIZE_TOLERANCE_MM)
-                merged[axis] = next(iter(values.values())) if agreed else None
-                if not agreed:
-                    disputed(f"size_mm.{axis}", values)
-            out["size_mm"] = merged
-            continue
-        values = {reader: record.get(key) for reader, record in records.items()}
-        if _agree(list(values.values())):
-            out[key] = copy.deepcopy(next(iter(values.values())))
-        else:
-            out[key] = None
-            disputed(key, values)
-    out["provenance"] = provenance
-
-
-def build_consensus(reads: dict[str, dict], case_id: str) -> tuple[dict, list[Disagreement]]:
-    """Build a consensus draft from readers' reads of one case (no file access).
-
-    Takes {reader: case dict} (two or more, validated) and the case id; returns (draft case dict for
-    reader "consensus", disagreements). The first reader's level landmarks and lesion lines are kept, so
-    recomputing the draft gives back the agreed derived values. Agreed fields keep the first reader's value
-    and provenance (sizes agree within SIZE_TOLERANCE_MM). A disputed field is None with provenance
-    "reader", so recomputation from the kept lines cannot settle it silently: the consensus readers type the
-    value, or clear the override (case.clear_reader_value) to let the tool derive it. Lesions are paired with
-    match_lesions; a lesion not every reader marked is kept with its lines and no feature values, and listed
-    as the disagreement "lesions[i]" (values: each reader's lesion id or None).
-    """
-    readers = list(reads)
-    first = reads[readers[0]]
-    draft = case_mod.new_case(case_id, CONSENSUS_READER)
-    disagreements: list[Disagreement] = []
-    draft["levels"] = copy.deepcopy(first.get("levels") or draft["levels"])
-
-    # Pair every other reader's lesions with the first reader's.
-    groups: list[dict[str, dict]] = [{readers[0]: lesion} for lesion in first.get("lesions", [])]
-    anchored = len(groups)
-    for reader in readers[1:]:
-        lesions = reads[reader].get("lesions", [])
-        anchors = [group[readers[0]] for group in groups[:anchored]]
-        for i, j in match_lesions(anchors, lesions):
-            if i is not None and j is not None:
-                groups[i][reader] = lesions[j]
-            elif j is not None:
-                groups.append({reader: lesions[j]})
-
-    feature_keys = [key for key in case_mod.new_lesion("L1") if key not in _LESION_SKIP]
-    draft["lesions"] = []
-    for index, group in enumerate(groups):
-        lesion = case_mod.new_lesion(f"L{index + 1}")
-        lesion["lines_lps"] = copy.deepcopy(next(iter(group.values())).get("lines_lps") or {})
-        if len(group) < len(readers):
-            disagreements.append(
-                Disagreement(f"lesions[{index}]", {r: (group[r].get("id") if r in group else None) for r in readers})
-            )
-        else:
-            _merge_record({r: group[r] for r in readers}, feature_keys, f"lesions[{index}].", lesion, disagreements)
-        draft["lesions"].append(lesion)
-
-    for section, features in (("patient_findings", case_mod.PATIENT_FEATURES), ("clinical", case_mod.CLINICAL_FEATURES)):
-        records = {r: reads[r].get(section) or {} for r in readers}
-        _merge_record(records, [f.name for f in features], f"{section}.", draft[section], disagreements)
-
-    lines = [f"Consensus of {', '.join(readers)}: {len(disagreements)} disagreement(s) to settle."]
-    lines += [f"- {d.text()}" for d in disagreements]
-    draft["notes"] = "\n".join(lines)
-    return draft, disagreements

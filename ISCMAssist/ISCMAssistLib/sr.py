@@ -37,7 +37,7 @@ import copy
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +56,7 @@ SERIES_DESCRIPTION = "ISCMAssist ISCM measurements (research use only)"
 _LESION_ID_RE = re.compile(r"^L[1-9][0-9]*$")
 _LEVELS_RE = re.compile(r"^([CTLS]\d{1,2})(?:-([CTLS]\d{1,2}))?$")
 
-ProgressCallback = Callable[[int, int], None]
+from .progress import ProgressCallback
 
 
 class SRError(ValueError):

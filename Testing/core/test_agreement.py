@@ -8,7 +8,8 @@ import math
 import pytest
 
 from ISCMAssistLib import agreement
-from ISCMAssistLib.agreement import bland_altman, cohen_kappa, compare_readers, icc_2_1
+from ISCMAssistLib.agreement import compare_readers
+from ISCMAssistLib.agreement_stats import bland_altman, cohen_kappa, icc_2_1
 from ISCMAssistLib.case import new_case, new_lesion
 
 

@@ -249,7 +249,7 @@ def test_relabel_kinds_and_conus():
 
 def test_prior_matches_pam50(shared_data):
     """The shipped spacing prior is what benchmarks/measure_disc_prior.py measures on PAM50."""
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     volume = load_volume(shared_data / "pam50_small" / "PAM50_small_label_disc.nii.gz")
     k, j, i = np.nonzero(volume.array)
@@ -263,7 +263,7 @@ def test_pam50_with_anchor_discs_within_3mm(shared_data):
     """On the PAM50 template, with one disc named: every proposed disc that PAM50 labels is named
     right and within 5 mm along the spine (S-I; PAM50 puts its disc labels on the cord), and at
     least 11 of them within 3 mm (the first bar of issue 6; test_pam50_every_disc_* holds the full one)."""
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     folder = shared_data / "pam50_small"
     volume = load_volume(folder / "PAM50_small_t2.nii.gz")
@@ -323,7 +323,7 @@ def test_spine_beside_the_middle_of_the_series():
 
 def _pam50_labels(folder, name):
     """Return disc label -> RAS point of a PAM50 point-label volume (value = number of the vertebra below)."""
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     labels = load_volume(folder / name)
     k, j, i = np.nonzero(labels.array)
@@ -333,7 +333,7 @@ def _pam50_labels(folder, name):
 
 @pytest.fixture(scope="module")
 def pam50(shared_data):
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     folder = shared_data / "pam50_small"
     return (load_volume(folder / "PAM50_small_t2.nii.gz"), _pam50_labels(folder, "PAM50_small_label_disc.nii.gz"),

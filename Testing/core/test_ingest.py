@@ -23,7 +23,7 @@ from dicom_factory import (
 )
 from ISCMAssistLib import cli, ingest
 from ISCMAssistLib.case import new_case, validate_case
-from ISCMAssistLib.volumes import load_dicom_series
+from ISCMAssistLib.dicom_pixels import load_dicom_series
 
 SAG = dict(iop=SAGITTAL_IOP, spacing=(1.0, 1.0, 3.0))
 T2 = dict(ScanningSequence="SE", EchoTime=100.0, RepetitionTime=3000.0)

@@ -18,7 +18,8 @@ from pydicom.config import IGNORE, settings as pydicom_settings
 
 from dicom_factory import oblique_iop, ramp_volume, write_series
 from ISCMAssistLib import coords
-from ISCMAssistLib.volumes import VolumeLoadError, load_volume
+from ISCMAssistLib.images import load_volume
+from ISCMAssistLib.volumes import VolumeLoadError
 
 N_SLICES, ROWS, COLUMNS = 5, 6, 7
 TEMPLATE: dict[str, bytes] = {}

@@ -13,7 +13,7 @@ from ISCMAssistLib.vertebrae import disc_name
 from ISCMAssistLib.volumes import Volume
 
 try:
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 except ImportError:  # volumes.py without its loader yet: read the NIfTI directly (RAS, [k, j, i])
     load_volume = None
 

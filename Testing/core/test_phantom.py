@@ -148,7 +148,7 @@ def test_lesion_counts_with_level_model(thoracic):
 
 
 def test_write_dicom_round_trip(thoracic, tmp_path):
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     paths = thoracic.write_dicom(tmp_path)
     assert len(paths["t2_sagittal"]) == thoracic.t2.array.shape[0]

@@ -17,15 +17,9 @@ import pytest
 
 from ISCMAssistLib import case_io, cli
 from ISCMAssistLib.case import new_case, new_lesion, set_reader_value, validate_case
-from ISCMAssistLib.session import (
-    CONSENSUS_READER,
-    SessionError,
-    build_consensus,
-    check_name,
-    create_session,
-    match_lesions,
-    open_session,
-)
+from ISCMAssistLib.consensus import CONSENSUS_READER, build_consensus
+from ISCMAssistLib.disagreement import match_lesions
+from ISCMAssistLib.session import SessionError, check_name, create_session, open_session
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

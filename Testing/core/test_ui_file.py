@@ -1,6 +1,6 @@
 """Static checks of the Slicer module files (no Slicer needed): the .ui parses, every widget the Widget
-uses exists in it, every parameter binding names a field of ISCMAssistParameterNode, the Logic's
-parameter names are fields too, and the packaging files list what they must."""
+uses exists in it, every parameter binding names a parameter of scene/names.py (which the Widget's
+parameter node class is built from), and the packaging files list what they must."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ REPO = Path(__file__).resolve().parents[2]
 MODULE_DIR = REPO / "ISCMAssist"
 UI_FILE = MODULE_DIR / "Resources" / "UI" / "ISCMAssist.ui"
 MODULE_FILE = MODULE_DIR / "ISCMAssist.py"
-LOGIC_FILE = MODULE_DIR / "ISCMAssistLogic.py"
+SCENE_DIR = MODULE_DIR / "ISCMAssistLib" / "scene"
+LOGIC_FILE = SCENE_DIR / "logic.py"
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +34,11 @@ def widget_names(tree: ET.ElementTree) -> set[str]:
     return {widget.get("name") for widget in tree.iter("widget")}
 
 
-def parameter_fields(module: ast.Module) -> set[str]:
-    cls = next(node for node in module.body if isinstance(node, ast.ClassDef) and node.name == "ISCMAssistParameterNode")
-    return {statement.target.id for statement in cls.body
-            if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)}
+def parameter_fields() -> set[str]:
+    """The parameter node's fields: names.PARAMETERS (the one definition the wrapper class is built from)."""
+    from ISCMAssistLib.scene.names import PARAMETERS
+
+    return set(PARAMETERS)
 
 
 def used_ui_names(module: ast.Module) -> set[str]:
@@ -71,8 +73,8 @@ def test_every_widget_the_widget_uses_exists(ui_tree, module_ast):
     assert not missing, f"used in ISCMAssist.py but absent from ISCMAssist.ui: {missing}"
 
 
-def test_every_parameter_binding_names_a_parameter(ui_tree, module_ast):
-    fields = parameter_fields(module_ast)
+def test_every_parameter_binding_names_a_parameter(ui_tree):
+    fields = parameter_fields()
     bindings = {}
     for widget in ui_tree.iter("widget"):
         for prop in widget.findall("property"):
@@ -84,17 +86,16 @@ def test_every_parameter_binding_names_a_parameter(ui_tree, module_ast):
     assert not unknown, f"SlicerParameterName not in ISCMAssistParameterNode: {unknown}"
 
 
-def test_logic_parameter_names_are_parameter_node_fields(module_ast):
-    logic = ast.parse(LOGIC_FILE.read_text("utf-8"))
-    constants = {}
-    for node in logic.body:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and node.targets[0].id.endswith("_PARAMETER"):
-            constants[node.targets[0].id] = node.value.value
-        if isinstance(node, ast.AnnAssign) and node.target.id == "SERIES_PARAMETERS":
-            constants.update({f"series {k.value}": v.value for k, v in zip(node.value.keys, node.value.values)})
-    assert len(constants) >= 10
-    fields = parameter_fields(module_ast)
-    assert not {k: v for k, v in constants.items() if v not in fields}
+def test_the_widget_imports_the_parameter_node_class_it_does_not_define_it(module_ast):
+    classes = {node.name for node in module_ast.body if isinstance(node, ast.ClassDef)}
+    assert "ISCMAssistParameterNode" not in classes
+    imported = {(node.module, alias.name) for node in module_ast.body if isinstance(node, ast.ImportFrom)
+                for alias in node.names}
+    assert ("ISCMAssistLib.scene.names", "ISCMAssistParameterNode") in imported
+    names_text = (SCENE_DIR / "names.py").read_text("utf-8")
+    assert "parameterNodeWrapper(" in names_text and "PARAMETERS.items()" in names_text
+    fields = parameter_fields()
+    assert {"t2Volume", "t1PostVolume", "t1PreVolume", "lesionTable", "caseId", "caseJson"} <= fields
 
 
 def test_module_file_follows_the_scripted_module_template(module_ast):
@@ -104,24 +105,22 @@ def test_module_file_follows_the_scripted_module_template(module_ast):
     assert classes["ISCMAssist"] == ["ScriptedLoadableModule"]
     assert classes["ISCMAssistWidget"] == ["ScriptedLoadableModuleWidget", "VTKObservationMixin"]
     assert classes["ISCMAssistTest"] == ["ScriptedLoadableModuleTest"]
-    assert "@parameterNodeWrapper" in text and "tryWithErrorDisplay" in text and "from slicer.i18n import tr as _" in text
+    assert "tryWithErrorDisplay" in text and "from slicer.i18n import tr as _" in text
     assert "For research use only; not a diagnostic device." in text
     assert '"Quantification"' in text
     assert "pip_install" in text and "confirmOkCancelDisplay" in text
-    # the Widget holds no logic: no core imports besides the Logic and the self-test's phantom
+    # the Widget holds no logic: no core imports besides the scene layer and the self-test's phantom
     imports = {node.module for node in ast.walk(module_ast) if isinstance(node, ast.ImportFrom)}
-    assert not {name for name in imports if name and name.startswith("ISCMAssistLib") and name != "ISCMAssistLib.phantom"}
+    assert not {name for name in imports if name and name.startswith("ISCMAssistLib")
+                and name != "ISCMAssistLib.phantom" and not name.startswith("ISCMAssistLib.scene.")}
 
 
 def test_module_cmakelists_lists_every_script_and_resource():
     text = (MODULE_DIR / "CMakeLists.txt").read_text("utf-8")
     assert "slicerMacroBuildScriptedModule" in text and "slicer_add_python_unittest" in text
-    for script in ("${MODULE_NAME}.py", "${MODULE_NAME}Logic.py", "${MODULE_NAME}Headless.py"):
-        assert script in text
-    for script in ("ISCMAssist.py", "ISCMAssistLogic.py", "ISCMAssistHeadless.py"):
-        assert (MODULE_DIR / script).is_file()
-    # the core is globbed: every .py under ISCMAssistLib and the schema JSON
-    assert "ISCMAssistLib/*.py" in text and "ISCMAssistLib/schema/*.json" in text
+    assert "${MODULE_NAME}.py" in text and (MODULE_DIR / "ISCMAssist.py").is_file()
+    # the package is globbed: every .py under ISCMAssistLib and every other file in it as a resource
+    assert "ISCMAssistLib/*.py" in text and "ISCMAssistLib/*\n" in text
     assert (MODULE_DIR / "ISCMAssistLib" / "schema" / "case.schema.json").is_file()
     assert "Resources/UI/${MODULE_NAME}.ui" in text and "Resources/Icons/${MODULE_NAME}.png" in text
     assert (MODULE_DIR / "Resources" / "Icons" / "ISCMAssist.png").is_file()
@@ -142,8 +141,7 @@ def test_extension_cmakelists_and_catalog_entry():
     assert (REPO / "Resources" / "Icons" / "ISCMAssist.png").is_file()
 
 
-LOGIC_MIXINS = ("ISCMAssistOpenLogic.py", "ISCMAssistLevelsLogic.py", "ISCMAssistSessionLogic.py",
-                "ISCMAssistSeriesLogic.py")
+SCENE_FILES = tuple(sorted(path.name for path in SCENE_DIR.glob("*.py")))
 
 
 def test_session_levels_exam_and_open_controls_are_wired(ui_tree, module_ast):
@@ -157,7 +155,7 @@ def test_session_levels_exam_and_open_controls_are_wired(ui_tree, module_ast):
     assert classes["sessionFolderPathLineEdit"] == "ctkPathLineEdit"
     assert classes["sessionCollapsibleButton"] == "ctkCollapsibleButton"
     # the Widget calls these Logic methods; each must exist in the Logic or one of its mixins
-    sources = LOGIC_FILE.read_text("utf-8") + "".join((MODULE_DIR / name).read_text("utf-8") for name in LOGIC_MIXINS)
+    sources = "".join((SCENE_DIR / name).read_text("utf-8") for name in SCENE_FILES)
     called = {node.attr for node in ast.walk(module_ast) if isinstance(node, ast.Attribute)
               and isinstance(node.value, ast.Attribute) and node.value.attr == "logic"}
     assert {"openSession", "nextCase", "markDone", "autosaveNow", "proposeLevels", "shiftLevelLabels",
@@ -170,12 +168,3 @@ def test_every_custom_widget_class_is_declared(ui_tree):
     declared = {element.findtext("class") for element in ui_tree.iter("customwidget")}
     used = {widget.get("class") for widget in ui_tree.iter("widget")}
     assert not {cls for cls in used if not cls.startswith("Q")} - declared
-
-
-def test_logic_mixins_are_packaged():
-    cmake = (MODULE_DIR / "CMakeLists.txt").read_text("utf-8")
-    pyproject = (REPO / "pyproject.toml").read_text("utf-8")
-    for name in LOGIC_MIXINS:
-        assert (MODULE_DIR / name).is_file()
-        assert "${MODULE_NAME}" + name[len("ISCMAssist"):] in cmake, name
-        assert f'"{name[:-3]}"' in pyproject, name

@@ -33,14 +33,9 @@ from dicom_factory import (
 from ISCMAssistLib import coords
 from ISCMAssistLib.dicom_series import DicomWriteError, make_uid, slice_geometry_lps
 from ISCMAssistLib.dicom_series import write_series as core_write_series
-from ISCMAssistLib.volumes import (
-    SliceGap,
-    SliceGapError,
-    Volume,
-    VolumeLoadError,
-    load_dicom_series,
-    load_volume,
-)
+from ISCMAssistLib.dicom_pixels import load_dicom_series
+from ISCMAssistLib.images import load_volume
+from ISCMAssistLib.volumes import SliceGap, SliceGapError, Volume, VolumeLoadError
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 SHAPE = (6, 8, 10)  # k, j, i: rows (8) != columns (10)
@@ -302,7 +297,7 @@ def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
     # Tests may run as root, which reads any file: simulate EACCES on one file for both readers.
     import builtins
 
-    from ISCMAssistLib import volumes as volumes_module
+    from ISCMAssistLib import dicom_header, dicom_pixels
 
     folder, paths, _, _ = _series(tmp_path)
     real_open, real_dcmread = builtins.open, pydicom.dcmread
@@ -319,7 +314,8 @@ def test_unreadable_file_is_skipped(tmp_path, monkeypatch):
         refuse(path)
         return real_dcmread(path, *args, **kwargs)
 
-    monkeypatch.setattr(volumes_module, "open", guarded_open, raising=False)
+    for reader in (dicom_header, dicom_pixels):  # the header reader and the pixel reader open files
+        monkeypatch.setattr(reader, "open", guarded_open, raising=False)
     monkeypatch.setattr(pydicom, "dcmread", guarded_dcmread)
     volume = load_volume(folder)
     assert volume.array.shape[0] == 5
@@ -461,7 +457,7 @@ def test_fast_header_matches_pydicom(tmp_path, variant):
     from pydicom.dataset import Dataset
     from pydicom.uid import ImplicitVRLittleEndian
 
-    from ISCMAssistLib.volumes import _FAST_KEYWORDS, DicomHeader, read_dicom_header
+    from ISCMAssistLib.dicom_header import _FAST_KEYWORDS, DicomHeader, read_dicom_header
 
     _, paths, _, _ = _series(tmp_path, iop=oblique_iop(12.0), shape=(2, 40, 36), EchoTime=90.5,
                              ContrastBolusAgent="Gadovist", ImageType=["ORIGINAL", "PRIMARY", "M"])
@@ -516,7 +512,7 @@ def test_fast_header_matches_pydicom(tmp_path, variant):
 
 
 def test_enhanced_and_big_endian_fall_back_to_pydicom(tmp_path):
-    from ISCMAssistLib.volumes import DicomHeader, read_dicom_header
+    from ISCMAssistLib.dicom_header import DicomHeader, read_dicom_header
 
     path = write_multiframe(tmp_path / "e.dcm", ramp_volume((3, 4, 5)), (AXIAL_IOP, (0, 0, 0), (1, 1, 1)))
     assert not isinstance(read_dicom_header(path), DicomHeader)
@@ -576,7 +572,7 @@ def test_single_non_image_file_and_dicomdir(tmp_path):
 
 
 def test_slice_order_sorts_files_and_reports_gaps(tmp_path):
-    from ISCMAssistLib.volumes import slice_order
+    from ISCMAssistLib.dicom_frames import slice_order
 
     geometry = lps_geometry(AXIAL_IOP, (0.0, 0.0, 0.0), (1.0, 1.0, 2.0))
     geometry[:3, 2] *= -1.0  # written from top to bottom: slice order is the reverse of writing

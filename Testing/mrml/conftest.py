@@ -7,8 +7,8 @@ import pytest
 
 slicer = pytest.importorskip("slicer", reason="slicer-core (real MRML) is not installed")
 
-from ISCMAssistHeadless import create_headless_context  # noqa: E402
-from ISCMAssistLogic import ISCMAssistLogic  # noqa: E402
+from ISCMAssistLib.scene.headless import create_headless_context  # noqa: E402
+from ISCMAssistLib.scene.logic import ISCMAssistLogic  # noqa: E402
 
 
 @pytest.fixture

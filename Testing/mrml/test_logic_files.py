@@ -8,15 +8,11 @@ import numpy as np
 import pytest
 from conftest import place_phantom_lesion, place_phantom_levels, rounded
 
-from ISCMAssistHeadless import create_headless_context
-from ISCMAssistLogic import (
-    CASE_FILE,
-    MANIFEST_FILE,
-    TABLE_FILE,
-    ISCMAssistLogic,
-    ReadFolderError,
-    lesionColor,
-)
+from ISCMAssistLib.scene.headless import create_headless_context
+from ISCMAssistLib.scene.errors import ReadFolderError
+from ISCMAssistLib.scene.logic import ISCMAssistLogic
+from ISCMAssistLib.scene.names import lesionColor
+from ISCMAssistLib.scene.read_folder import CASE_FILE, MANIFEST_FILE, TABLE_FILE
 
 
 @pytest.fixture
@@ -190,7 +186,7 @@ def test_dicom_folder_with_shuffled_file_names_loads_with_the_true_geometry(tmp_
     """Slicer's archetype reader trusts the file order it gets: the Logic must sort along the slice normal."""
     import random
 
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     files = phantom.write_dicom(tmp_path / "dicom")["t2_sagittal"]
     names = [f"IM{number:04d}" for number in range(len(files))]

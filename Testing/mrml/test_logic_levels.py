@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 from conftest import truth_lines
 
-from ISCMAssistLevelsLogic import LEVEL_MESSAGES_ATTRIBUTE, NAMING_UNCERTAIN_MESSAGE
+from ISCMAssistLib.scene.levels import NAMING_UNCERTAIN_MESSAGE
+from ISCMAssistLib.scene.names import LEVEL_MESSAGES_ATTRIBUTE
 from ISCMAssistLib.autolevels import AutoLevelsError
 from ISCMAssistLib.phantom import make_spine_phantom
 from ISCMAssistLib.vertebrae import landmark_coordinate
 from ISCMAssistLib.volumes import Volume
-from ISCMAssistLogic import RoleError
+from ISCMAssistLib.scene.errors import RoleError
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from conftest import rounded
 from ISCMAssistLib import coords
 from ISCMAssistLib.case import CaseValidationError
 from ISCMAssistLib.case_io import CaseFileError, save_case
-from ISCMAssistLogic import lesionColor
-from ISCMAssistOpenLogic import OpenFileError
+from ISCMAssistLib.scene.errors import OpenFileError
+from ISCMAssistLib.scene.names import lesionColor
 
 
 @pytest.fixture

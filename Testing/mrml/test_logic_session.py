@@ -13,10 +13,10 @@ import pytest
 import slicer
 from conftest import place_phantom_lesion, place_phantom_levels, rounded
 
-from ISCMAssistHeadless import create_headless_context
+from ISCMAssistLib.scene.headless import create_headless_context
 from ISCMAssistLib import session as sessionmod
 from ISCMAssistLib.session import SessionError
-from ISCMAssistLogic import ISCMAssistLogic
+from ISCMAssistLib.scene.logic import ISCMAssistLogic
 
 
 def write_nifti(volume, path):

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..session import READS_DIR
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add DIR (folder of case JSON files, searched recursively), --out and --no-figure."""
@@ -29,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from tqdm import tqdm
 
-    from .. import cohort
+    from .. import cohort, cohort_report
     from ..cli import CommandError
 
     jobs = args.jobs
@@ -38,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.folder) / "cohort_report"
     folder = Path(args.folder)
     if args.reader:
-        candidates = [folder / "reads" / args.reader, folder / args.reader]
+        candidates = [folder / READS_DIR / args.reader, folder / args.reader]
         folder = next((c for c in candidates if c.is_dir()), None)
         if folder is None:
             raise CommandError(f"{args.folder}: no reads of reader {args.reader!r} "
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if not cases:
         raise CommandError(f"{args.folder}: no readable case JSON files ({len(paths)} *.json found)")
     result = cohort.summarize(cases, skipped=skipped)
-    written = cohort.write_report(result, out, figure=not args.no_figure)
+    written = cohort_report.write_report(result, out, figure=not args.no_figure)
     print(f"{result.n_patients} patients, {result.n_lesions} lesions, {len(skipped)} files skipped")
     for comparison in result.comparisons:
         print(f"  solitary vs multiple, {comparison.label}: cohort {comparison.p_text()}, "

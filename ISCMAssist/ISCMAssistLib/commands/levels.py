@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..autolevels import parse_anchor, propose_levels
     from ..cli import CommandError
-    from ..volumes import load_volume
+    from ..images import load_volume
 
     if args.out is not None and not args.out.name.endswith(".mrk.json"):
         raise CommandError(f"--out {args.out}: the file name must end in .mrk.json")

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+from ..case import DEFAULT_CASE_ID
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the options of ``measure``."""
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", default="t2_sagittal",
                         choices=["t2_sagittal", "t1_pre", "t1_post", "t2_axial", "t1_post_axial", "other"],
                         help="series role of --volume in the case (default t2_sagittal)")
-    parser.add_argument("--case-id", default="case-001", help="pseudonymous case id (default case-001)")
+    parser.add_argument("--case-id", default=DEFAULT_CASE_ID, help=f"pseudonymous case id (default {DEFAULT_CASE_ID})")
     parser.add_argument("--out", type=Path, help="write the case JSON here instead of printing it")
 
 
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from ..case_io import save_case
     from ..cli import CommandError
     from ..read import LesionMasks, compute_read, levels_record
-    from ..volumes import load_volume
+    from ..images import load_volume
 
     if args.lesion_seg is None and args.edema_seg is None:
         raise CommandError("give --lesion-seg and/or --edema-seg: there is nothing to measure")
@@ -66,7 +68,7 @@ def load_level_model(path: Path):
 
     from ..levels import LevelModel
     from ..markups_io import read_markups
-    from ..volumes import load_volume
+    from ..images import load_volume
 
     if _is_markups(path):
         nodes = read_markups(path)
@@ -100,7 +102,7 @@ def _is_markups(path: Path) -> bool:
 
 def _measure_mask(path: Path | None, volume, model, what: str, warnings: list[str]):
     from ..measurements import mask_measurements
-    from ..volumes import load_volume
+    from ..images import load_volume
 
     if path is None:
         return None

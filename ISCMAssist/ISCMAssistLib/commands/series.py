@@ -73,6 +73,20 @@ def run(args: argparse.Namespace) -> int:
         }, indent=2))
         return 0
 
+    _print_series(scan)
+    _print_roles(ingest, scan, proposals)
+    if scan.skipped:
+        print(f"\nSkipped {len(scan.skipped)} file(s):")
+        for skipped in scan.skipped[:20]:
+            print(f"  {skipped.path}: {skipped.reason}")
+        if len(scan.skipped) > 20:
+            print(f"  ... and {len(scan.skipped) - 20} more (see --json)")
+    print("\nOverride a role with --role ROLE=SERIES_NUMBER (or SeriesInstanceUID).")
+    return 0
+
+
+def _print_series(scan) -> None:
+    """Print one line per found series (number, description, plane, weighting, ...) with its problems."""
     header = f"{'#':>5}  {'description':28} {'plane':9} {'weight':9} {'contrast':8} {'slices':>6}  {'spacing mm':14} {'region/body part':18} files"
     print(f"{len(scan.series)} series in {scan.root}")
     print(header)
@@ -87,6 +101,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{'':7}problem: {problem}")
         for warning in s.warnings:
             print(f"{'':7}warning: {warning}")
+
+
+def _print_roles(ingest, scan, proposals) -> None:
+    """Print the proposed series per reading role, with the reasons and the alternatives."""
     print("\nProposed roles:")
     labels = {s.uid: s.label for s in scan.series}
     for role in ingest.ROLES:
@@ -100,11 +118,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {'':27} because: {'; '.join(proposal.reasons)}")
         if proposal.alternatives:
             print(f"  {'':27} also possible: {', '.join(labels.get(u, u) for u in proposal.alternatives)}")
-    if scan.skipped:
-        print(f"\nSkipped {len(scan.skipped)} file(s):")
-        for skipped in scan.skipped[:20]:
-            print(f"  {skipped.path}: {skipped.reason}")
-        if len(scan.skipped) > 20:
-            print(f"  ... and {len(scan.skipped) - 20} more (see --json)")
-    print("\nOverride a role with --role ROLE=SERIES_NUMBER (or SeriesInstanceUID).")
-    return 0

@@ -47,8 +47,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the chosen session action; print to stdout; return the exit code (0)."""
-    from tqdm import tqdm
-
     from ..cli import CommandError
     from ..session import create_session, open_session
 
@@ -62,24 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     session = open_session(args.directory)
     if args.action == "status":
-        with tqdm(total=0, desc="reading states", file=sys.stderr, leave=False,
-                  disable=len(session.cases) < 200) as bar:
-            def advance(done: int, total: int) -> None:
-                bar.total = total
-                bar.n = done
-                bar.refresh()
-
-            rows = session.progress_table(progress=advance)
-        print(f"session {session.name!r}: {_cases(len(session.cases))}")
-        if not rows:
-            print("no readers yet")
-            return 0
-        width = max(6, *(len(row.reader) for row in rows))
-        print(f"{'reader':<{width}}  {'done':>11}  {'in progress':>11}  {'unread':>6}")
-        for row in rows:
-            print(f"{row.reader:<{width}}  {f'{row.done} of {row.total}':>11}  {row.in_progress:>11}  "
-                  f"{row.unread:>6}")
-        return 0
+        return _status(session)
 
     if args.action == "next":
         session.add_reader(args.reader)
@@ -109,6 +90,30 @@ def run(args: argparse.Namespace) -> int:
         return 0
 
     raise CommandError(f"unknown session action {args.action!r}")
+
+
+def _status(session) -> int:
+    """Print the session's progress table (one row per reader); return 0."""
+    from tqdm import tqdm
+
+    with tqdm(total=0, desc="reading states", file=sys.stderr, leave=False,
+              disable=len(session.cases) < 200) as bar:
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        rows = session.progress_table(progress=advance)
+    print(f"session {session.name!r}: {_cases(len(session.cases))}")
+    if not rows:
+        print("no readers yet")
+        return 0
+    width = max(6, *(len(row.reader) for row in rows))
+    print(f"{'reader':<{width}}  {'done':>11}  {'in progress':>11}  {'unread':>6}")
+    for row in rows:
+        print(f"{row.reader:<{width}}  {f'{row.done} of {row.total}':>11}  {row.in_progress:>11}  "
+              f"{row.unread:>6}")
+    return 0
 
 
 def _cases(count: int) -> str:
