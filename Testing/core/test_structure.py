@@ -20,15 +20,20 @@ def _files_on_disk() -> set[str]:
     """Every file under the module folder (relative, "/"-separated), caches and CMakeLists.txt aside."""
     return {path.relative_to(MODULE_DIR).as_posix() for path in MODULE_DIR.rglob("*")
             if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
-            and path.name != "CMakeLists.txt"}
+            and path.name != "CMakeLists.txt" and not _is_install_metadata(path)}
+
+
+def _is_install_metadata(path: Path) -> bool:
+    """True for what `pip install -e .` writes beside the package (git-ignored *.egg-info)."""
+    return any(part.endswith(".egg-info") for part in path.relative_to(MODULE_DIR).parts)
 
 
 def test_the_module_folder_root_holds_exactly_one_python_file():
     at_root = sorted(path.name for path in MODULE_DIR.glob("*.py"))
     assert at_root == ["ISCMAssist.py"], (
         f"Slicer registers every .py at {MODULE_DIR.name}/ as a module; move {at_root} into {PACKAGE}/")
-    assert sorted(path.name for path in MODULE_DIR.iterdir() if path.is_dir() and path.name != "__pycache__") == [
-        PACKAGE, "Resources"]
+    assert sorted(path.name for path in MODULE_DIR.iterdir() if path.is_dir() and path.name != "__pycache__"
+                  and not _is_install_metadata(path)) == [PACKAGE, "Resources"]
 
 
 # ---------------------------------------------------------------------- CMake lists
