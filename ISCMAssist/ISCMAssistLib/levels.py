@@ -199,17 +199,25 @@ class LevelModel:
         model._notes = list(found.notes)
         return model
 
-    def with_image_planes(self, volume: Any) -> LevelModel:
+    def with_image_planes(self, volume: Any, cache: dict | None = None) -> LevelModel:
         """Take the image the landmarks were placed on (Volume); return a model in which every disc
         whose plane was assumed takes its tilt from the image (``disc_planes.normal_from_image``).
 
         Discs the image does not show clearly keep the assumed plane (``plane_notes`` says which).
+        ``cache`` (a dict kept by the caller for this one image) keeps each disc's estimate while its
+        point and its neighbours do not move, so moving one level point re-measures only its discs.
         """
         normals = self._given_normals.copy()
         sources = list(self._given_sources)
         for row, u in enumerate(self._u):
             if sources[row] == "assumed" and u % 1 == 0.5:
-                normal = normal_from_image(volume, self._x[row], self._t[row])
+                key = (float(u), self._x[row].round(4).tobytes(), self._t[row].round(4).tobytes())
+                if cache is not None and key in cache:
+                    normal = cache[key]
+                else:
+                    normal = normal_from_image(volume, self._x[row], self._t[row])
+                    if cache is not None:
+                        cache[key] = normal
                 if normal is not None:
                     normals[row], sources[row] = normal, "image"
         model = LevelModel(self._labels, self._u, self._x, self._conus_label, self._conus_ras, normals, sources)

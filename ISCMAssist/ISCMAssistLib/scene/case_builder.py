@@ -30,7 +30,7 @@ from .names import (
     SERIES_PARAMETERS,
     WARNINGS_PARAMETER,
 )
-from .series import lineCheck, seriesEntry
+from .series import lineCheck, seriesEntry, seriesVolume, volumeFromNode
 from .state import SceneState
 
 _EVIDENCE_DICTS: dict[Any, dict] = {}
@@ -54,8 +54,12 @@ def hintToDict(hint: Any) -> dict:
 
 
 def levelModel(state: SceneState, labels: list[str], points: np.ndarray) -> tuple[Any, list[str]]:
-    """LevelModel.from_landmarks, cached while the landmarks do not change; (model or None, warnings)."""
-    key = (tuple(labels), points.round(6).tobytes())
+    """LevelModel.from_landmarks, its discs' planes measured on the sagittal T2 when one is selected;
+    cached while the landmarks and that series do not change; (model or None, warnings)."""
+    imageNode = seriesVolume(state, "t2_sagittal")
+    imageStamp = None if imageNode is None or imageNode.GetImageData() is None else \
+        (imageNode.GetID(), imageNode.GetImageData().GetMTime(), imageNode.GetMTime())
+    key = (tuple(labels), points.round(6).tobytes(), imageStamp)
     if key == state.modelKey:
         return state.model, state.modelWarnings
     model, warnings = None, []
@@ -67,6 +71,11 @@ def levelModel(state: SceneState, labels: list[str], points: np.ndarray) -> tupl
     else:
         try:
             model = LevelModel.from_landmarks(labels, points)
+            if imageStamp is not None:
+                if state.discPlaneCache[0] != imageStamp:
+                    state.discPlaneCache = (imageStamp, {})
+                model = model.with_image_planes(volumeFromNode(imageNode), cache=state.discPlaneCache[1])
+            warnings.extend(f"levels: {note}" for note in model.plane_notes)
         except ValueError as error:
             warnings.append(f"levels: {error}")
     state.modelKey, state.model, state.modelWarnings = key, model, warnings

@@ -54,6 +54,8 @@ class SceneState:
         self.model: Any = None
         self.modelWarnings: list[str] = []
         self.maskCache: dict[str, tuple[Any, Any]] = {}
+        # disc planes measured on the sagittal T2: (that image's stamp, {disc key: normal or None})
+        self.discPlaneCache: tuple[Any, dict] = (None, {})
         # level naming: labels last seen on the level point list, and whether a relabel is running
         self.levelLabelsSeen: list[str] | None = None
         self.relabeling = False
@@ -68,6 +70,7 @@ class SceneState:
         self.caseText = self.case = None
         self.modelKey = self.model = None
         self.maskCache.clear()
+        self.discPlaneCache = (None, {})
         self.extraWarnings = []
         self.levelLabelsSeen = None
 
