@@ -116,12 +116,6 @@ EVIDENCE: dict[str, Evidence] = {
                                     32, 48, "Results"),
     "t2_ge_2_segments_patients": _e("cord T2 hyperintensity >= 2 segments (patients, longest lesion)",
                                     36, 48, "Results"),
-    "t2_length_mean": _e("length of cord T2 hyperintensity: mean 4.5 vertebral segments "
-                         "(range 1-15), n = 69 lesions", None, None, "Table 2"),
-    "t2_ratio_mean": _e("ratio of T2 signal length to enhancing length: mean 3.6-fold (range 1-14), "
-                        "n = 63 lesions", None, None, "Table 2"),
-    "enhancement_length_mean": _e("length of enhancement: mean 1.4 vertebral segments (range 1-8), "
-                                  "n = 63 lesions", None, None, "Table 2"),
     "edema_often_conclusion": _e("\"extensive edema for lesion size (often >= 3 segments)\" (the authors' "
                                  "conclusion)", None, None, "Abstract"),
     # Findings rare in the series
@@ -388,6 +382,12 @@ COMPARISONS: tuple[Comparison, ...] = (
 )
 
 
+def lower_first(text: str) -> str:
+    """Take a table label; return it with a lower-case first letter, unless it starts an abbreviation
+    ("Location" -> "location", "T2 signal intensity" stays)."""
+    return text if text[:2].isupper() or text[1:2].isdigit() else text[:1].lower() + text[1:]
+
+
 def row_evidence(row: CountRow | SummaryRow, table: StudyTable) -> Evidence:
     """Take a row of one of the study's tables and that table; return it as an Evidence.
 
@@ -395,9 +395,9 @@ def row_evidence(row: CountRow | SummaryRow, table: StudyTable) -> Evidence:
     """
     source = row.source or table.name
     if isinstance(row, CountRow):
-        return Evidence(f"{row.group.lower()}: {row.label.lower()}", row.n, row.denominator, source)
+        return Evidence(f"{lower_first(row.group)}: {lower_first(row.label)}", row.n, row.denominator, source)
     unit = "" if row.unit == "fold" else f" {row.unit}"
-    label = f"size of enhancing lesion, {row.label.lower()}" if row.group.startswith("Size") else row.label.lower()
+    label = f"size of enhancing lesion, {lower_first(row.label)}" if row.group.startswith("Size") else lower_first(row.label)
     return Evidence(f"{label}: {row.statistic} "
                     f"{row.value:g}{unit} (range {row.low:g}-{row.high:g}), n = {row.n}", None, None, source)
 
