@@ -160,7 +160,7 @@ def _outside_range(lesion: dict, name: str, _clinical: dict) -> list[Hint]:
     hints = []
     for field, (what, unit) in RANGE_FIELDS.items():
         value, row = number(field_value(lesion, field)), summary_row(TABLE_2, field)
-        if value is None or row.low <= value <= row.high:
+        if value is None or value <= 0 or row.low <= value <= row.high:  # 0: not a valid size or count
             continue
         side = "above" if value > row.high else "below"
         hints.append(make_hint("outside_range", "outside_range", name,
@@ -196,8 +196,8 @@ def _cystic_or_hemorrhage(lesion: dict, name: str, _clinical: dict) -> list[Hint
                if has_hemorrhage else "")
     body = (f"{found}. In the reference series {'; '.join(parts)}; {NO_CONTROLS}. From these counts the authors "
             f"concluded that \"presence of cystic change/hemorrhage makes intramedullary spinal cord metastasis "
-            f"unlikely\" (Abstract), an inference of theirs without controls. {caveat}Melanoma "
-            f"({seen(melanoma, 'patients')}) and renal cell carcinoma ({seen(renal, 'patients')}) were few.")
+            f"unlikely\" (Abstract), an inference of theirs without controls. {caveat}Melanoma and "
+            f"renal cell carcinoma were few: {seen(melanoma, 'patients')} and {seen(renal, 'patients')}.")
     return [make_hint("cystic_or_hemorrhage", "uncommon", name, body, items + [conclusion, melanoma, renal])]
 
 
@@ -265,21 +265,20 @@ def _central_dot(lesion: dict, name: str, _clinical: dict) -> list[Hint]:
 
 
 def _mixed_findings(hints: list[Hint], name: str, lesion_id: str | None) -> list[Hint]:
-    high = [h for h in hints if h.direction in ("common", "specific")]
-    low = [h for h in hints if h.direction in ("uncommon", "outside_range")]
-    if not (high and low):
+    groups = {direction: _unique(RULES[h.id].finding for h in hints if h.direction in directions)
+              for direction, directions in (("common", ("common",)), ("specific", ("specific",)),
+                                            ("uncommon", ("uncommon", "outside_range")))}
+    if not ((groups["common"] or groups["specific"]) and groups["uncommon"]):
         return []
-    names = [_unique(RULES[h.id].finding for h in group) for group in (high, low)]
-    compared = [RULES[h.id].finding for h in high if h.kind == "comparative"]
-    note = (f" Only {' and '.join(compared)} comes from a comparison with primary intramedullary masses, and it "
-            "does not outweigh prevalences, which were never compared." if compared else "")
-    hint = make_hint("mixed_findings", "context", name,
-                     f"{' and '.join(names[0])} {'is' if len(names[0]) == 1 else 'are'} common among the reference "
-                     f"series' ISCMs (or specific in a comparison), {' and '.join(names[1])} uncommon among them. "
-                     "Prevalences among ISCMs neither add up nor cancel out: the series had no comparison group, "
-                     f"so it cannot say which diagnosis this mix favours.{note}",
-                     [item for h in high + low for item in h.evidence[:1]], lesion_id)
-    return [hint]
+    parts = [f"{label} ({', '.join(groups[key])})" for key, label in (
+        ("common", "findings seen in half or more of the reference series' ISCMs"),
+        ("specific", "findings more frequent in ISCMs than in primary masses in a comparative study"),
+        ("uncommon", "findings uncommon among the series' ISCMs or beyond their range")) if groups[key]]
+    evidence = [h.evidence[0] for h in hints if h.direction in ("common", "specific", "uncommon", "outside_range")]
+    return [make_hint("mixed_findings", "context", name,
+                      f"{'; '.join(parts[:-1])}; and {parts[-1]}. These neither add up nor cancel "
+                      "out: a series without a comparison group says how often ISCMs showed each finding, not which "
+                      "diagnosis a mix of findings favours.", evidence, lesion_id)]
 
 
 def _unique(items) -> list[str]:
