@@ -23,8 +23,7 @@ def case_hints(case: dict) -> list[Hint]:
     for rule in (_primary_unknown, _asymptomatic, _symptom_duration):
         hints.extend(rule(clinical, findings, lesions))
     if lesions:
-        for rule in (_other_metastases, _further_cord_lesions, _lungs, _multiple_lesions, _prior_mr,
-                     _subsequent_mr, _follow_up):
+        for rule in (_other_metastases, _further_cord_lesions, _lungs, _multiple_lesions, _finding_prompts):
             hints.extend(rule(clinical, findings, lesions))
     return hints
 
@@ -124,29 +123,24 @@ def _multiple_lesions(_clinical: dict, findings: dict, lesions: list) -> list[Hi
                       [multiple, solitary])]
 
 
-def _prior_mr(_clinical: dict, findings: dict, _lesions: list) -> list[Hint]:
-    if findings.get("other_metastases_prior_mr") is not None:
-        return []
-    prior = EVIDENCE["other_prior_4_weeks"]
-    return [make_hint("prior_mr", "search", None,
-                      "review neuraxis MR from the 4 weeks before this one: in the reference series it showed other "
-                      f"CNS/spinal (non-cord) metastases in {seen(prior, 'patients')}.", [prior])]
-
-
-def _subsequent_mr(_clinical: dict, findings: dict, _lesions: list) -> list[Hint]:
-    if findings.get("other_metastases_subsequent_mr") is not None:
-        return []
-    after = EVIDENCE["other_subsequent_4_weeks"]
-    return [make_hint("subsequent_mr", "search", None,
+#: Prompts that ask for one per-patient finding: rule -> (finding field, evidence id, text with {seen}).
+_FINDING_PROMPTS = {
+    "prior_mr": ("other_metastases_prior_mr", "other_prior_4_weeks",
+                 "review neuraxis MR from the 4 weeks before this one: in the reference series it showed other "
+                 "CNS/spinal (non-cord) metastases in {seen}."),
+    "subsequent_mr": ("other_metastases_subsequent_mr", "other_subsequent_4_weeks",
                       "review neuraxis MR from the 4 weeks after this one when it exists: in the reference series it "
-                      f"showed other CNS/spinal (non-cord) metastases in a further {seen(after, 'patients')}.",
-                      [after])]
+                      "showed other CNS/spinal (non-cord) metastases in a further {seen}."),
+    "follow_up": ("new_iscm_on_follow_up", "new_iscm_follow_up",
+                  "a new ISCM appeared on follow-up MR in {seen} of the reference series: a prompt for follow-up "
+                  "imaging of the cord."),
+}
 
 
-def _follow_up(_clinical: dict, findings: dict, _lesions: list) -> list[Hint]:
-    if findings.get("new_iscm_on_follow_up") is not None:
-        return []
-    new = EVIDENCE["new_iscm_follow_up"]
-    return [make_hint("follow_up", "search", None,
-                      f"a new ISCM appeared on follow-up MR in {seen(new, 'patients')} of the reference series: a "
-                      "prompt for follow-up imaging of the cord.", [new])]
+def _finding_prompts(_clinical: dict, findings: dict, _lesions: list) -> list[Hint]:
+    hints = []
+    for rule, (field, evidence_id, text) in _FINDING_PROMPTS.items():
+        if findings.get(field) is None:
+            item = EVIDENCE[evidence_id]
+            hints.append(make_hint(rule, "search", None, text.format(seen=seen(item, "patients")), [item]))
+    return hints
