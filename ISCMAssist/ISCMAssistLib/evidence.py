@@ -20,6 +20,7 @@ Percentages are the study's: ``100 * n / d`` rounded half up to an integer (1/70
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -29,6 +30,7 @@ SOURCES: tuple[str, ...] = ("Table 1", "Table 2", "Table 3", "Results", "Abstrac
                             "Conclusions", "Fig 4", "Fig 5", REFERENCE_7, MADHAVAN_2021)
 
 
+@functools.lru_cache(maxsize=1024)
 def study_percent(numerator: int, denominator: int) -> int:
     """Take a count and its denominator; return the percent as the study prints it.
 
@@ -388,11 +390,33 @@ def lower_first(text: str) -> str:
     return text if text[:2].isupper() or text[1:2].isdigit() else text[:1].lower() + text[1:]
 
 
+#: id(row) -> its Evidence, and id(table) -> {field: rows}: the tables are constants, built once.
+_ROW_EVIDENCE: dict[int, Evidence] = {}
+_ROWS_BY_FIELD: dict[int, dict[str, tuple]] = {}
+
+
+def _rows_of(table: StudyTable, field: str) -> tuple:
+    index = _ROWS_BY_FIELD.get(id(table))
+    if index is None:
+        index = {}
+        for row in table.rows:
+            index[row.field] = index.get(row.field, ()) + (row,)
+        _ROWS_BY_FIELD[id(table)] = index
+    return index.get(field, ())
+
+
 def row_evidence(row: CountRow | SummaryRow, table: StudyTable) -> Evidence:
     """Take a row of one of the study's tables and that table; return it as an Evidence.
 
     A count row gives "group: label" in n/denominator; a summary row gives its statistic and range.
     """
+    cached = _ROW_EVIDENCE.get(id(row))
+    if cached is None:
+        cached = _ROW_EVIDENCE[id(row)] = _row_evidence(row, table)
+    return cached
+
+
+def _row_evidence(row: CountRow | SummaryRow, table: StudyTable) -> Evidence:
     source = row.source or table.name
     if isinstance(row, CountRow):
         return Evidence(f"{lower_first(row.group)}: {lower_first(row.label)}", row.n, row.denominator, source)
@@ -408,7 +432,7 @@ def value_row(table: StudyTable, field: str, value) -> CountRow | None:
     For a value counted by two rows (an enhancement pattern is also "Enhancement: Present") the row
     restricted by ``among`` (the pattern) wins. None when no row counts the value.
     """
-    rows = [row for row in table.rows if isinstance(row, CountRow) and row.field == field
+    rows = [row for row in _rows_of(table, field) if isinstance(row, CountRow)
             and any(value is v or (value == v and type(value) is type(v)) for v in row.values)]
     rows.sort(key=lambda row: row.among is None)
     return rows[0] if rows else None
@@ -416,4 +440,4 @@ def value_row(table: StudyTable, field: str, value) -> CountRow | None:
 
 def summary_row(table: StudyTable, field: str) -> SummaryRow | None:
     """Take a table and a case-JSON field; return its summary (mean/median with range) row, or None."""
-    return next((row for row in table.rows if isinstance(row, SummaryRow) and row.field == field), None)
+    return next((row for row in _rows_of(table, field) if isinstance(row, SummaryRow)), None)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .comparative import DiagnosticAccuracy
 from .evidence import Evidence
@@ -117,7 +117,7 @@ class Hint:
     kind: str
     direction: str
     text: str
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: tuple[Evidence, ...] = ()
     lesion_id: str | None = None
     accuracy: DiagnosticAccuracy | None = None
 
@@ -147,7 +147,7 @@ def make_hint(rule: str, direction: str, subject: str | None, body: str, evidenc
     if direction not in DIRECTIONS:
         raise ValueError(f"hint {rule}: direction {direction!r} is not one of {list(DIRECTIONS)}")
     lead = f"{KIND_LABELS[kind]} \u2014 {subject}: " if subject else f"{KIND_LABELS[kind]} \u2014 "
-    return Hint(rule, kind, direction, lead + body, list(evidence), lesion_id, accuracy)
+    return Hint(rule, kind, direction, lead + body, tuple(evidence), lesion_id, accuracy)
 
 
 def number(value) -> float | None:

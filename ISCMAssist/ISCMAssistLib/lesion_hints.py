@@ -9,6 +9,8 @@ authors' quoted conclusions or in comparative hints.
 
 from __future__ import annotations
 
+import functools
+
 from .comparative import ACCURACY, CENTRAL_DOT_P_VALUE, CENTRAL_DOT_PER_LESION
 from .evidence import EVIDENCE, TABLE_2, lower_first, row_evidence, summary_row, value_row
 from .hints import NO_CONTROLS, RULES, Hint, field_value, make_hint, number, prevalence, seen
@@ -33,15 +35,47 @@ RANGE_FIELDS = {
 # Lesion rules
 
 
+#: The lesion fields the rules read; with the primary tumour they key the cache of a lesion's hints.
+RULE_FIELDS = ("id", "location", "position", "origin", "morphology", "cord_expansion", "t2_signal", "t1_signal",
+               "cystic_change", "hemorrhage", "enhancement", "enhancement_length_segments", "t2_length_segments",
+               "t2_to_enhancement_ratio", "t2_length_mm", "t2_to_enhancement_ratio_mm", "rim_sign", "flame_sign",
+               "central_dot_sign")
+RANGE_AXES = ("ap", "transverse", "si")
+
+
 def lesion_hints(lesion: dict, clinical: dict | None = None) -> list[Hint]:
     """Take one lesion dict of a case (and the case's clinical record, for the primary tumour);
-    return its hints (each with the lesion's id), in rule order."""
+    return its hints (each with the lesion's id), in rule order.
+
+    Hints are immutable and depend only on RULE_FIELDS, the SI/AP/transverse sizes and the primary
+    tumour, so they are cached by those values: after a markup moves, only the moved lesion's are
+    recomputed."""
+    sizes = lesion.get("size_mm") if isinstance(lesion.get("size_mm"), dict) else {}
+    # Types are part of the key: True == 1 and 2 == 2.0 would otherwise share an entry.
+    key = (tuple((type(value), value) for value in (lesion.get(name) for name in RULE_FIELDS)),
+           tuple((type(value), value) for value in (sizes.get(axis) for axis in RANGE_AXES)),
+           (clinical or {}).get("primary_tumor"))
+    try:
+        return list(_cached_hints(key))
+    except TypeError:  # an unhashable value (bad input): compute without the cache
+        return _lesion_hints(lesion, clinical or {})
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_hints(key: tuple) -> tuple[Hint, ...]:
+    values, sizes, primary = key
+    lesion = dict(zip(RULE_FIELDS, (value for _, value in values)),
+                  size_mm=dict(zip(RANGE_AXES, (value for _, value in sizes))))
+    return tuple(_lesion_hints(lesion, {"primary_tumor": primary}))
+
+
+def _lesion_hints(lesion: dict, clinical: dict) -> list[Hint]:
     lesion_id = lesion.get("id")
     name = f"Lesion {lesion_id}" if lesion_id else "Lesion"
     hints: list[Hint] = []
     for rule in (_enhancement, _uncommon_values, _checklist, _edema, _edema_ratio, _outside_range,
                  _cystic_or_hemorrhage, _leptomeningeal, _rim_flame, _central_dot):
-        hints.extend(rule(lesion, name, clinical or {}))
+        hints.extend(rule(lesion, name, clinical))
     hints = [Hint(h.id, h.kind, h.direction, h.text, h.evidence, lesion_id, h.accuracy) for h in hints]
     hints.extend(_mixed_findings(hints, name, lesion_id))
     return hints
@@ -159,8 +193,11 @@ def _mm(value) -> str:
 def _outside_range(lesion: dict, name: str, _clinical: dict) -> list[Hint]:
     hints = []
     for field, (what, unit) in RANGE_FIELDS.items():
-        value, row = number(field_value(lesion, field)), summary_row(TABLE_2, field)
-        if value is None or value <= 0 or row.low <= value <= row.high:  # 0: not a valid size or count
+        value = number(field_value(lesion, field))
+        if value is None or value <= 0:  # 0: not a valid size or count
+            continue
+        row = summary_row(TABLE_2, field)
+        if row.low <= value <= row.high:
             continue
         side = "above" if value > row.high else "below"
         hints.append(make_hint("outside_range", "outside_range", name,

@@ -441,3 +441,20 @@ def test_the_explanation_says_what_the_numbers_are_and_that_hints_are_no_probabi
     assert EXPLANATION.count(". ") == 0 and EXPLANATION.endswith(".")
     assert "no comparison group" in EXPLANATION and "no hint is a probability of disease" in EXPLANATION
     assert "sensitivity and specificity" in EXPLANATION
+
+
+def test_cached_lesion_hints_follow_every_change_and_never_confuse_true_with_1():
+    record = lesion(enhancement="heterogeneous", t2_length_segments=1)
+    c = case(record)
+    assert "enhancement_present" in ids(compute_hints(c)) and "edema_length" in ids(compute_hints(c))
+    record["enhancement"] = "absent"
+    record["t2_length_segments"] = True  # not a number: no edema hint, although True == 1
+    assert "enhancement_absent" in ids(compute_hints(c)) and "edema_length" not in ids(compute_hints(c))
+    record["size_mm"]["si"] = 200
+    assert "outside_range" in ids(compute_hints(c))
+    record["rim_sign"] = True
+    assert only(compute_hints(c), "rim_flame_sign").direction == "specific"
+    c["clinical"]["primary_tumor"] = "cns"
+    assert only(compute_hints(c), "rim_flame_sign").direction == "not_applicable"
+    record["location"] = ["not", "hashable"]  # bad input still gives hints, without the cache
+    assert "rim_flame_sign" in ids(compute_hints(c))
