@@ -119,7 +119,7 @@ def _checklist(lesion: dict, name: str, _clinical: dict) -> list[Hint]:
     parts, items = [], []
     for field in CHECKLIST_FIELDS:
         value = lesion.get(field)
-        if value is None or (field, value) in UNCOMMON_VALUES:
+        if not isinstance(value, (str, bool)) or (field, value) in UNCOMMON_VALUES:  # None or bad input
             continue
         row = value_row(TABLE_2, field, value)
         if row is None:
