@@ -210,7 +210,7 @@ def _outside_range(lesion: dict, name: str, _clinical: dict) -> list[Hint]:
 
 def _cystic_or_hemorrhage(lesion: dict, name: str, _clinical: dict) -> list[Hint]:
     cystic = lesion.get("cystic_change")
-    has_cyst = cystic in _CYST_TEXT
+    has_cyst = isinstance(cystic, str) and cystic in _CYST_TEXT
     has_hemorrhage = lesion.get("hemorrhage") is True
     if not (has_cyst or has_hemorrhage):
         return []

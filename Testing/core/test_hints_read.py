@@ -187,3 +187,37 @@ def test_an_old_1_0_0_case_still_gives_its_hints(tmp_path, capsys):
     assert main(["hints", str(old), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["hints"][0]["id"] == "enhancement_absent"
+
+
+def test_the_1_1_0_fields_round_trip_through_the_sr_coded(tmp_path):
+    from test_sr import make_series
+
+    from ISCMAssistLib import sr, sr_codes
+
+    headers = sr.read_source_headers([make_series(tmp_path / "t2")])
+    case = new_case("sr-1-1-0")
+    lesion = new_lesion("L1")
+    lesion.update(central_dot_sign=True, t2_length_mm=108.7, t2_to_enhancement_ratio_mm=6.39)
+    case["lesions"].append(lesion)
+    case["patient_findings"].update(other_metastases_prior_mr=True, other_metastases_subsequent_mr=False,
+                                    new_iscm_on_follow_up=True)
+    dataset = sr.case_to_sr(case, headers)
+    assert sr.sr_to_case(dataset) == case
+    # The values are coded, not only carried by the supplement.
+    supplement = json.loads(next(item.TextValue for container in dataset.ContentSequence
+                                 if container.ValueType == "CONTAINER" for item in getattr(container, "ContentSequence", [])
+                                 if item.ValueType == "TEXT" and item.ConceptNameCodeSequence[0].CodeValue == "CASE-SUPPLEMENT"))
+    coded = supplement["case"]
+    assert coded["lesions"][0]["central_dot_sign"] == sr.CODED and coded["lesions"][0]["t2_length_mm"] == sr.CODED
+    assert coded["patient_findings"]["new_iscm_on_follow_up"] == sr.CODED
+    assert "central_dot_sign" in sr_codes.LESION_EVALUATIONS and "t2_length_mm" in sr_codes.SEGMENT_MEASUREMENTS
+
+
+def test_hints_never_raise_on_bad_values():
+    from ISCMAssistLib.lesion_hints import RULE_FIELDS
+
+    for name in RULE_FIELDS[1:]:
+        for value in ([1], {"a": 1}, "x", float("nan"), -1, True, 10**9):
+            compute_hints({"lesions": [{"id": "L1", name: value, "size_mm": value}],
+                           "clinical": {"primary_tumor": value, "symptom_duration_weeks": value},
+                           "patient_findings": {"multiplicity": value}})
