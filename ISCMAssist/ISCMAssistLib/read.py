@@ -195,3 +195,28 @@ def levels_record(model: LevelModel, source: str) -> dict:
     return {"landmarks": [{"label": label, "position_lps": [round(float(v), 3) for v in ras_to_lps(point)]}
                           for label, point in model.landmarks],
             "source": source}
+
+
+def model_from_record(levels: dict | None) -> LevelModel | None:
+    """Take a case JSON ``levels`` record (landmarks in LPS mm); return its LevelModel, or None when it
+    holds fewer than two level landmarks. Raises LevelModelError for landmarks that define no levels."""
+    landmarks = (levels or {}).get("landmarks") or []
+    if sum(1 for item in landmarks if item.get("label", "").strip().lower() != "conus") < 2:
+        return None
+    return LevelModel.from_landmarks([item["label"] for item in landmarks],
+                                     lps_to_ras([item["position_lps"] for item in landmarks]))
+
+
+def read_warnings(case: dict) -> list[str]:
+    """Take a saved case; return the warnings its read gives from its lines and level landmarks
+    (e.g. a lesion below the conus tip), recomputing on a copy: the case itself is not changed.
+    Mask-derived extents are not in a case file, so only lines count here."""
+    import copy
+
+    try:
+        model = model_from_record(case.get("levels"))
+    except LevelModelError as error:
+        return [f"levels: {error}"]
+    warnings: list[str] = []
+    compute_read(copy.deepcopy(case), model, warnings=warnings)
+    return warnings

@@ -221,3 +221,20 @@ def test_hints_never_raise_on_bad_values():
             compute_hints({"lesions": [{"id": "L1", name: value, "size_mm": value}],
                            "clinical": {"primary_tumor": value, "symptom_duration_weeks": value},
                            "patient_findings": {"multiplicity": value}})
+
+
+def test_hints_command_shows_the_read_warnings_of_the_saved_case(tmp_path, capsys):
+    from ISCMAssistLib.read import levels_record
+
+    level_model = model(conus_u=20.3)
+    case, _ = read((21.0, 21.8), level_model)
+    case["levels"] = levels_record(level_model, "landmarks")
+    path = tmp_path / "cauda.json"
+    save_case(case, path)
+    assert main(["hints", str(path)]) == 0
+    assert "warning: lesion L1 lies entirely below the placed conus tip: that is the cauda equina" in capsys.readouterr().out
+    assert main(["hints", str(path), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    jsonschema.validate(document, _schema())
+    assert any("cauda equina" in warning for warning in document["warnings"])
+    assert json.loads(path.read_text())["lesions"][0] == case["lesions"][0]  # the file is not changed
