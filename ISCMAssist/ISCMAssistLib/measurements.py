@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #: Width (sigma, mm) of the window that smooths the slab centroids into the centreline.
 SMOOTHING_MM = 3.0
 _SMOOTHING_BLOCK = 512
+#: The lesion's axis near each end is fitted to the slab centroids within this distance (mm).
+AXIS_FIT_MM = 10.0
 #: A mask reaching more than this many segments beyond the outermost landmarks gets a warning.
 EXTRAPOLATION_WARNING_SEGMENTS = 2.0
 
@@ -122,10 +124,12 @@ def mask_measurements(mask: Volume, model: LevelModel | None = None) -> MaskMeas
     u_min = u_max = None
     warnings: list[str] = []
     if model is not None:
-        lowest, highest = int(np.argmin(u)), int(np.argmax(u))
-        half_step = 0.5 * slab_mm * model.tangent(points[[lowest, highest]])
-        u_min = float(model.coordinate(points[lowest] - half_step[0]))
-        u_max = float(model.coordinate(points[highest] + half_step[1]))
+        ends = _axis_ends(array > 0, affine, slab_position, centroids, counts, slab_mm)
+        if ends is None:  # too short for an axis: the outermost voxels, widened by half a voxel
+            lowest, highest = int(np.argmin(u)), int(np.argmax(u))
+            half_step = 0.5 * slab_mm * model.tangent(points[[lowest, highest]])
+            ends = (points[lowest] - half_step[0], points[highest] + half_step[1])
+        u_min, u_max = sorted(float(model.coordinate(end)) for end in ends)
         first, last = model.u_range
         beyond = max(first - u_min, u_max - last)
         if beyond > EXTRAPOLATION_WARNING_SEGMENTS:
@@ -134,6 +138,55 @@ def mask_measurements(mask: Volume, model: LevelModel | None = None) -> MaskMeas
                 f"(u {first:g} to {last:g}); its levels are extrapolated"
             )
     return MaskMeasurements(ap_mm, transverse_mm, si_mm, u_min, u_max, warnings)
+
+
+def _axis_ends(inside: np.ndarray, affine: np.ndarray, slab_position: np.ndarray, centroids: np.ndarray,
+               counts: np.ndarray, slab_mm: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """Take the mask (bool [k, j, i]), its ijk_to_ras, and its slabs along the cord (positions mm,
+    centroids RAS mm, voxel counts, thickness mm); return the RAS points where the lesion's own axis
+    leaves it at the cranial and caudal ends, or None when the mask is too short for an axis.
+
+    The axis near each end is the line through the centroids of the slabs that hold at least half
+    the median cross-section, within AXIS_FIT_MM of the last such slab; it is followed outwards until
+    it leaves the mask. So an end cut obliquely (along an image row, or across the canal) is placed
+    at the centre of its face, as a reader places the lesion's end on the cord, and not at its far
+    corner; a rounded end is followed to its tip.
+    """
+    full = np.flatnonzero(counts >= 0.5 * np.median(counts))
+    if len(full) < 2 or slab_position[full[-1]] - slab_position[full[0]] < slab_mm:
+        return None
+    inverse = np.linalg.inv(affine)
+    ends = []
+    for edge, outward in ((full[0], -1.0), (full[-1], 1.0)):
+        near = full[np.abs(slab_position[full] - slab_position[edge]) <= AXIS_FIT_MM]
+        if len(near) < 2:
+            near = full[:2] if outward < 0 else full[-2:]
+        weights = counts[near].astype(float)
+        t = slab_position[near]
+        t_mean = np.average(t, weights=weights)
+        c_mean = np.average(centroids[near], axis=0, weights=weights)
+        slope = ((weights * (t - t_mean)) @ (centroids[near] - c_mean)) / float(weights @ (t - t_mean) ** 2)
+        def is_inside(offsets: np.ndarray) -> np.ndarray:
+            samples = c_mean + np.outer(slab_position[edge] - t_mean + outward * offsets, slope)
+            kji = np.rint(samples @ inverse[:3, :3].T + inverse[:3, 3]).astype(np.int64)[:, ::-1]
+            valid = np.all((kji >= 0) & (kji < np.array(inside.shape)), axis=1)
+            hit = np.zeros(len(samples), dtype=bool)
+            hit[valid] = inside[tuple(kji[valid].T)]
+            return hit
+
+        step = 0.25 * slab_mm
+        offsets = np.arange(0.0, abs(slab_position[0] - slab_position[-1]) + 2 * slab_mm, step)
+        hit = is_inside(offsets)
+        leaves = int(np.argmin(hit)) if not hit.all() else len(hit) - 1
+        if leaves == 0:
+            return None
+        low, high = offsets[leaves - 1], offsets[leaves]
+        for _ in range(12):  # the mask's edge lies between the last sample inside and the first outside
+            middle = 0.5 * (low + high)
+            low, high = (middle, high) if is_inside(np.array([middle]))[0] else (low, middle)
+        offset = 0.5 * (low + high)
+        ends.append(c_mean + (slab_position[edge] - t_mean + outward * offset) * slope)
+    return ends[0], ends[1]
 
 
 def _points(points_ras: Any, what: str) -> np.ndarray:

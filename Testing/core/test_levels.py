@@ -141,7 +141,8 @@ def test_straight_spine_is_monotonic_and_hits_landmarks(spacings, start):
         (["T5", "T4"], [[0, 0, 100], [0, 0, 80]], ["T4", "T5", "out of order"]),
         (["T4", "T4/T5", "T5"], [[0, 0, 100], [0, 0, 101], [0, 0, 80]], ["T4/T5", "T4", "out of order"]),
         (["T4", "T4"], [[0, 0, 100], [0, 0, 80]], ["duplicate", "T4"]),
-        (["T4/T5", "T4-T5"], [[0, 0, 100], [0, 0, 80]], ["duplicate", "T4-T5"]),
+        # A disc given twice is a disc line; three times is one too many.
+        (["T4/T5", "T4-T5", "T4/T5"], [[0, 0, 100], [0, 0, 80], [0, 0, 90]], ["duplicate", "T4-T5"]),
         (["T4", "conus", "Conus", "T5"], [[0, 0, 100], [0, 0, 0], [0, 0, 1], [0, 0, 80]], ["duplicate", "conus"]),
         (["T4", "X9"], [[0, 0, 100], [0, 0, 80]], ["X9"]),
         (["T4", "T4/T6"], [[0, 0, 100], [0, 0, 80]], ["T4/T6"]),
@@ -176,12 +177,12 @@ def test_folded_spine_is_refused():
     [
         (11.2, 11.3, 11, 11, "T4"),  # inside one body
         (10.5, 11.5, 11, 11, "T4"),  # exactly one body, disc to disc
-        (11.39, 12.2, 11, 12, "T4-T5"),  # overlaps T4 by 0.11 > tolerance
-        (11.41, 12.2, 12, 12, "T5"),  # overlaps T4 by 0.09 < tolerance
-        (11.40, 12.2, 12, 12, "T5"),  # exactly the tolerance does not count
-        (11.8, 12.59, 12, 12, "T5"),  # 0.09 into T6
-        (11.8, 12.61, 12, 13, "T5-T6"),  # 0.11 into T6
-        (12.2, 11.39, 11, 12, "T4-T5"),  # ends in either order
+        (11.29, 12.2, 11, 12, "T4-T5"),  # overlaps T4 by 0.21 > tolerance
+        (11.31, 12.2, 12, 12, "T5"),  # overlaps T4 by 0.19 < tolerance
+        (11.30, 12.2, 12, 12, "T5"),  # exactly the tolerance does not count
+        (11.8, 12.69, 12, 12, "T5"),  # 0.19 into T6
+        (11.8, 12.71, 12, 13, "T5-T6"),  # 0.21 into T6
+        (12.2, 11.29, 11, 12, "T4-T5"),  # ends in either order
         (10.6, 15.4, 11, 15, "T4-T8"),
         (11.45, 11.52, 11, 11, "T4"),  # tiny, straddling a disc: midpoint 11.485 is in T4
         (11.48, 11.56, 12, 12, "T5"),  # tiny: midpoint 11.52 is in T5
@@ -195,7 +196,7 @@ def test_count_segments(u_min, u_max, first, last, text):
 
 
 def test_tolerance_constant():
-    assert OVERLAP_TOLERANCE == 0.1
+    assert OVERLAP_TOLERANCE == 0.2  # README and docs/core-api.md state it; benchmarks/real_counts.py justifies it
 
 
 @pytest.mark.parametrize("u_min, u_max", [(-3.0, -1.0), (27.0, 28.0), (float("nan"), 3.0)])
@@ -260,14 +261,21 @@ def test_landmarks_property_lists_conus_last():
 # Label maps
 
 
-def slab_label_map() -> Volume:
-    """Levels 11 (k 20-29), 12 (k 10-19), 13 (k 0-9) in a 4x4 cord; 2 mm slices, S = 2 k - 10."""
+def slab_label_map(cut_ends: bool = False) -> Volume:
+    """Levels 11 (k 20-29), 12 (k 10-19), 13 (k 0-9) in a 4x4 cord; 2 mm slices, S = 2 k - 10.
+
+    With ``cut_ends`` the volume ends at T4's top and T6's bottom slice (the field of view cuts
+    them); else one empty slice lies beyond each end.
+    """
     array = np.zeros((30, 6, 6), dtype=np.uint8)
     array[20:30, 1:5, 1:5] = 11
     array[10:20, 1:5, 1:5] = 12
     array[0:10, 1:5, 1:5] = 13
     affine = np.array([[-1.0, 0, 0, 3.0], [0, -1.0, 0, 7.0], [0, 0, 2.0, -10.0], [0, 0, 0, 1]])
-    return Volume(array, affine)
+    if cut_ends:
+        return Volume(array, affine)
+    affine[2, 3] -= 2.0  # the padded array's k = 1 is the old k = 0
+    return Volume(np.pad(array, ((1, 1), (0, 0), (0, 0))), affine)
 
 
 def test_from_label_map_bodies_and_exact_disc_boundaries():

@@ -98,13 +98,13 @@ def test_masks_measure_when_no_line_is_drawn_and_lines_win_over_masks():
     case = new_case("c1")
     case["lesions"].append(new_lesion("L1"))
     masks = {"L1": LesionMasks(lesion=MaskMeasurements(5.0, 6.0, 20.0, 10.6, 11.4),
-                               edema=MaskMeasurements(8.0, 8.0, 70.0, 9.8, 12.7))}
+                               edema=MaskMeasurements(8.0, 8.0, 70.0, 9.8, 12.75))}
     model = model_t1_to_t8()
     compute_read(case, model, masks=masks)
     lesion = case["lesions"][0]
     assert lesion["size_mm"] == {"ap": 5.0, "transverse": 6.0, "si": 20.0}
     assert (lesion["levels"], lesion["enhancement_length_segments"]) == ("T4", 1)
-    assert lesion["t2_length_segments"] == 4  # [9.8, 12.7]: T3 (0.7) ... T6 (0.2)
+    assert lesion["t2_length_segments"] == 4  # [9.8, 12.75]: T3 (0.7) ... T6 (0.25)
     lesion["lines_lps"] = {"si": ras_to_lps([cord(10.7), cord(11.2)]).tolist()}
     compute_read(case, model, masks=masks)
     assert lesion["size_mm"]["si"] == 12.0 and lesion["size_mm"]["ap"] == 5.0

@@ -13,8 +13,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--volume", required=True, type=Path,
                         help="the image read: NIfTI file or DICOM series folder")
     parser.add_argument("--levels", required=True, type=Path,
-                        help="vertebral levels: a .mrk.json point list (labels 'T4', 'T4/T5', 'conus') "
-                             "or a level label map (NIfTI/DICOM; 1 = C1 ... 8 = T1 ...)")
+                        help="vertebral levels: a .mrk.json point list (labels 'T4', 'T4/T5', 'conus'; a disc "
+                             "label twice, or a Line named for the disc, is the disc drawn from its anterior to "
+                             "its posterior margin) or a level label map (NIfTI/DICOM; 1 = C1 ... 8 = T1 ...: "
+                             "the cord/canal by level, or vertebral-body masks)")
     parser.add_argument("--lesion-seg", type=Path, help="binary mask of the enhancing lesion")
     parser.add_argument("--edema-seg", type=Path, help="binary mask of the cord T2 hyperintensity")
     parser.add_argument("--role", default="t2_sagittal",
@@ -35,8 +37,9 @@ def run(args: argparse.Namespace) -> int:
     if args.lesion_seg is None and args.edema_seg is None:
         raise CommandError("give --lesion-seg and/or --edema-seg: there is nothing to measure")
     volume = load_volume(args.volume)
-    model = load_level_model(args.levels)
-    warnings: list[str] = []
+    # Discs given as points take their tilt from the image the masks were drawn on.
+    model = load_level_model(args.levels).with_image_planes(volume)
+    warnings: list[str] = list(model.plane_notes)
     lesion_mask = _measure_mask(args.lesion_seg, volume, model, "lesion", warnings)
     edema_mask = _measure_mask(args.edema_seg, volume, model, "edema", warnings)
 
@@ -58,17 +61,37 @@ def run(args: argparse.Namespace) -> int:
 
 
 def load_level_model(path: Path):
-    """Take a .mrk.json point list or a level label map path; return a levels.LevelModel."""
+    """Take a .mrk.json point list (and disc lines) or a level label map path; return a levels.LevelModel."""
+    import numpy as np
+
     from ..levels import LevelModel
     from ..markups_io import read_markups
     from ..volumes import load_volume
 
     if _is_markups(path):
-        nodes = [node for node in read_markups(path) if len(node.labels) >= 2]
-        if not nodes:
+        nodes = read_markups(path)
+        # A Line named for a disc ("L4/L5") is that disc drawn from its anterior to its posterior margin.
+        disc_lines = [node for node in nodes if node.type == "Line" and _names_disc(node.name)]
+        lists = [node for node in nodes if node not in disc_lines and len(node.labels) >= 2]
+        labels = list(lists[0].labels) if lists else []
+        points = [lists[0].points_ras] if lists else []
+        for line in disc_lines:
+            labels += [line.name.strip()] * 2
+            points.append(line.points_ras)
+        if len(labels) < 2:
             raise ValueError(f"{path}: no point list with at least two labelled level landmarks")
-        return LevelModel.from_landmarks(list(nodes[0].labels), nodes[0].points_ras)
+        return LevelModel.from_landmarks(labels, np.concatenate(points))
     return LevelModel.from_label_map(load_volume(path))
+
+
+def _names_disc(name: str) -> bool:
+    from ..vertebrae import LevelLabelError, landmark_coordinate
+
+    try:
+        u = landmark_coordinate(name)
+    except LevelLabelError:
+        return False
+    return u is not None and u % 1 == 0.5
 
 
 def _is_markups(path: Path) -> bool:

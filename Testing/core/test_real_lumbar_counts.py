@@ -1,0 +1,73 @@
+"""Segment counts on the 24 real lumbar scans: a lesion bounded by two discs counts the segments between.
+
+Masks in the thecal sac are built from the expert body masks (Testing/real_lumbar.py): a lesion from
+the L2/L3 to the L4/L5 disc spans L3-L4 (2 segments), an edema from L1/L2 to L4/L5 spans L2-L4 (3).
+The levels come from the disc points with the image (what ``measure`` does), from disc lines, from
+the body-mask label map and from a canal label map whose end levels the field of view cuts.
+benchmarks/real_counts.py prints the same figures per half of the set.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import real_lumbar  # noqa: E402
+from ISCMAssistLib.levels import LevelModel  # noqa: E402
+from ISCMAssistLib.measurements import mask_measurements  # noqa: E402
+
+CASES = {"lesion": ("L2/L3", "L4/L5", 2, "L3-L4"), "edema": ("L1/L2", "L4/L5", 3, "L2-L4")}
+
+
+@pytest.fixture(scope="module")
+def lumbar_root(shared_data) -> Path:
+    root = shared_data / "real_lumbar"
+    if not root.is_dir():
+        pytest.skip(f"real lumbar scans not found at {root} (set ISCM_SHARED_DATA to the data folder)")
+    return root
+
+
+@pytest.fixture(scope="module")
+def counted(lumbar_root) -> dict[tuple[str, str, str], tuple[int, str]]:
+    """(subject, levels source, case) -> (count, levels text), for every subject of the real set."""
+    out = {}
+    for name in real_lumbar.subjects(lumbar_root):
+        subject = real_lumbar.load_subject(lumbar_root, name)
+        labels = list(subject.disc_centres)
+        points = np.array([subject.disc_centres[label] for label in labels])
+        models = {
+            "points+image": LevelModel.from_landmarks(labels, points).with_image_planes(subject.image),
+            "lines": LevelModel.from_landmarks([label for label in labels for _ in range(2)],
+                                               np.array([end for label in labels for end in subject.disc_lines[label]])),
+            "body map": LevelModel.from_label_map(subject.bodies),
+            "canal map": LevelModel.from_label_map(real_lumbar.canal_label_map(subject)),
+        }
+        for case, (top, bottom, _, _) in CASES.items():
+            mask = real_lumbar.lesion_mask(subject, top, bottom, "disc")
+            for source, model in models.items():
+                result = mask_measurements(mask, model)
+                span = model.count_segments(result.u_min, result.u_max)
+                out[(name, source, case)] = (span.count, span.text)
+    return out
+
+
+@pytest.mark.parametrize("source", ["points+image", "lines", "body map", "canal map"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_subject_counts_the_segments_between_the_discs(counted, source, case):
+    _, _, count, text = CASES[case]
+    wrong = {name: got for (name, got_source, got_case), got in counted.items()
+             if got_source == source and got_case == case and got != (count, text)}
+    assert wrong == {}, f"{case} with levels from {source}: expected {count} ({text})"
+
+
+def test_canal_map_end_levels_are_cut_and_say_so(lumbar_root):
+    subject = real_lumbar.load_subject(lumbar_root, real_lumbar.subjects(lumbar_root)[0])
+    model = LevelModel.from_label_map(real_lumbar.canal_label_map(subject))
+    labels = [label for label, _ in model.landmarks]
+    assert labels[0] == "L1/L2" and labels[-1] == "L4/L5"  # no L1 or L5 body centre
+    assert any("L1, L5 cut by the field of view" in note for note in model.plane_notes)
