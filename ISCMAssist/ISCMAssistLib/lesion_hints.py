@@ -146,7 +146,7 @@ def _edema(lesion: dict, name: str, _clinical: dict) -> list[Hint]:
                           [ge3, often])]
     unit = "segment" if t2_length == 1 else "segments"
     return [make_hint("edema_length", "context", name,
-                      f"cord T2 hyperintensity over {t2_length:g} {unit}. In the reference series it reached "
+                      f"cord T2 hyperintensity of {t2_length:g} {unit}. In the reference series it reached "
                       f">= 2 segments in {seen(ge2)} and >= 3 segments in {seen(ge3)}; {NO_CONTROLS}.",
                       [ge2, ge3])]
 
