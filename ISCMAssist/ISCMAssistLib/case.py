@@ -22,7 +22,11 @@ from typing import Any
 
 from . import __version__
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
+#: Older versions this schema still accepts; ``migrate_case`` brings them to SCHEMA_VERSION.
+#: 1.1.0 added optional fields only (central_dot_sign, t2_length_mm, t2_to_enhancement_ratio_mm,
+#: other_metastases_prior_mr, other_metastases_subsequent_mr, new_iscm_on_follow_up).
+OLDER_SCHEMA_VERSIONS: tuple[str, ...] = ("1.0.0",)
 SCHEMA_ID = f"urn:iscm-assist:schema:case:{SCHEMA_VERSION}"
 READER = "reader"
 DERIVED = "derived"
@@ -81,8 +85,11 @@ LESION_FEATURES: tuple[Feature, ...] = (
     Feature("enhancement_length_segments", "Length of enhancement", "integer", (), "segments", 11, True),
     Feature("t2_length_segments", "Length of cord T2 hyperintensity", "integer", (), "segments", 12, True),
     Feature("t2_to_enhancement_ratio", "Ratio T2 length / enhancement length", "number", (), None, 12, True),
+    Feature("t2_length_mm", "Length of cord T2 hyperintensity (mm)", "number", (), "mm", None, True),
+    Feature("t2_to_enhancement_ratio_mm", "Ratio T2 length / enhancement length (mm)", "number", (), None, None, True),
     Feature("rim_sign", "Rim sign", "boolean", _BOOL),
     Feature("flame_sign", "Flame sign", "boolean", _BOOL),
+    Feature("central_dot_sign", "Central dot sign", "boolean", _BOOL),
 )
 
 #: Per-patient findings (Table 3); item 1 of the checklist is the multiplicity.
@@ -92,6 +99,11 @@ PATIENT_FEATURES: tuple[Feature, ...] = (
     Feature("primary_tumor_or_non_cns_metastases", "Primary tumor or non-CNS metastases", "boolean", _BOOL),
     Feature("leptomeningeal_metastases", "Leptomeningeal metastases", "boolean", _BOOL),
     Feature("leptomeningeal_sites", "Leptomeningeal sites", "list", ("cord_conus", "cauda_equina", "cul_de_sac")),
+    Feature("other_metastases_prior_mr", "Other CNS/spinal metastases on neuraxis MR within 4 weeks before",
+            "boolean", _BOOL),
+    Feature("other_metastases_subsequent_mr", "Other CNS/spinal metastases on neuraxis MR within 4 weeks after",
+            "boolean", _BOOL),
+    Feature("new_iscm_on_follow_up", "New ISCM on follow-up MR", "boolean", _BOOL),
 )
 
 #: Clinical features (Table 1).
@@ -218,11 +230,24 @@ def _empty_record(features: tuple[Feature, ...]) -> dict:
     return record
 
 
+def migrate_case(case: dict) -> dict:
+    """Take a valid case of SCHEMA_VERSION or an OLDER_SCHEMA_VERSIONS; bring it to SCHEMA_VERSION in place.
+
+    1.0.0 -> 1.1.0 only sets schema_version: 1.1.0 added optional fields, which stay absent (None).
+    Returns the same dict.
+    """
+    if case.get("schema_version") in OLDER_SCHEMA_VERSIONS:
+        case["schema_version"] = SCHEMA_VERSION
+    return case
+
+
 def complete_case(case: dict) -> dict:
-    """Take a valid case (possibly written with fields left out); fill every missing section/feature in place.
+    """Take a valid case (possibly written with fields left out); migrate it (``migrate_case``) and
+    fill every missing section/feature in place.
 
     Missing features become None, missing sections their new_case() defaults; returns the same dict.
     """
+    migrate_case(case)
     defaults = new_case(case.get("case_id", ""))
     defaults["reader"] = {"name": None, "read_at": None}  # never invent a read time for an old file
     for key, value in defaults.items():

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "run a whole read on built-in synthetic DICOM and write every output"),
     "measure": ("measure", "measure lesion/edema masks against vertebral levels; print the case JSON"),
     "validate": ("validate", "check a case JSON file against the schema"),
+    "hints": ("hints", "print the evidence-based hints of a case JSON (prevalence, comparison, prompts)"),
     "series": ("series", "list the series in a DICOM/NIfTI folder and propose their roles"),
     "export-sr": ("export_sr", "write a case JSON as a DICOM Comprehensive 3D SR (TID 1500)"),
     "import-sr": ("import_sr", "read a DICOM SR written by export-sr back into a case JSON"),

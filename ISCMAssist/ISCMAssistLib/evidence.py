@@ -1,12 +1,15 @@
 """The reference study's numbers, as data, each with its exact source.
 
 Study: systematic review of MR imaging and clinical features of intramedullary spinal cord
-metastasis (ISCM) in 49 patients with 70 lesions (Tables 1-3 and the text). Reference 7 of that
-study is Rykken et al., AJNR 2013;34:908-15 (the "rim" and "flame" signs).
+metastasis (ISCM) in 49 patients with 70 lesions (Tables 1-3 and the text). It is a case series
+with no comparison group: its numbers are prevalences among ISCMs, not likelihoods. Reference 7 of
+that study is Rykken et al., AJNR 2013;34:908-15 (the "rim" and "flame" signs).
 
 Two kinds of data live here:
 
 * ``EVIDENCE``: id -> :class:`Evidence`, the short statements the hints show.
+The studies that compared ISCMs with primary intramedullary masses (rim, flame and central dot
+signs) are in ``comparative.py``.
 * ``TABLE_1``, ``TABLE_2``, ``TABLE_3``: the study's tables, row by row in the printed order, so
   the cohort module can print the study's value beside a cohort's. Count rows carry the printed
   percent; summary rows carry mean or median and range. Each row also names the case-JSON field
@@ -17,13 +20,17 @@ Percentages are the study's: ``100 * n / d`` rounded half up to an integer (1/70
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from fractions import Fraction
 
 REFERENCE_7 = "Rykken et al., AJNR 2013;34:908-15 (ref. 7)"
-SOURCES: tuple[str, ...] = ("Table 1", "Table 2", "Table 3", "Results", "Abstract", REFERENCE_7)
+MADHAVAN_2021 = "Madhavan et al., Clin Neuroradiol 2021;31:383-90"
+SOURCES: tuple[str, ...] = ("Table 1", "Table 2", "Table 3", "Results", "Abstract", "Discussion",
+                            "Conclusions", "Fig 4", "Fig 5", REFERENCE_7, MADHAVAN_2021)
 
 
+@functools.lru_cache(maxsize=1024)
 def study_percent(numerator: int, denominator: int) -> int:
     """Take a count and its denominator; return the percent as the study prints it.
 
@@ -37,35 +44,50 @@ def study_percent(numerator: int, denominator: int) -> int:
 
 @dataclass(frozen=True)
 class Evidence:
-    """One statement from the study: ``text`` holds in ``numerator``/``denominator`` cases.
+    """One statement from a source: ``text`` holds in ``numerator``/``denominator`` cases.
 
-    ``numerator``/``denominator`` are None for statements that are not a count (a mean, a
-    specificity quoted from ref. 7); then ``text`` carries the figure itself. ``source`` is one of
-    ``SOURCES``.
+    ``numerator``/``denominator`` are None for statements that are not a count (a mean, an
+    author's conclusion); then ``text`` carries the figure itself. A percentage printed without its
+    count (the sensitivities and specificities of ref. 7) has ``numerator`` None, ``denominator``
+    the group size and ``stated_percent`` the printed percent. ``source`` is one of ``SOURCES``.
     """
 
     text: str
     numerator: int | None
     denominator: int | None
     source: str
+    stated_percent: int | None = None
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ValueError(f"Evidence source {self.source!r} is not one of {SOURCES}")
-        if (self.numerator is None) != (self.denominator is None):
-            raise ValueError(f"Evidence {self.text!r}: give both numerator and denominator or neither")
+        if self.numerator is not None and self.denominator is None:
+            raise ValueError(f"Evidence {self.text!r}: a numerator needs its denominator")
+        if self.numerator is None and self.denominator is not None and self.stated_percent is None:
+            raise ValueError(f"Evidence {self.text!r}: give the numerator, or the percent printed without it")
+        if self.numerator is not None and self.stated_percent is not None:
+            raise ValueError(f"Evidence {self.text!r}: with a count the percent is computed, not stated")
 
     @property
     def percent(self) -> int | None:
-        """The percent as the study prints it (integer), or None when this is not a count."""
+        """The percent as the source prints it (integer), or None when this is not a count."""
+        if self.stated_percent is not None:
+            return self.stated_percent
         if self.numerator is None or self.denominator is None:
             return None
         return study_percent(self.numerator, self.denominator)
 
     def __str__(self) -> str:
+        if self.stated_percent is not None:
+            return f"{self.source}: {self.text}: {self.stated_percent}%"
         if self.percent is None:
             return f"{self.source}: {self.text}"
         return f"{self.source}: {self.text} in {self.numerator}/{self.denominator} ({self.percent}%)"
+
+    def as_dict(self) -> dict:
+        """Return the JSON form: text, numerator, denominator, percent (int or None) and source."""
+        return {"text": self.text, "numerator": self.numerator, "denominator": self.denominator,
+                "percent": self.percent, "source": self.source}
 
 
 def _e(text: str, numerator: int | None, denominator: int | None, source: str) -> Evidence:
@@ -80,6 +102,15 @@ EVIDENCE: dict[str, Evidence] = {
     "enhancement_homogeneous": _e("homogeneous enhancement (of enhancing lesions)", 31, 63, "Table 2"),
     "enhancement_heterogeneous": _e("heterogeneous enhancement (of enhancing lesions)", 31, 63, "Table 2"),
     "enhancement_ring": _e("peripheral (ring) enhancement (of enhancing lesions)", 1, 63, "Table 2"),
+    "ring_about_cyst": _e("ring enhancement about the cystic change (of the cystic lesions)", 1, 2, "Results"),
+    "lack_of_enhancement_discussion": _e(
+        "\"Lack of enhancement and presence of cystic change and/or hemorrhage in an intramedullary mass "
+        "should bring other etiologies of spinal cord masses higher in the differential diagnosis, such as "
+        "primary cord neoplasms, in which such findings are not uncommon\" (the authors)",
+        None, None, "Discussion"),
+    # Morphology and signal
+    "ill_defined": _e("ill-defined morphology", 2, 66, "Table 2"),
+    "t2_hypointense": _e("T2 hypointense to the cord", 1, 70, "Table 2"),
     # Edema (cord T2 hyperintensity)
     "t2_ge_3_segments": _e("cord T2 hyperintensity >= 3 vertebral segments", 37, 69, "Results"),
     "t2_ge_2_segments": _e("cord T2 hyperintensity >= 2 vertebral segments", 43, 69, "Results"),
@@ -87,21 +118,24 @@ EVIDENCE: dict[str, Evidence] = {
                                     32, 48, "Results"),
     "t2_ge_2_segments_patients": _e("cord T2 hyperintensity >= 2 segments (patients, longest lesion)",
                                     36, 48, "Results"),
-    "t2_length_mean": _e("length of cord T2 hyperintensity: mean 4.5 vertebral segments "
-                         "(range 1-15), n = 69 lesions", None, None, "Table 2"),
-    "t2_ratio_mean": _e("ratio of T2 signal length to enhancing length: mean 3.6-fold (range 1-14), "
-                        "n = 63 lesions", None, None, "Table 2"),
-    "enhancement_length_mean": _e("length of enhancement: mean 1.4 vertebral segments (range 1-8), "
-                                  "n = 63 lesions", None, None, "Table 2"),
-    # Rare findings that argue against ISCM
+    "edema_often_conclusion": _e("\"extensive edema for lesion size (often >= 3 segments)\" (the authors' "
+                                 "conclusion)", None, None, "Abstract"),
+    # Findings rare in the series
     "cystic_intratumoral": _e("intratumoral cystic change", 2, 70, "Table 2"),
     "cystic_peritumoral": _e("peritumoral cystic change", 0, 70, "Table 2"),
     "hemorrhage": _e("intratumoral hemorrhage", 1, 70, "Table 2"),
-    "cystic_hemorrhage_conclusion": _e("presence of cystic change/hemorrhage makes ISCM unlikely "
-                                       "(conclusion)", None, None, "Abstract"),
-    "no_primary_no_symptoms_conclusion": _e("lack of known primary malignancy or spinal cord symptoms should "
-                                            "not discourage consideration of ISCM (conclusion)",
-                                            None, None, "Abstract"),
+    "cystic_hemorrhage_conclusion": _e("\"Presence of cystic change/hemorrhage makes intramedullary spinal cord "
+                                       "metastasis unlikely\" (the authors' conclusion, from a series without "
+                                       "controls)", None, None, "Abstract"),
+    "cyst_primaries": _e("of the 2 cystic ISCMs, one was from renal cell carcinoma, the other from lung "
+                         "carcinoma", None, None, "Fig 4"),
+    "hemorrhage_primary": _e("the only ISCM with hemorrhage was from squamous cell carcinoma of the lung",
+                             None, None, "Fig 5"),
+    "no_primary_no_symptoms_conclusion": _e("\"Lack of known primary malignancy or spinal cord symptoms should "
+                                            "not discourage consideration of intramedullary spinal cord "
+                                            "metastasis\" (the authors' conclusion)", None, None, "Abstract"),
+    "additional_iscm_sought": _e("\"The presence of additional ISCMs should be specifically sought\" "
+                                 "(the authors)", None, None, "Discussion"),
     # Clinical presentation
     "presentation_preceded_primary": _e("ISCM presentation preceded primary tumor diagnosis",
                                         10, 49, "Table 1"),
@@ -112,6 +146,8 @@ EVIDENCE: dict[str, Evidence] = {
     # Primary tumour
     "primary_lung": _e("lung carcinoma as primary malignancy", 24, 49, "Table 1"),
     "primary_breast": _e("breast carcinoma as primary malignancy", 7, 49, "Table 1"),
+    "primary_melanoma": _e("melanoma as primary malignancy", 5, 49, "Table 1"),
+    "primary_renal_cell": _e("renal cell carcinoma as primary malignancy", 3, 49, "Table 1"),
     "multiple_lung": _e("lung cancer among patients with multiple ISCMs", 7, 10, "Results"),
     "multiple_breast": _e("breast cancer among patients with multiple ISCMs", 3, 10, "Results"),
     # Other findings on the reference MR (per patient)
@@ -132,16 +168,16 @@ EVIDENCE: dict[str, Evidence] = {
                              "P = .0263)", 20, 39, "Results"),
     "multiple_iscm": _e("multiple ISCMs", 10, 49, "Table 3"),
     "new_iscm_follow_up": _e("a new ISCM on follow-up MR", 11, 49, "Results"),
+    "other_prior_4_weeks": _e("other CNS/spinal (non-cord) metastases on neuraxis MR within the 4 weeks "
+                              "before the reference MR", 23, 49, "Results"),
+    "other_subsequent_4_weeks": _e("other CNS/spinal (non-cord) metastases first seen on neuraxis MR within "
+                                   "the 4 weeks after the reference MR (in addition to the 23)", 8, 49, "Results"),
     # Position and origin
     "exophytic": _e("exophytic position (lesions with axial images)", 4, 62, "Table 2"),
     "eccentric": _e("eccentric position (lesions with axial images)", 35, 62, "Table 2"),
     "possible_leptomeningeal_origin": _e("possible leptomeningeal origin (dominant surface component; "
                                          "4 lesions were exophytic)", 3, 70, "Results"),
-    # Reference 7: enhancement signs
-    "rim_sign": _e("rim sign: 97% specificity for metastasis vs primary intramedullary cord masses",
-                   None, None, REFERENCE_7),
-    "flame_sign": _e("flame sign: 97% specificity for metastasis vs primary intramedullary cord masses",
-                     None, None, REFERENCE_7),
+    # Reference 7 as the seed study reports it (the figures themselves are in ACCURACY)
     "rim_flame_exophytic": _e("of the 4 exophytic lesions, one showed the rim sign and one both the "
                               "rim and flame signs", None, None, "Results"),
 }
@@ -346,3 +382,62 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison("leptomeningeal_metastases", "Leptomeningeal metastases",
                "patient_findings.leptomeningeal_metastases", 0.872, None, None, "Results"),
 )
+
+
+def lower_first(text: str) -> str:
+    """Take a table label; return it with a lower-case first letter, unless it starts an abbreviation
+    ("Location" -> "location", "T2 signal intensity" stays)."""
+    return text if text[:2].isupper() or text[1:2].isdigit() else text[:1].lower() + text[1:]
+
+
+#: id(row) -> its Evidence, and id(table) -> {field: rows}: the tables are constants, built once.
+_ROW_EVIDENCE: dict[int, Evidence] = {}
+_ROWS_BY_FIELD: dict[int, dict[str, tuple]] = {}
+
+
+def _rows_of(table: StudyTable, field: str) -> tuple:
+    index = _ROWS_BY_FIELD.get(id(table))
+    if index is None:
+        index = {}
+        for row in table.rows:
+            index[row.field] = index.get(row.field, ()) + (row,)
+        _ROWS_BY_FIELD[id(table)] = index
+    return index.get(field, ())
+
+
+def row_evidence(row: CountRow | SummaryRow, table: StudyTable) -> Evidence:
+    """Take a row of one of the study's tables and that table; return it as an Evidence.
+
+    A count row gives "group: label" in n/denominator; a summary row gives its statistic and range.
+    """
+    cached = _ROW_EVIDENCE.get(id(row))
+    if cached is None:
+        cached = _ROW_EVIDENCE[id(row)] = _row_evidence(row, table)
+    return cached
+
+
+def _row_evidence(row: CountRow | SummaryRow, table: StudyTable) -> Evidence:
+    source = row.source or table.name
+    if isinstance(row, CountRow):
+        return Evidence(f"{lower_first(row.group)}: {lower_first(row.label)}", row.n, row.denominator, source)
+    unit = "" if row.unit == "fold" else f" {row.unit}"
+    label = f"size of enhancing lesion, {lower_first(row.label)}" if row.group.startswith("Size") else lower_first(row.label)
+    return Evidence(f"{label}: {row.statistic} "
+                    f"{row.value:g}{unit} (range {row.low:g}-{row.high:g}), n = {row.n}", None, None, source)
+
+
+def value_row(table: StudyTable, field: str, value) -> CountRow | None:
+    """Take a table, a case-JSON field and a value; return the count row that counts that value.
+
+    For a value counted by two rows (an enhancement pattern is also "Enhancement: Present") the row
+    restricted by ``among`` (the pattern) wins. None when no row counts the value.
+    """
+    rows = [row for row in _rows_of(table, field) if isinstance(row, CountRow)
+            and any(value is v or (value == v and type(value) is type(v)) for v in row.values)]
+    rows.sort(key=lambda row: row.among is None)
+    return rows[0] if rows else None
+
+
+def summary_row(table: StudyTable, field: str) -> SummaryRow | None:
+    """Take a table and a case-JSON field; return its summary (mean/median with range) row, or None."""
+    return next((row for row in _rows_of(table, field) if isinstance(row, SummaryRow)), None)

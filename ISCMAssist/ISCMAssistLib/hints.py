@@ -1,207 +1,212 @@
 """Evidence-based hints for a reader: case dict -> list of Hint, recomputed on demand, never stored.
 
-Each rule fires only on case data that supports it and stays silent when that data is None or
-absent. Texts support the reader's judgement and never state a diagnosis: they say what was
-typical in the reference series, what argues against ISCM, and what to look for. Every hint
-carries the study's numbers as :class:`~ISCMAssistLib.evidence.Evidence`.
+Each rule (``hint_rules.py``) fires only on case data that supports it and stays silent when that
+data is None or absent. Hints support the reader's judgement and never state a diagnosis.
 
-Directions: ``"typical"`` (typical of ISCM in the reference series), ``"against"`` (argues
-against ISCM), ``"search"`` (prompts the reader to look for something).
+Three kinds of hint, shown differently by every front end (the text starts with the kind's label;
+the figure colours by kind; ``iscm-assist hints --json`` and the web panel carry ``kind``):
+
+* ``prevalence``: how often a finding was seen among the ISCMs of the reference series (49
+  patients, 70 lesions). That series had no comparison group, so these numbers are not likelihoods:
+  they never say that a finding makes ISCM more or less likely. Where the authors drew such a
+  conclusion, the hint quotes it as theirs.
+* ``comparative``: a study that compared ISCMs with primary intramedullary masses (rim, flame and
+  central dot signs, ``comparative.py``): sensitivity, specificity, the comparison group and the
+  positive likelihood ratio where it is finite.
+* ``prompt``: something to look for, with the series' numbers behind it.
+
+``EXPLANATION`` is the one sentence every front end shows above the hints.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .evidence import EVIDENCE, Evidence
+from .comparative import DiagnosticAccuracy
+from .evidence import Evidence
 
-DIRECTIONS: tuple[str, ...] = ("typical", "against", "search")
-ENHANCING: tuple[str, ...] = ("homogeneous", "heterogeneous", "peripheral_ring")
-EDEMA_SEGMENTS_THRESHOLD = 3  # cord T2 hyperintensity >= 3 segments in 37/69 lesions
-EDEMA_RATIO_THRESHOLD = 2.0  # T2 length / enhancing length; study mean 3.6 (range 1-14)
-_CYST_TEXT = {"intratumoral": "intratumoral", "peritumoral": "peritumoral", "both": "intra- and peritumoral"}
+KINDS: dict[str, str] = {
+    "prevalence": "how often a finding was seen among the ISCMs of the reference series (no comparison group)",
+    "comparative": "sensitivity and specificity from a study that compared ISCMs with primary intramedullary masses",
+    "prompt": "what to look for, with the reference series' numbers behind it",
+}
+KIND_LABELS: dict[str, str] = {"prevalence": "Prevalence", "comparative": "Comparison", "prompt": "Prompt"}
+EXPLANATION = (
+    "Prevalence hints say how often a finding was seen among the 70 ISCMs of 49 patients in the reference "
+    "series, which had no comparison group; comparison hints give sensitivity and specificity from studies "
+    "that compared ISCMs with primary intramedullary masses; prompts say what to look for; no hint is a "
+    "probability of disease."
+)
+
+#: direction -> what it means. Prevalence directions describe the series, never the patient.
+DIRECTIONS: dict[str, str] = {
+    "common": "seen in half or more of the reference series' ISCMs",
+    "uncommon": "seen in few of the reference series' ISCMs",
+    "context": "where this value falls among the reference series' ISCMs",
+    "outside_range": "beyond the range of the reference series",
+    "specific": "more frequent in ISCMs than in primary intramedullary masses (comparative study)",
+    "not_applicable": "comparative evidence that does not apply to this case",
+    "search": "what to look for",
+}
+NO_CONTROLS = "this series had no comparison group"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A hint rule: its ``kind``, ``scope`` ("lesion" | "case"), ``when`` it fires (README table)
+    and the short ``finding`` name used when one line explains two hints of a lesion."""
+
+    kind: str
+    scope: str
+    when: str
+    finding: str = ""
+
+
+#: rule id -> Rule, in the order the hints are given.
+RULES: dict[str, Rule] = {
+    "enhancement_absent": Rule("prevalence", "lesion", "enhancement is 'absent'", "no enhancement"),
+    "enhancement_present": Rule("prevalence", "lesion", "enhancement is homogeneous or heterogeneous",
+                                "enhancement"),
+    "enhancement_ring": Rule("prevalence", "lesion", "enhancement is peripheral_ring", "ring enhancement"),
+    "ill_defined": Rule("prevalence", "lesion", "morphology is ill_defined", "an ill-defined margin"),
+    "t2_hypointense": Rule("prevalence", "lesion", "t2_signal is hypointense", "T2 hypointensity"),
+    "checklist_prevalence": Rule("prevalence", "lesion", "any of location, position, morphology, cord_expansion, "
+                                 "t2_signal, t1_signal is set (values with their own hint left out)"),
+    "edema_extensive": Rule("prevalence", "lesion", "t2_length_segments >= 3",
+                            "cord T2 hyperintensity over 3 or more segments"),
+    "edema_length": Rule("prevalence", "lesion", "t2_length_segments is 1 or 2"),
+    "edema_ratio": Rule("prevalence", "lesion", "a T2/enhancement ratio in segments (t2_to_enhancement_ratio, "
+                        "else t2_length_segments / enhancement_length_segments); shown with the ratio in mm",
+                        "a T2/enhancement ratio beyond the series' range"),
+    "outside_range": Rule("prevalence", "lesion", "a size (mm) or length (segments) beyond the range of Table 2",
+                          "a value beyond the series' range"),
+    "cystic_or_hemorrhage": Rule("prevalence", "lesion", "cystic_change other than 'absent', or hemorrhage true",
+                                 "cystic change or hemorrhage"),
+    "possible_leptomeningeal": Rule("prompt", "lesion", "origin 'possible_leptomeningeal' or position 'exophytic'"),
+    "rim_flame_sign": Rule("comparative", "lesion", "rim_sign or flame_sign true (not applicable with a CNS "
+                           "primary)", "the rim/flame sign"),
+    "central_dot_sign": Rule("comparative", "lesion", "central_dot_sign true", "the central dot sign"),
+    "mixed_findings": Rule("prevalence", "lesion", "a lesion has a common or specific finding and an uncommon "
+                           "or out-of-range one"),
+    "primary_unknown": Rule("prompt", "case", "primary_known_at_presentation or _at_iscm_diagnosis is false, "
+                            "unless the primary is recorded and visible on this MR"),
+    "asymptomatic": Rule("prompt", "case", "dominant_symptom is 'asymptomatic'"),
+    "symptom_duration": Rule("prevalence", "case", "symptom_duration_weeks is set"),
+    "other_metastases": Rule("prompt", "case", "a lesion, and other_cns_or_spinal_metastases or "
+                             "primary_tumor_or_non_cns_metastases not yet recorded"),
+    "further_cord_lesions": Rule("prompt", "case", "exactly one lesion and multiplicity not 'multiple'"),
+    "lungs": Rule("prompt", "case", "a lesion, the primary not recorded or not known at presentation, unless "
+                  "the primary is recorded and visible on this MR"),
+    "multiple_lesions": Rule("prompt", "case", "two or more lesions or multiplicity 'multiple', and "
+                             "other_cns_or_spinal_metastases not yet recorded"),
+    "prior_mr": Rule("prompt", "case", "a lesion and other_metastases_prior_mr not yet recorded"),
+    "subsequent_mr": Rule("prompt", "case", "a lesion and other_metastases_subsequent_mr not yet recorded"),
+    "follow_up": Rule("prompt", "case", "a lesion and new_iscm_on_follow_up not yet recorded"),
+}
 
 
 @dataclass(frozen=True)
 class Hint:
-    """One hint: rule ``id``, ``direction`` (one of DIRECTIONS), one-line ``text``, the study's
-    ``evidence`` behind it, and ``lesion_id`` ("L1") for per-lesion hints (None for the case)."""
+    """One hint: rule ``id``, ``kind`` (one of KINDS), ``direction`` (one of DIRECTIONS), one-line
+    ``text`` starting with the kind's label, the ``evidence`` behind it, ``lesion_id`` ("L1") for
+    per-lesion hints (None for the case) and, for comparative hints, the ``accuracy`` figures."""
 
     id: str
+    kind: str
     direction: str
     text: str
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: tuple[Evidence, ...] = ()
     lesion_id: str | None = None
+    accuracy: DiagnosticAccuracy | None = None
 
     def __str__(self) -> str:
         return f"[{self.direction}] {self.text}"
 
-
-#: rule id -> (direction, scope "lesion" | "case", when it fires). The README's hint table.
-RULES: dict[str, tuple[str, str, str]] = {
-    "enhancement_absent": ("against", "lesion", "enhancement is 'absent'"),
-    "enhancement_present": ("typical", "lesion", "enhancement is homogeneous, heterogeneous or peripheral_ring"),
-    "edema_extensive": ("typical", "lesion", f"t2_length_segments >= {EDEMA_SEGMENTS_THRESHOLD}"),
-    "edema_ratio": ("typical", "lesion", f"T2/enhancement length ratio >= {EDEMA_RATIO_THRESHOLD:g} "
-                    "(t2_to_enhancement_ratio, else t2_length_segments / enhancement_length_segments)"),
-    "cystic_or_hemorrhage": ("against", "lesion", "cystic_change other than 'absent', or hemorrhage true"),
-    "possible_leptomeningeal": ("search", "lesion", "origin 'possible_leptomeningeal' or position 'exophytic'"),
-    "rim_flame_sign": ("typical", "lesion", "rim_sign or flame_sign true"),
-    "primary_unknown": ("search", "case", "primary_known_at_presentation or _at_iscm_diagnosis is false"),
-    "asymptomatic": ("search", "case", "dominant_symptom is 'asymptomatic'"),
-    "other_metastases": ("search", "case", "at least one lesion"),
-    "lungs": ("search", "case", "at least one lesion and the primary tumour is not recorded, "
-              "or was not known at presentation"),
-    "multiple_lesions": ("search", "case", "two or more lesions, or multiplicity 'multiple'"),
-}
+    def as_dict(self) -> dict:
+        """Return the JSON form (``schema/hints.schema.json``): id, lesion_id, kind, direction, text,
+        evidence and, for comparative hints, sensitivity, specificity (percent),
+        likelihood_ratio_positive (or None), likelihood_ratio_note and comparison."""
+        out = {"id": self.id, "lesion_id": self.lesion_id, "kind": self.kind, "direction": self.direction,
+               "text": self.text, "evidence": [item.as_dict() for item in self.evidence]}
+        if self.accuracy is not None:
+            out.update(sensitivity=self.accuracy.sensitivity, specificity=self.accuracy.specificity,
+                       likelihood_ratio_positive=self.accuracy.likelihood_ratio_positive,
+                       likelihood_ratio_note=self.accuracy.likelihood_ratio_note,
+                       comparison=f"{self.accuracy.iscm_group} against {self.accuracy.comparison} "
+                                  f"({self.accuracy.source})")
+        return out
 
 
-def _number(value) -> float | None:
-    """A finite real number as float; None for None, booleans, text and NaN."""
+def make_hint(rule: str, direction: str, subject: str | None, body: str, evidence: list[Evidence],
+              lesion_id: str | None = None, accuracy: DiagnosticAccuracy | None = None) -> Hint:
+    """Take a rule id, a direction, the subject ("Lesion L1", or None for the case), the sentence
+    and its evidence; return the Hint, its text led by the kind's label."""
+    kind = RULES[rule].kind
+    if direction not in DIRECTIONS:
+        raise ValueError(f"hint {rule}: direction {direction!r} is not one of {list(DIRECTIONS)}")
+    lead = f"{KIND_LABELS[kind]} \u2014 {subject}: " if subject else f"{KIND_LABELS[kind]} \u2014 "
+    return Hint(rule, kind, direction, lead + body, tuple(evidence), lesion_id, accuracy)
+
+
+def number(value) -> float | None:
+    """Take any value; return it as float when it is a finite real number, else None (booleans, text, NaN)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
     value = float(value)
     return value if math.isfinite(value) else None
 
 
-def _hint(rule: str, text: str, evidence_ids: list[str], lesion_id: str | None = None) -> Hint:
-    return Hint(rule, RULES[rule][0], text, [EVIDENCE[e] for e in evidence_ids], lesion_id)
+def field_value(record: dict, name: str):
+    """Take a record and a field name ("t2_signal", or "size_mm.si" for a sub-field); return its value or None."""
+    head, _, sub = name.partition(".")
+    value = record.get(head)
+    if sub:
+        return value.get(sub) if isinstance(value, dict) else None
+    return value
 
 
-def lesion_hints(lesion: dict) -> list[Hint]:
-    """Take one lesion dict of a case; return its hints (each with the lesion's id), in rule order."""
-    lesion_id = lesion.get("id")
-    name = f"Lesion {lesion_id}" if lesion_id else "Lesion"
-    hints: list[Hint] = []
-
-    enhancement = lesion.get("enhancement")
-    if enhancement == "absent":
-        hints.append(_hint(
-            "enhancement_absent",
-            f"{name}: no enhancement. Almost every ISCM enhanced in the reference series (63/64); "
-            "consider other causes such as a primary cord neoplasm.",
-            ["enhancement_present", "enhancement_absent"], lesion_id))
-    elif enhancement in ENHANCING:
-        pattern = {"homogeneous": "enhancement_homogeneous", "heterogeneous": "enhancement_heterogeneous",
-                   "peripheral_ring": "enhancement_ring"}[enhancement]
-        hints.append(_hint(
-            "enhancement_present",
-            f"{name}: enhancement is typical of ISCM in the reference series (63/64 lesions, 98%).",
-            ["enhancement_present", pattern], lesion_id))
-
-    t2_length = _number(lesion.get("t2_length_segments"))
-    if t2_length is not None and t2_length >= EDEMA_SEGMENTS_THRESHOLD:
-        hints.append(_hint(
-            "edema_extensive",
-            f"{name}: cord T2 hyperintensity over {t2_length:g} segments; extensive edema "
-            f"(>= {EDEMA_SEGMENTS_THRESHOLD} segments in 37/69 lesions, 54%) is typical of ISCM in the "
-            "reference series.",
-            ["t2_ge_3_segments", "t2_length_mean"], lesion_id))
-
-    ratio = _number(lesion.get("t2_to_enhancement_ratio"))
-    if ratio is None:
-        enhancing_length = _number(lesion.get("enhancement_length_segments"))
-        if t2_length is not None and enhancing_length is not None and enhancing_length > 0:
-            ratio = t2_length / enhancing_length
-    if ratio is not None and ratio >= EDEMA_RATIO_THRESHOLD:
-        hints.append(_hint(
-            "edema_ratio",
-            f"{name}: cord T2 hyperintensity {ratio:.1f} times the enhancing length; edema large for the "
-            "lesion size (mean 3.6-fold, range 1-14) is typical of ISCM in the reference series.",
-            ["t2_ratio_mean"], lesion_id))
-
-    cystic = lesion.get("cystic_change")
-    has_cyst = cystic in ("intratumoral", "peritumoral", "both")
-    has_hemorrhage = lesion.get("hemorrhage") is True
-    if has_cyst or has_hemorrhage:
-        found = " and ".join(
-            text for text, present in ((f"{_CYST_TEXT.get(cystic)} cystic change", has_cyst),
-                                       ("hemorrhage", has_hemorrhage))
-            if present)
-        ids = (["cystic_intratumoral", "cystic_peritumoral"] if has_cyst else []) + (
-            ["hemorrhage"] if has_hemorrhage else [])
-        hints.append(_hint(
-            "cystic_or_hemorrhage",
-            f"{name}: {found}. Rare in ISCM in the reference series (cystic change 2/70, hemorrhage 1/70); "
-            "consider a primary cord neoplasm.",
-            ids + ["cystic_hemorrhage_conclusion"], lesion_id))
-
-    if lesion.get("origin") == "possible_leptomeningeal" or lesion.get("position") == "exophytic":
-        which = ("surface-dominant" if lesion.get("origin") == "possible_leptomeningeal" else "exophytic")
-        hints.append(_hint(
-            "possible_leptomeningeal",
-            f"{name}: {which} lesion; consider a leptomeningeal metastasis invading the cord (possible "
-            "leptomeningeal origin in 3/70 lesions of the reference series; 4 were exophytic). Look for "
-            "leptomeningeal disease along the cord/conus, cauda equina and cul-de-sac.",
-            ["possible_leptomeningeal_origin", "exophytic", "leptomeningeal"], lesion_id))
-
-    signs = [sign for sign, key in (("rim", "rim_sign"), ("flame", "flame_sign")) if lesion.get(key) is True]
-    if signs:
-        label = " and ".join(signs) + (" signs" if len(signs) > 1 else " sign")
-        hints.append(_hint(
-            "rim_flame_sign",
-            f"{name}: {label} present; reported specific for metastasis versus primary cord masses "
-            f"(97% specificity{' each' if len(signs) > 1 else ''}, Rykken et al., AJNR 2013).",
-            [f"{sign}_sign" for sign in signs], lesion_id))
-    return hints
+def seen(item: Evidence, of: str = "ISCMs") -> str:
+    """Take a count Evidence and what was counted; return "n/N ISCMs (p%)"."""
+    return f"{item.numerator}/{item.denominator} {of} ({item.percent}%)"
 
 
-def case_hints(case: dict) -> list[Hint]:
-    """Take a case dict; return the per-patient hints (lesion_id None), in rule order."""
-    clinical = case.get("clinical") or {}
-    findings = case.get("patient_findings") or {}
-    lesions = case.get("lesions") or []
-    hints: list[Hint] = []
+def prevalence(item: Evidence, of: str = "ISCMs") -> str:
+    """Take a count Evidence; return "seen in n/N ISCMs (p%) in the reference series; this series had no
+    comparison group", the phrase of every prevalence hint."""
+    return f"seen in {seen(item, of)} in the reference series; {NO_CONTROLS}"
 
-    if (clinical.get("primary_known_at_presentation") is False
-            or clinical.get("primary_known_at_iscm_diagnosis") is False):
-        hints.append(_hint(
-            "primary_unknown",
-            "No known primary tumour does not argue against ISCM: ISCM presentation preceded the primary "
-            "diagnosis in 10/49 patients (20%) of the reference series. Look for the primary tumour.",
-            ["presentation_preceded_primary", "diagnosis_preceded_primary", "no_primary_no_symptoms_conclusion"]))
 
-    if clinical.get("dominant_symptom") == "asymptomatic":
-        hints.append(_hint(
-            "asymptomatic",
-            "Absence of cord symptoms does not argue against ISCM: 4/49 patients (8%) of the reference "
-            "series were asymptomatic, half of them with multiple ISCMs. Look for further cord lesions.",
-            ["asymptomatic", "asymptomatic_multiple", "no_primary_no_symptoms_conclusion"]))
+def hints_document(case: dict, hints: list[Hint]) -> dict:
+    """Take a case and its hints; return the ``iscm-assist hints --json`` document
+    (``schema/hints.schema.json``): case_id, explanation, kinds, research_use and hints."""
+    from . import RESEARCH_USE_LABEL
 
-    if lesions:
-        hints.append(_hint(
-            "other_metastases",
-            "Look for other CNS/spinal (non-cord) metastases (vertebrae, leptomeninges, visible brain), the "
-            "primary tumour/non-CNS metastases and further cord lesions on this MR: at least one such "
-            "finding was visible in 43/49 patients (88%) of the reference series.",
-            ["other_or_primary_any", "other_cns_spinal", "primary_or_non_cns"]))
+    return {"case_id": case.get("case_id"), "explanation": EXPLANATION, "kinds": dict(KINDS),
+            "research_use": RESEARCH_USE_LABEL, "hints": [hint.as_dict() for hint in hints]}
 
-        if clinical.get("primary_tumor") is None or clinical.get("primary_known_at_presentation") is False:
-            hints.append(_hint(
-                "lungs",
-                "Look at the visible lungs: lung carcinoma was the most common primary tumour "
-                "(24/49 patients, 49%) in the reference series.",
-                ["primary_lung"]))
 
-    if len(lesions) >= 2 or findings.get("multiplicity") == "multiple":
-        hints.append(_hint(
-            "multiple_lesions",
-            "Multiple cord lesions: other CNS/spinal (non-cord) metastases were seen in 9/10 patients (90%) "
-            "with multiple vs 20/39 (51%) with a solitary ISCM in the reference series (P = .0263); look "
-            "for them on this MR and prior neuraxis imaging.",
-            ["other_cns_multiple", "other_cns_solitary"]))
-    return hints
+def format_hints(hints: list[Hint]) -> str:
+    """Take hints; return them as text: the explanation, then each hint with its evidence indented."""
+    lines = [EXPLANATION, ""]
+    for hint in hints:
+        lines.append(str(hint))
+        lines.extend(f"    {item}" for item in hint.evidence)
+    return "\n".join(lines)
 
 
 def compute_hints(case: dict) -> list[Hint]:
-    """Take a case dict (schema 1.0.0; missing fields count as not assessable); return its hints.
+    """Take a case dict (schema 1.0.0 or 1.1.0; missing fields count as not assessable); return its hints.
 
     Order: each lesion's hints in lesion order, then the per-patient hints. Nothing is stored.
     """
+    from .case_hints import case_hints
+    from .lesion_hints import lesion_hints
+
+    clinical = case.get("clinical") or {}
     hints: list[Hint] = []
     for lesion in case.get("lesions") or []:
-        hints.extend(lesion_hints(lesion))
+        hints.extend(lesion_hints(lesion, clinical))
     hints.extend(case_hints(case))
     return hints

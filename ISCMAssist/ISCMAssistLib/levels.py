@@ -32,12 +32,19 @@ OVERLAP_TOLERANCE = 0.2
 #: Float slack so that an overlap of exactly OVERLAP_TOLERANCE never counts through rounding noise.
 _EPS = 1e-9
 
-#: Location boundaries in u: cervical bodies C1-C7 end at the C7/T1 disc; without a conus landmark
-#: the conus region is the L1-L2 bodies, u in [19.5, 21.5].
+#: Location boundaries in u: cervical bodies C1-C7 end at the C7/T1 disc.
 _CERVICAL_END_U = 7.5
-_DEFAULT_CONUS_START_U = 19.5
-#: With a conus landmark at u_tip, the conus region is [u_tip - 2, u_tip].
-_CONUS_REGION_SEGMENTS = 2.0
+#: The conus region is [u_tip - 2, u_tip] for a conus tip at u_tip. Without a conus landmark the tip
+#: is taken at the L1/L2 disc (u 20.5), its usual level, so the same rule gives the T12-L1 bodies.
+CONUS_REGION_SEGMENTS = 2.0
+DEFAULT_CONUS_TIP_U = 20.5
+
+
+def conus_region(conus_u: float | None) -> tuple[float, float]:
+    """Take the conus tip's level coordinate (None: no conus landmark); return the conus region
+    (u_start, u_tip) = (tip - CONUS_REGION_SEGMENTS, tip), the tip defaulting to DEFAULT_CONUS_TIP_U."""
+    tip = DEFAULT_CONUS_TIP_U if conus_u is None else conus_u
+    return tip - CONUS_REGION_SEGMENTS, tip
 
 #: Up to this many points, coordinate() walks the planes in plain Python: less per-call overhead.
 _FEW_POINTS = 16
@@ -328,12 +335,13 @@ class LevelModel:
         """Take an extent [u_min, u_max] (level coordinates); return its location category.
 
         One of "cervical", "cervicothoracic", "thoracic", "thoracic_conus", "conus" (docs/core-api.md,
-        Counting rule). The conus region is [u_tip - 2, u_tip] with a conus landmark, else L1-L2; all
-        below its top counts as conus region. An extent touching all three regions is
-        "cervicothoracic" (the study has no holocord category).
+        Counting rule). The conus region is ``conus_region``: [u_tip - 2, u_tip], the tip at the
+        L1/L2 disc without a conus landmark (T12-L1 bodies); all below its top counts as conus
+        region. An extent touching all three regions is "cervicothoracic" (the study has no
+        holocord category).
         """
         lo, hi = _extent(u_min, u_max)
-        conus_start = _DEFAULT_CONUS_START_U if self._conus_u is None else self._conus_u - _CONUS_REGION_SEGMENTS
+        conus_start = conus_region(self._conus_u)[0]
         cervical_end = min(_CERVICAL_END_U, conus_start)
         bounds = [(-math.inf, cervical_end), (cervical_end, conus_start), (conus_start, math.inf)]
         touched = [min(hi, b) - max(lo, a) > OVERLAP_TOLERANCE + _EPS for a, b in bounds]

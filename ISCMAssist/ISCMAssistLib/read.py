@@ -14,7 +14,7 @@ import numpy as np
 
 from .case import set_derived_value
 from .coords import lps_to_ras, ras_to_lps
-from .levels import LevelModel, LevelModelError
+from .levels import OVERLAP_TOLERANCE, LevelModel, LevelModelError, conus_region
 from .measurements import EXTRAPOLATION_WARNING_SEGMENTS, MaskMeasurements, line_length_mm
 
 #: Lines a lesion may carry in ``lines_lps``: the enhancing lesion's three diameters and the edema.
@@ -97,6 +97,8 @@ def _derive_lesion(lesion: dict, model: LevelModel | None, masks: LesionMasks,
         set_derived_value(lesion, "levels", lesion_span.text)
         set_derived_value(lesion, "location", model.location(*lesion_extent))
         set_derived_value(lesion, "enhancement_length_segments", lesion_span.count)
+        if warnings is not None:
+            warnings.extend(location_warnings(model, lesion_extent, lesion["id"]))
     else:  # no levels, or the lines were deleted: a derived value without its source goes
         for name in ("levels", "location", "enhancement_length_segments"):
             _clear_derived(lesion, name)
@@ -104,13 +106,47 @@ def _derive_lesion(lesion: dict, model: LevelModel | None, masks: LesionMasks,
         set_derived_value(lesion, "t2_length_segments", edema_span.count)
     else:
         _clear_derived(lesion, "t2_length_segments")
-    # The ratio uses the values in force, so a reader's corrected count feeds it.
-    enhancement_count = lesion.get("enhancement_length_segments")
-    t2_count = lesion.get("t2_length_segments")
-    if enhancement_count and t2_count:
-        set_derived_value(lesion, "t2_to_enhancement_ratio", round(t2_count / enhancement_count, 2))
+    edema_mm = (line_length_mm(*lines[EDEMA_LINE]) if EDEMA_LINE in lines
+                else masks.edema.si_mm if masks.edema is not None else None)
+    if edema_mm is not None:
+        set_derived_value(lesion, "t2_length_mm", _rounded(edema_mm))
     else:
-        _clear_derived(lesion, "t2_to_enhancement_ratio")
+        _clear_derived(lesion, "t2_length_mm")
+    # The ratios use the values in force, so a reader's corrected count or size feeds them.
+    _set_ratio(lesion, "t2_to_enhancement_ratio", lesion.get("t2_length_segments"),
+               lesion.get("enhancement_length_segments"))
+    _set_ratio(lesion, "t2_to_enhancement_ratio_mm", lesion.get("t2_length_mm"),
+               (lesion.get("size_mm") or {}).get("si"))
+
+
+def _set_ratio(lesion: dict, name: str, numerator: float | None, denominator: float | None) -> None:
+    """Derive ``name`` = numerator / denominator (2 decimals) when both are positive, else clear it."""
+    if numerator and denominator:
+        set_derived_value(lesion, name, round(numerator / denominator, 2))
+    else:
+        _clear_derived(lesion, name)
+
+
+def location_warnings(model: LevelModel, extent: tuple[float, float], lesion_id: str) -> list[str]:
+    """Take the level model, a lesion's enhancing extent (u_min, u_max) and its id; return warnings
+    where its location category misleads: wholly below the conus tip (cauda equina, which the
+    reference study excluded) or spanning cervical, thoracic and conus cord (no holocord category)."""
+    lo, hi = sorted(extent)
+    conus_start, tip = conus_region(model.conus_u)
+    out = []
+    if tip - lo < OVERLAP_TOLERANCE:
+        if model.conus_u is not None:
+            out.append(f"lesion {lesion_id} lies entirely below the placed conus tip: that is the cauda equina, "
+                       "which the reference study excluded (no lesion exclusive to the cauda equina was counted); "
+                       "the location 'conus' and the study's numbers do not apply to it")
+        else:
+            out.append(f"lesion {lesion_id} lies entirely below the L1/L2 disc, where the conus tip is assumed "
+                       "without a conus landmark: if it is in the cauda equina, which the reference study "
+                       "excluded, its location 'conus' does not apply; place the conus tip")
+    if model.location(lo, hi) == "cervicothoracic" and hi - max(lo, conus_start) > OVERLAP_TOLERANCE:
+        out.append(f"lesion {lesion_id} spans cervical, thoracic and conus cord: recorded as 'cervicothoracic' "
+                   "because the reference study has no category for it (no holocord category); check the location")
+    return out
 
 
 def _clear_derived(record: dict, name: str) -> None:
@@ -159,3 +195,28 @@ def levels_record(model: LevelModel, source: str) -> dict:
     return {"landmarks": [{"label": label, "position_lps": [round(float(v), 3) for v in ras_to_lps(point)]}
                           for label, point in model.landmarks],
             "source": source}
+
+
+def model_from_record(levels: dict | None) -> LevelModel | None:
+    """Take a case JSON ``levels`` record (landmarks in LPS mm); return its LevelModel, or None when it
+    holds fewer than two level landmarks. Raises LevelModelError for landmarks that define no levels."""
+    landmarks = (levels or {}).get("landmarks") or []
+    if sum(1 for item in landmarks if item.get("label", "").strip().lower() != "conus") < 2:
+        return None
+    return LevelModel.from_landmarks([item["label"] for item in landmarks],
+                                     lps_to_ras([item["position_lps"] for item in landmarks]))
+
+
+def read_warnings(case: dict) -> list[str]:
+    """Take a saved case; return the warnings its read gives from its lines and level landmarks
+    (e.g. a lesion below the conus tip), recomputing on a copy: the case itself is not changed.
+    Mask-derived extents are not in a case file, so only lines count here."""
+    import copy
+
+    try:
+        model = model_from_record(case.get("levels"))
+    except LevelModelError as error:
+        return [f"levels: {error}"]
+    warnings: list[str] = []
+    compute_read(copy.deepcopy(case), model, warnings=warnings)
+    return warnings

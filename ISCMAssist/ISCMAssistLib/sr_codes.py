@@ -86,6 +86,9 @@ SEGMENT_MEASUREMENTS: dict[str, tuple[Code, Code]] = {
     "enhancement_length_segments": (ENHANCEMENT_LENGTH, UNIT_SEGMENTS),
     "t2_length_segments": (T2_LENGTH, UNIT_SEGMENTS),
     "t2_to_enhancement_ratio": (T2_TO_ENHANCEMENT_RATIO, UNIT_ONE),
+    "t2_length_mm": (_private("T2-LEN-MM", "Length of cord T2 signal abnormality in mm"), UNIT_MM),
+    "t2_to_enhancement_ratio_mm": (_private("T2-ENH-RATIO-MM", "Ratio of T2 signal length to enhancing length, mm"),
+                                   UNIT_ONE),
 }
 
 PRESENT = codes.SCT.Present  # SCT 52101004
@@ -157,6 +160,7 @@ LESION_EVALUATIONS: dict[str, tuple[Code, dict[Any, Code]]] = {
     ),
     "rim_sign": (_private("RIM-SIGN", "Rim sign"), BOOLEAN_VALUES),
     "flame_sign": (_private("FLAME-SIGN", "Flame sign"), BOOLEAN_VALUES),
+    "central_dot_sign": (_private("CENTRAL-DOT-SIGN", "Central dot sign"), BOOLEAN_VALUES),
 }
 
 # --- patient findings (Table 3), in the report's Qualitative Evaluations container --------------
@@ -180,6 +184,11 @@ PATIENT_EVALUATIONS: dict[str, tuple[Code, dict[Any, Code]]] = {
         _private("LEPTOMENING-METS", "Leptomeningeal metastasis"),
         BOOLEAN_VALUES,
     ),
+    "other_metastases_prior_mr": (_private("OTHER-METS-PRIOR", "Other CNS/spinal metastases, MR within 4 weeks before"),
+                                  BOOLEAN_VALUES),
+    "other_metastases_subsequent_mr": (_private("OTHER-METS-AFTER", "Other CNS/spinal metastases, MR within 4 weeks after"),
+                                       BOOLEAN_VALUES),
+    "new_iscm_on_follow_up": (_private("NEW-ISCM-FOLLOW", "New ISCM on follow-up MR"), BOOLEAN_VALUES),
 }
 LEPTOMENINGEAL_SITE = _private("LEPTOMENING-SITE", "Site of leptomeningeal metastasis")
 LEPTOMENINGEAL_SITE_VALUES: dict[str, Code] = {

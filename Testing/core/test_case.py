@@ -55,7 +55,7 @@ def error_of(case: dict) -> C.CaseValidationError:
 def test_new_case_and_lesion_are_valid_and_empty():
     case = C.new_case("case-007", "r1")
     C.validate_case(case)
-    assert case["schema_version"] == C.SCHEMA_VERSION == "1.0.0"
+    assert case["schema_version"] == C.SCHEMA_VERSION == "1.1.0"
     assert case["reader"]["name"] == "r1" and case["reader"]["read_at"].endswith("Z")
     assert "identifiers" not in case
     lesion = C.new_lesion("L3")
@@ -77,7 +77,7 @@ def test_full_case_round_trips_through_json():
 def test_schema_has_id_with_version_and_is_draft_2020_12():
     schema = C.load_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"] == C.SCHEMA_ID and schema["$id"].endswith("1.0.0")
+    assert schema["$id"] == C.SCHEMA_ID and schema["$id"].endswith("1.1.0")
     schema["title"] = "changed"  # load_schema returns a copy
     assert C.load_schema()["title"] != "changed"
 
@@ -187,7 +187,7 @@ def test_null_is_accepted_for_every_feature_and_section_item():
     (("lesions", 0, "provenance", "sizes"), "reader", "lesions[0].provenance.sizes: 'sizes' is not a field that has provenance"),
     (("case_id",), "", "case_id: '' should be non-empty"),
     (("case_id",), "   ", "case_id: '   ' does not match"),
-    (("schema_version",), "2.0.0", "schema_version: '1.0.0' was expected"),
+    (("schema_version",), "2.0.0", "schema_version: '2.0.0' is not one of ['1.0.0', '1.1.0']"),
     (("reader", "read_at"), "yesterday", "reader.read_at: 'yesterday' does not match"),
     (("clinical", "age_years"), -3, "clinical.age_years: -3 is less than the minimum of 0"),
     (("patient_findings", "leptomeningeal_sites"), ["cul_de_sac", "cul_de_sac"], "patient_findings.leptomeningeal_sites: ['cul_de_sac', 'cul_de_sac'] has non-unique elements"),
@@ -352,3 +352,6 @@ def test_complete_case_fills_missing_fields():
     assert minimal["reader"] == {"name": None, "read_at": None}
     assert minimal["patient_findings"]["multiplicity"] is None and minimal["clinical"]["sex"] is None
     assert minimal["levels"] == {"landmarks": [], "source": None}
+    # 1.0.0 stays valid and is migrated explicitly on completion; 1.1.0 fields come in as None.
+    assert minimal["schema_version"] == C.SCHEMA_VERSION == "1.1.0"
+    assert lesion["central_dot_sign"] is None and minimal["patient_findings"]["new_iscm_on_follow_up"] is None

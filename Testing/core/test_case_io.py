@@ -37,7 +37,7 @@ def test_save_then_load_round_trip(tmp_path):
     path = tmp_path / "case.json"
     save_case(case, path)
     text = path.read_text(encoding="utf-8")
-    assert text.endswith("}\n") and text.startswith('{\n  "schema_version": "1.0.0",\n')
+    assert text.endswith("}\n") and text.startswith('{\n  "schema_version": "1.1.0",\n')
     assert load_case(path) == case
     assert json.loads(text)["lesions"][0]["lines_lps"]["si"][1] == [0.0, 1.0, -139.9]
 

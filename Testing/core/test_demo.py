@@ -50,8 +50,11 @@ def test_files_round_trip(demo):
 
 def test_hints_support_and_never_diagnose(demo):
     ids = {hint.id for hint in demo.hints}
-    assert {"enhancement_present", "edema_extensive", "edema_ratio", "primary_unknown", "lungs"} <= ids
+    assert {"enhancement_present", "edema_extensive", "edema_ratio", "rim_flame_sign", "checklist_prevalence"} <= ids
     assert "enhancement_absent" not in ids and "cystic_or_hemorrhage" not in ids
+    # The demo's lung primary is recorded and visible on the MR: no "look for the primary / the lungs".
+    assert "primary_unknown" not in ids and "lungs" not in ids
+    assert {hint.kind for hint in demo.hints} == {"prevalence", "comparative", "prompt"}
     assert all(hint.evidence for hint in demo.hints)
 
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
+from pathlib import Path
+
 import pytest
 
 from ISCMAssistLib import evidence as ev
+from ISCMAssistLib.comparative import ACCURACY, CENTRAL_DOT_P_VALUE, CENTRAL_DOT_PER_LESION
 from ISCMAssistLib.evidence import EVIDENCE, TABLES, CountRow, Evidence, SummaryRow, study_percent
+
+_SHARED_DATA = Path(os.environ.get("ISCM_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+REFERENCE = _SHARED_DATA.parent / "reference"
 
 # Typed from the paper (000_0861b762289aef61.txt), independently of evidence.py: id -> (n, d, printed %).
 PRINTED = {
@@ -45,6 +53,14 @@ PRINTED = {
     # The text also prints "6% of the 62 ISCMs" for these 3 lesions, but 3/62 = 4.8%; that figure is
     # not stored. 3/70 -> 4% is.
     "possible_leptomeningeal_origin": (3, 70, 4),
+    "ill_defined": (2, 66, 3),
+    "t2_hypointense": (1, 70, 1),
+    "primary_melanoma": (5, 49, 10),
+    "primary_renal_cell": (3, 49, 6),
+    "other_prior_4_weeks": (23, 49, 47),
+    "other_subsequent_4_weeks": (8, 49, 16),
+    # "only 1 of these 2 lesions demonstrating ring enhancement": the count is printed, the 50% is not.
+    "ring_about_cyst": (1, 2, 50),
 }
 
 
@@ -71,13 +87,19 @@ def test_every_count_evidence_is_printed_in_the_paper():
 
 def test_evidence_sources_and_str():
     assert str(EVIDENCE["enhancement_present"]) == "Table 2: enhancement in 63/64 (98%)"
-    assert EVIDENCE["rim_sign"].source == "Rykken et al., AJNR 2013;34:908-15 (ref. 7)"
-    assert "97%" in str(EVIDENCE["rim_sign"]) and EVIDENCE["rim_sign"].percent is None
     assert all(item.source in ev.SOURCES for item in EVIDENCE.values())
+    stated = Evidence("rim sign, specificity", None, 64, ev.REFERENCE_7, stated_percent=97)
+    assert stated.percent == 97 and str(stated).endswith("rim sign, specificity: 97%")
+    assert stated.as_dict() == {"text": "rim sign, specificity", "numerator": None, "denominator": 64,
+                                "percent": 97, "source": ev.REFERENCE_7}
     with pytest.raises(ValueError, match="source"):
         Evidence("x", 1, 2, "Table 9")
-    with pytest.raises(ValueError, match="numerator"):
+    with pytest.raises(ValueError, match="denominator"):
         Evidence("x", 1, None, "Table 1")
+    with pytest.raises(ValueError, match="percent"):
+        Evidence("x", None, 64, "Table 1")
+    with pytest.raises(ValueError, match="computed"):
+        Evidence("x", 1, 64, "Table 1", stated_percent=2)
     with pytest.raises(KeyError, match="no_such"):
         ev.evidence("no_such")
 
@@ -161,3 +183,78 @@ def test_comparisons_printed_p_values():
     p = {c.key: c.p_value for c in ev.COMPARISONS}
     assert p == {"primary_tumor": 0.1607, "other_cns_or_spinal_metastases": 0.0263,
                  "primary_tumor_or_non_cns_metastases": 0.3484, "leptomeningeal_metastases": 0.872}
+
+
+def _normalised(text: str) -> str:
+    """The study text without whitespace or line-end hyphenation, its lost ">=" restored, for quoting checks."""
+    return re.sub(r"\s+", "", re.sub(r"-\s*\n\s*", "", text.replace("\ufffd", ">=")))
+
+
+@pytest.fixture(scope="module")
+def study_text() -> str:
+    path = REFERENCE / "000_0861b762289aef61.txt"
+    if not path.is_file():
+        pytest.skip(f"reference study not found at {path} (set ISCM_SHARED_DATA to ../shared/data)")
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+def test_every_quote_of_the_authors_is_verbatim_in_the_study(study_text):
+    quoted = [(key, match) for key, item in EVIDENCE.items() for match in re.findall(r'"([^"]+)"', item.text)]
+    assert len(quoted) >= 5
+    text = _normalised(study_text)
+    for key, words in quoted:
+        assert _normalised(words) in text, key
+    assert "43/49" in study_text and "(23/49)" in study_text and "(8/49)" in study_text and "(11/" in study_text
+
+
+def _accuracy_table(text: str) -> dict[str, tuple[int, int]]:
+    """Rows "| sign | specificity | sensitivity |" of evidence-beyond-the-study.md -> (spec, sens)."""
+    rows = re.findall(r"^\s*\|\s*([a-z ]+?)\s*\|\s*(\d+)%\s*\|\s*(\d+)%\s*\|\s*$", text, re.MULTILINE)
+    return {sign: (int(spec), int(sens)) for sign, spec, sens in rows}
+
+
+def test_comparative_figures_equal_the_table_of_evidence_beyond_the_study():
+    path = REFERENCE / "evidence-beyond-the-study.md"
+    if not path.is_file():
+        pytest.skip(f"{path.name} not found at {path} (set ISCM_SHARED_DATA to ../shared/data)")
+    text = path.read_text(encoding="utf-8")
+    table = _accuracy_table(text)
+    text = " ".join(text.split())
+    assert table == {"rim": (97, 47), "flame": (97, 40), "at least one sign": (94, 60), "both signs": (100, 27)}
+    for key, sign in (("rim", "rim"), ("flame", "flame"), ("at_least_one", "at least one sign"), ("both", "both signs")):
+        accuracy = ACCURACY[key]
+        assert (accuracy.specificity, accuracy.sensitivity) == table[sign], key
+        assert accuracy.non_cns_only and accuracy.source == ev.REFERENCE_7
+    assert "45 patients with 64 ISCMs" in text and "64 patients with 64 pathologically proven primary" in text
+    assert "no primary mass showed both signs (0/64)" in text
+    # Central dot sign: 4/63 enhancing ISCMs (4/44 patients, 9%), 0/54 primary masses, P = .038
+    central = ACCURACY["central_dot"]
+    assert re.search(r"4/63 enhancing ISCMs \(4/44 patients, 9%\) and in 0/54 primary\s+masses \(P = \.038", text)
+    assert central.sensitivity_count == (4, 44) and central.sensitivity == 9 and central.false_positives == (0, 54)
+    assert (CENTRAL_DOT_PER_LESION.numerator, CENTRAL_DOT_PER_LESION.denominator) == (4, 63)
+    assert CENTRAL_DOT_P_VALUE == 0.038 and central.specificity == 100 and central.source == ev.MADHAVAN_2021
+
+
+def test_likelihood_ratios_are_sensitivity_over_false_positive_rate_or_none_with_the_reason():
+    assert ACCURACY["rim"].likelihood_ratio_positive == round(47 / 3, 1) == 15.7
+    assert ACCURACY["flame"].likelihood_ratio_positive == round(40 / 3, 1)
+    assert ACCURACY["at_least_one"].likelihood_ratio_positive == 10.0
+    assert "rounded percentages (47% / 3%)" in ACCURACY["rim"].likelihood_ratio_note
+    assert ACCURACY["both"].likelihood_ratio_positive is None
+    assert ACCURACY["both"].likelihood_ratio_note == "not finite: none of 64 primary masses showed both signs (0/64)"
+    assert ACCURACY["central_dot"].likelihood_ratio_positive is None
+    assert ACCURACY["central_dot"].likelihood_ratio_note == "not finite: none of 54 primary masses showed it (0/54)"
+    sensitivity, specificity = ACCURACY["rim"].evidence()
+    assert (sensitivity.percent, sensitivity.denominator, specificity.percent, specificity.denominator) == (47, 45, 97, 64)
+
+
+def test_table_rows_as_evidence():
+    row = ev.value_row(ev.TABLE_2, "enhancement", "heterogeneous")
+    assert (row.group, row.n, row.denominator) == ("Enhancement pattern", 31, 63)  # the pattern row wins
+    assert str(ev.row_evidence(row, ev.TABLE_2)) == "Table 2: enhancement pattern: heterogeneous in 31/63 (49%)"
+    assert ev.value_row(ev.TABLE_2, "cord_expansion", 1) is None  # True, not 1
+    assert ev.value_row(ev.TABLE_2, "t2_signal", "hypointense").n == 1
+    si = ev.summary_row(ev.TABLE_2, "size_mm.si")
+    assert str(ev.row_evidence(si, ev.TABLE_2)) == ("Table 2: size of enhancing lesion, superior-inferior: mean 19.9 mm "
+                                                    "(range 2-114), n = 63")
+    assert ev.summary_row(ev.TABLE_2, "no_such") is None

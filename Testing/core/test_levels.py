@@ -213,9 +213,11 @@ def test_count_segments_outside_spine_raises(u_min, u_max):
         (7.46, 7.52, "cervical"),  # tiny across C7/T1: midpoint 7.49 is cervical
         (6.8, 8.3, "cervicothoracic"),
         (10.0, 12.0, "thoracic"),
-        (18.8, 19.55, "thoracic"),  # 0.05 into the L1-L2 conus region
-        (18.8, 20.0, "thoracic_conus"),
-        (20.0, 21.0, "conus"),
+        # No conus landmark: the tip is taken at the L1/L2 disc (u 20.5), region [18.5, 20.5] = T12-L1.
+        (17.8, 18.55, "thoracic"),  # 0.05 into the T12-L1 conus region
+        (17.8, 19.0, "thoracic_conus"),
+        (19.0, 20.0, "conus"),
+        (18.5, 20.5, "conus"),  # the same region as a conus tip placed at L1/L2
         (23.0, 24.0, "conus"),  # below the conus region
         (3.0, 21.0, "cervicothoracic"),  # holocord: documented choice
     ],
@@ -241,8 +243,8 @@ def test_location_with_conus_landmark(u_min, u_max, expected):
     model = straight_model(conus_z=-60.0)
     assert model.conus_u == pytest.approx(19.0)
     assert model.location(u_min, u_max) == expected
-    # Without the landmark the same extents read against L1-L2 instead.
-    assert straight_model().location(17.5, 18.5) == "thoracic"
+    # Without the landmark the same extents read against T12-L1 (tip assumed at L1/L2) instead.
+    assert straight_model().location(16.0, 17.5) == "thoracic"
 
 
 def test_landmarks_property_lists_conus_last():

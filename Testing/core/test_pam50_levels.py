@@ -59,7 +59,7 @@ def test_label_map_gives_every_body_and_disc(model):
         ([10], 1, "T3", "thoracic"),
         ([5], 1, "C5", "cervical"),
         ([7, 8], 2, "C7-T1", "cervicothoracic"),
-        ([17, 18, 19], 3, "T10-T12", "thoracic"),
+        ([17, 18, 19], 3, "T10-T12", "thoracic_conus"),  # no conus landmark: T12-L1 is the conus region
     ],
 )
 def test_cord_mask_counts(levels_volume, model, levels, count, text, location):
