@@ -249,8 +249,24 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                 [(section, row) for section in ("patient_findings", "clinical")
                                  for row in self.logic.checklistRows(section)])
             self._fillHints()
+            self._fillLevelPoints()
         finally:
             self._updating = False
+
+    def _fillLevelPoints(self) -> None:
+        """Show each level point with the confidence of a proposed point and where its disc plane came from."""
+        rows = self.logic.levelPointRows()
+        table = self.ui.levelPointsTableWidget
+        table.setRowCount(len(rows))
+        for index, row in enumerate(rows):
+            confidence = _("placed") if row["confidence"] is None else f"{row['confidence']:.2f}"
+            for column, text in enumerate((row["label"], confidence, row["plane"] or "")):
+                item = qt.QTableWidgetItem(text)
+                item.setFlags(qt.Qt.ItemIsEnabled)
+                if column == 1 and row["confidence"] is not None and row["confidence"] < 0.5:
+                    item.setForeground(qt.QBrush(qt.QColor("darkorange")))
+                    item.setToolTip(_("Low confidence: check this level on the image."))
+                table.setItem(index, column, item)
 
     def _fillChecklist(self, table, rows) -> None:
         """Show checklist rows [(section, row dict)]; rebuilds the editors only when the fields change

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ISCMAssistLib.volumes import Volume, load_volume
+from ISCMAssistLib.images import load_volume
+from ISCMAssistLib.volumes import Volume
 
 DISCS = ("L1/L2", "L2/L3", "L3/L4", "L4/L5")
 SAC_FROM_WALL_MM = (2.0, 14.0)

@@ -7,7 +7,7 @@ the read records what they ask about.
 from __future__ import annotations
 
 from .evidence import EVIDENCE, TABLE_1, Evidence, row_evidence, summary_row
-from .hints import NO_CONTROLS, Hint, make_hint, number, seen
+from .hint_model import NO_CONTROLS, Hint, make_hint, number, seen
 
 def _primary_known_and_visible(clinical: dict, findings: dict) -> bool:
     """The read records the primary tumour (its type) and sees it or non-CNS metastases on this MR."""

@@ -13,7 +13,7 @@ import functools
 
 from .comparative import ACCURACY, CENTRAL_DOT_P_VALUE, CENTRAL_DOT_PER_LESION
 from .evidence import EVIDENCE, TABLE_2, lower_first, row_evidence, summary_row, value_row
-from .hints import NO_CONTROLS, RULES, Hint, field_value, make_hint, number, prevalence, seen
+from .hint_model import NO_CONTROLS, RULES, Hint, field_value, make_hint, number, prevalence, seen
 
 EDEMA_SEGMENTS_THRESHOLD = 3  # "often >= 3 segments": 37/69 lesions
 _CYST_TEXT = {"intratumoral": "intratumoral", "peritumoral": "peritumoral", "both": "intra- and peritumoral"}

@@ -11,6 +11,7 @@ or shift) or replaces the points.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -105,6 +106,28 @@ def proposeLevels(state: SceneState, role: str = "t2_sagittal", progress: PanelP
         state.dirty = True
     progress(1.0, f"Proposed {len(proposal.points)} level points")
     return proposal
+
+
+_CONFIDENCE = re.compile(r"confidence\s+([0-9]*\.?[0-9]+)")
+
+
+def levelPointRows(state: SceneState, model: Any = None) -> list[dict]:
+    """Return one row per level point, for the panels: {"label", "kind" ("disc" | "body"),
+    "confidence" (0-1 for a proposed point, None for one the reader placed), "plane" (where the
+    disc's plane came from: "image", "line", "label_map", "assumed"...; None for bodies or without a
+    level model)}. ``model`` is the current LevelModel, if any."""
+    node = state.roleNode("levels")
+    if node is None:
+        return []
+    planes = {label: source for label, _, _, source in model.disc_planes} if model is not None else {}
+    rows = []
+    for index in range(node.GetNumberOfControlPoints()):
+        label = node.GetNthControlPointLabel(index)
+        found = _CONFIDENCE.search(node.GetNthControlPointDescription(index) or "")
+        kind = "disc" if "/" in label or "-" in label.strip("-") else "body"
+        rows.append({"label": label, "kind": kind, "confidence": float(found.group(1)) if found else None,
+                     "plane": planes.get(label.strip()) if kind == "disc" else None})
+    return rows
 
 
 def levelMessages(state: SceneState) -> list[str]:

@@ -307,6 +307,11 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         """Return the level point labels in point order."""
         return levels.levelLabels(self.state)
 
+    def levelPointRows(self) -> list[dict]:
+        """Return one row per level point (label, kind, confidence of a proposed point, disc plane source)."""
+        self.getCase()  # brings the level model up to date
+        return levels.levelPointRows(self.state, self.state.model)
+
     def shiftLevelLabels(self, by: int) -> list[str]:
         """Rename every level point ``by`` levels (+1 caudal); return the new labels."""
         return levels.shiftLevelLabels(self.state, by)
