@@ -26,3 +26,16 @@ def test_disc_planes_come_from_the_sagittal_t2_and_the_reader_is_told_otherwise(
     model, _ = levelModel(logic.state, LABELS, points)
     assert [source for *_, source in model.disc_planes] == ["image"] * 4
     assert model.coordinate(on_disc_plane_in_canal(2)) == pytest.approx(22.5, abs=0.03)
+
+
+def test_level_point_rows_show_confidence_and_plane_source(logic):
+    points = np.array([disc_centre(i) for i in range(4)])
+    logic.setLevelLandmarks(LABELS, points)
+    rows = logic.levelPointRows()
+    assert [(row["label"], row["kind"], row["confidence"], row["plane"]) for row in rows] == [
+        (label, "disc", None, "assumed") for label in LABELS]
+    logic.addSeriesVolume(layered_volume(), "SAG T2", "t2_sagittal")
+    assert {row["plane"] for row in logic.levelPointRows()} == {"image"}
+    node = logic.levelsNode()
+    node.SetNthControlPointDescription(0, "auto disc, confidence 0.42")
+    assert logic.levelPointRows()[0]["confidence"] == pytest.approx(0.42)
