@@ -1,7 +1,8 @@
 """Evidence-based hints for a reader: case dict -> list of Hint, recomputed on demand, never stored.
 
-Each rule (``lesion_hints.py``, ``case_hints.py``) fires only on case data that supports it and stays silent when that
-data is None or absent. Hints support the reader's judgement and never state a diagnosis.
+Each rule (``lesion_hints.py``, ``case_hints.py``) fires only on case data that supports it and
+stays silent when that data is None or absent. Hints support the reader's judgement and never
+state a diagnosis.
 
 Three kinds of hint, shown differently by every front end (the text starts with the kind's label;
 the figure colours by kind; ``iscm-assist hints --json`` and the web panel carry ``kind``):
