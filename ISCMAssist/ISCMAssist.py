@@ -308,10 +308,12 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         table.blockSignals(wasBlocked)
 
     def _fillHints(self) -> None:
+        # What the numbers are, and that no hint is a probability of disease.
+        self.ui.hintsExplanationLabel.text = self.logic.hintsExplanation()
         tree = self.ui.hintsTreeWidget
         tree.clear()
         for hint in self.logic.hints():
-            item = qt.QTreeWidgetItem([f"[{hint['direction']}] {hint['text']}"])
+            item = qt.QTreeWidgetItem([hint["text"]])  # the text starts with its kind
             for evidence in hint["evidence"]:
                 item.addChild(qt.QTreeWidgetItem([evidence["line"]]))
             tree.addTopLevelItem(item)

@@ -48,9 +48,12 @@ def _evidenceToDict(item: Any) -> dict:
 
 
 def hintToDict(hint: Any) -> dict:
-    """Take a core Hint; return it as a JSON-ready dict, each evidence item with "line", its citation."""
-    return {"id": hint.id, "direction": hint.direction, "text": hint.text, "lesion_id": hint.lesion_id,
-            "evidence": [_evidenceToDict(item) for item in hint.evidence]}
+    """Take a core Hint; return its JSON form (``Hint.as_dict``: kind, direction, text, and for
+    comparative hints sensitivity, specificity and likelihood ratio), each evidence item with "line",
+    its citation."""
+    out = hint.as_dict()
+    out["evidence"] = [_evidenceToDict(item) for item in hint.evidence]
+    return out
 
 
 def levelModel(state: SceneState, labels: list[str], points: np.ndarray) -> tuple[Any, list[str]]:

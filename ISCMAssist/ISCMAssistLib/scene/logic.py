@@ -18,6 +18,7 @@ import slicer
 import vtk
 from slicer.util import VTKObservationMixin
 
+from ..hints import EXPLANATION as HINTS_EXPLANATION
 from ..progress import PanelProgress
 from . import case_builder, checklist, exam, lesions, levels, opening, read_folder, series
 from .names import ROLE_ATTRIBUTE
@@ -218,6 +219,11 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         """Return the hints of the last recomputation: dicts with id, direction, text and evidence
         (each evidence item with text, numerator, denominator, source and a one-line "line")."""
         return self.state.hints()
+
+    def hintsExplanation(self) -> str:
+        """Return the one sentence every front end shows above the hints: what the numbers are, and
+        that no hint is a probability of disease."""
+        return HINTS_EXPLANATION
 
     def warnings(self) -> list[str]:
         """Return the warnings of the last recomputation (e.g. a level label that is not a vertebra)."""
