@@ -13,7 +13,7 @@ import numpy as np
 from .case import new_case, new_lesion, set_reader_value
 from .case_io import save_case, write_lesions_csv
 from .coords import ras_to_lps
-from .hints import Hint, compute_hints
+from .hints import Hint, compute_hints, format_hints
 from .levels import LevelModel
 from .markups_io import write_line, write_point_list
 from .phantom import SpinePhantom, make_spine_phantom
@@ -57,14 +57,12 @@ class DemoResult:
             f"  cord T2 length        {lesion['t2_length_segments']:>8} | {truth.edema_segments} segments",
             f"  T2/enhancement ratio  {lesion['t2_to_enhancement_ratio']:>8} | "
             f"{truth.edema_segments / truth.segments:.2f}",
-            f"  size AP/TR/SI (mm)    {size['ap']}/{size['transverse']}/{size['si']} | "
+            f"  size AP/transverse/SI (mm) {size['ap']}/{size['transverse']}/{size['si']} | "
             f"{truth.size_mm['ap']}/{truth.size_mm['transverse']}/{truth.size_mm['si']}",
             "",
             "Hints (recomputed from the read; evidence from the reference study):",
         ]
-        for hint in self.hints:
-            lines.append(f"  [{hint.direction}] {hint.text}")
-            lines.extend(f"      {evidence}" for evidence in hint.evidence)
+        lines += [f"  {line}" for line in format_hints(self.hints).splitlines()]
         lines += ["", *[f"warning: {text}" for text in self.warnings], "Files:"]
         lines += [f"  {name:16s} {path}" for name, path in self.files.items()]
         return "\n".join(lines)
