@@ -22,12 +22,11 @@ from typing import Any
 import numpy as np
 
 from .case import READING_ROLES
-from .progress import ProgressCallback
 from .dicom_header import read_dicom_header
 from .dicom_pixels import load_dicom_series
 from .nifti import is_nifti_path, load_nifti
+from .progress import ProgressCallback
 from .volumes import VolumeLoadError
-
 
 #: Reading roles, in the order they are proposed (the case JSON's series roles, "other" aside).
 ROLES = READING_ROLES
@@ -840,7 +839,6 @@ def case_series_entries(scan: ScanResult, proposals: Mapping[str, RoleProposal])
 
 def load_series(summary: SeriesSummary, progress: ProgressCallback | None = None):
     """Load one found series as a volumes.Volume (DICOM headers already read are reused). Raises VolumeLoadError."""
-
     if summary.kind == "nifti":
         return load_nifti(summary.path)
     return load_dicom_series(summary.files, headers=summary.headers, source=f"{summary.path} ({summary.label})", progress=progress)

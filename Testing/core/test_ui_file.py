@@ -168,3 +168,35 @@ def test_every_custom_widget_class_is_declared(ui_tree):
     declared = {element.findtext("class") for element in ui_tree.iter("customwidget")}
     used = {widget.get("class") for widget in ui_tree.iter("widget")}
     assert not {cls for cls in used if not cls.startswith("Q")} - declared
+
+
+def test_the_parameter_node_class_is_built_from_the_one_parameter_table(monkeypatch):
+    """Inside Slicer names.py builds the @parameterNodeWrapper class from PARAMETERS; check it with a
+    stand-in for slicer.parameterNodeWrapper (the real one exists only in the desktop app)."""
+    import sys
+    import types
+    import typing
+
+    from ISCMAssistLib.scene import names
+
+    class Default:
+        def __init__(self, value):
+            self.value = value
+
+    wrapped = []
+    fake_slicer = types.ModuleType("slicer")
+    fake_slicer.vtkMRMLScalarVolumeNode = type("vtkMRMLScalarVolumeNode", (), {})
+    fake_slicer.vtkMRMLTableNode = type("vtkMRMLTableNode", (), {})
+    wrapper = types.ModuleType("slicer.parameterNodeWrapper")
+    wrapper.Default = Default
+    wrapper.parameterNodeWrapper = lambda cls: wrapped.append(cls) or cls
+    monkeypatch.setitem(sys.modules, "slicer", fake_slicer)
+    monkeypatch.setitem(sys.modules, "slicer.parameterNodeWrapper", wrapper)
+    cls = names._parameterNodeClass()
+    assert wrapped == [cls] and cls.__name__ == "ISCMAssistParameterNode"
+    hints = typing.get_type_hints(cls, include_extras=True)  # what parameterNodeWrapper reads
+    assert list(hints) == list(names.PARAMETERS)
+    assert hints["t2Volume"] is fake_slicer.vtkMRMLScalarVolumeNode and hints["lesionTable"] is fake_slicer.vtkMRMLTableNode
+    case_id = hints["caseId"]
+    assert typing.get_args(case_id)[0] is str and typing.get_args(case_id)[1].value == "case-001"
+    assert typing.get_args(hints["nextLevelLabel"])[1].value == "C2" and hints["caseJson"] is str

@@ -14,9 +14,9 @@ import pytest
 import slicer
 from conftest import place_phantom_levels, rounded, truth_lines
 
-from ISCMAssistLib.scene.headless import create_headless_context
 from ISCMAssistLib.case import CaseValidationError
 from ISCMAssistLib.scene.errors import RoleError
+from ISCMAssistLib.scene.headless import create_headless_context
 from ISCMAssistLib.scene.logic import ISCMAssistLogic
 from ISCMAssistLib.scene.names import LESION_ATTRIBUTE, ROLE_ATTRIBUTE, lesionColor
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import place_phantom_lesion, place_phantom_levels, rounded
 
-from ISCMAssistLib.scene.headless import create_headless_context
 from ISCMAssistLib.scene.errors import ReadFolderError
+from ISCMAssistLib.scene.headless import create_headless_context
 from ISCMAssistLib.scene.logic import ISCMAssistLogic
 from ISCMAssistLib.scene.names import lesionColor
 from ISCMAssistLib.scene.read_folder import CASE_FILE, MANIFEST_FILE, TABLE_FILE

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from conftest import truth_lines
 
-from ISCMAssistLib.scene.levels import NAMING_UNCERTAIN_MESSAGE
-from ISCMAssistLib.scene.names import LEVEL_MESSAGES_ATTRIBUTE
 from ISCMAssistLib.autolevels import AutoLevelsError
 from ISCMAssistLib.phantom import make_spine_phantom
+from ISCMAssistLib.scene.errors import RoleError
+from ISCMAssistLib.scene.levels import NAMING_UNCERTAIN_MESSAGE
+from ISCMAssistLib.scene.names import LEVEL_MESSAGES_ATTRIBUTE
 from ISCMAssistLib.vertebrae import landmark_coordinate
 from ISCMAssistLib.volumes import Volume
-from ISCMAssistLib.scene.errors import RoleError
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ vtk = pytest.importorskip("vtk")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))  # the shared DICOM factory
 
 from dicom_factory import AXIAL_IOP, SAGITTAL_IOP, lps_geometry, oblique_iop, ramp_volume, shuffle_names, write_series  # noqa: E402
-from ISCMAssistLib.dicom_frames import slice_order
+from ISCMAssistLib.dicom_frames import slice_order  # noqa: E402
 from ISCMAssistLib.images import load_volume  # noqa: E402
 
 
