@@ -1,0 +1,188 @@
+"""DICOMweb (QIDO-RS, WADO-RS, STOW-RS) through the ``dicomweb-client`` package.
+
+Each function takes a checked ServerConfig (config.check_server) and raises PacsError with one
+line for an unreachable server, refused credentials, a TLS failure or an HTTP error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import ServerConfig
+from .errors import PacsError
+from .records import INSTANCE_FIELDS, SERIES_FIELDS, STUDY_FIELDS, RetrieveResult, StoreResult, write_instance
+
+Progress = Callable[[int, int], None]
+#: Ask for every instance in the transfer syntax it is stored in (no transcoding on the server).
+_AS_STORED = (("application/dicom", "*"),)
+_STOW_BATCH_BYTES = 64 * 2**20
+
+
+def client(config: ServerConfig):
+    """Return a dicomweb_client.DICOMwebClient for ``config`` (basic auth, CA file, timeout set)."""
+    import requests
+    from dicomweb_client.api import DICOMwebClient
+
+    session = requests.Session()
+    if config.user:
+        session.auth = (config.user, config.password() or "")
+    if config.ca_file:
+        session.verify = str(Path(config.ca_file).expanduser())
+    web = DICOMwebClient(url=config.url.rstrip("/"), session=session, timeout=config.timeout_s)
+    web.set_http_retry_params(retry=False)
+    return web
+
+
+def _reason(error: Exception) -> str:
+    text = str(error)
+    for needle, reason in (("Connection refused", "connection refused"), ("timed out", "timed out"),
+                           ("Name or service not known", "host name not found"),
+                           ("No route to host", "no route to host"), ("Network is unreachable", "network unreachable")):
+        if needle in text:
+            return reason
+    return type(error).__name__
+
+
+@contextlib.contextmanager
+def http_errors(config: ServerConfig, what: str) -> Iterator[None]:
+    """Turn the requests/HTTP errors raised inside into one-line PacsErrors ("<what>: <why>")."""
+    import requests
+
+    try:
+        yield
+    except requests.exceptions.SSLError:
+        raise PacsError(f"{what}: TLS check of {config.url} failed (untrusted certificate? give --ca-file)") from None
+    except requests.exceptions.Timeout:
+        raise PacsError(f"{what}: {config.url} did not answer within {config.timeout_s:g} s") from None
+    except requests.exceptions.ConnectionError as error:
+        raise PacsError(f"{what}: cannot reach {config.url} ({_reason(error)})") from None
+    except requests.exceptions.HTTPError as error:
+        status = error.response.status_code if error.response is not None else "?"
+        why = {401: "the server refused the credentials", 403: "the user may not do this",
+               404: "not found (is --url the DICOMweb root?)"}.get(status, "the server answered with an error")
+        raise PacsError(f"{what}: {why} (HTTP {status} from {config.url})") from None
+
+
+def json_value(item: Mapping[str, Any], keyword: str) -> Any:
+    """Return the value of DICOM keyword in a DICOM JSON item (one value, a list for several, None if absent)."""
+    from pydicom.datadict import tag_for_keyword
+
+    element = item.get(f"{tag_for_keyword(keyword):08X}") or {}
+    values = element.get("Value") or []
+    values = [v.get("Alphabetic", "") if isinstance(v, dict) else v for v in values]
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else values
+
+
+def _rows(items: Sequence[Mapping[str, Any]], fields: Sequence[str]) -> list[dict[str, Any]]:
+    return [{keyword: json_value(item, keyword) for keyword in fields} for item in items]
+
+
+def echo(config: ServerConfig) -> str:
+    """Check the server answers a QIDO-RS study search; return a one-line description."""
+    with http_errors(config, "echo"):
+        client(config).search_for_studies(limit=1)
+    return f"DICOMweb at {config.url} answered a study query"
+
+
+def find_studies(config: ServerConfig, filters: Mapping[str, str]) -> list[dict[str, Any]]:
+    """QIDO-RS study search with ``filters`` {DICOM keyword: value}; return rows {keyword: value} (STUDY_FIELDS)."""
+    with http_errors(config, "query"):
+        items = client(config).search_for_studies(search_filters=dict(filters), fields=list(STUDY_FIELDS))
+    return _rows(items, STUDY_FIELDS)
+
+
+def find_series(config: ServerConfig, study_uid: str, filters: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """QIDO-RS series search within a study; return rows {keyword: value} (SERIES_FIELDS)."""
+    with http_errors(config, "query"):
+        items = client(config).search_for_series(study_instance_uid=study_uid, search_filters=dict(filters or {}),
+                                                 fields=list(SERIES_FIELDS))
+    rows = _rows(items, SERIES_FIELDS)
+    for row in rows:
+        row["StudyInstanceUID"] = row["StudyInstanceUID"] or study_uid
+    return rows
+
+
+def find_instances(config: ServerConfig, study_uid: str, series_uid: str) -> list[dict[str, Any]]:
+    """QIDO-RS instance search within a series; return rows {keyword: value} (INSTANCE_FIELDS)."""
+    with http_errors(config, "query"):
+        items = client(config).search_for_instances(study_instance_uid=study_uid, series_instance_uid=series_uid,
+                                                    fields=list(INSTANCE_FIELDS))
+    rows = _rows(items, INSTANCE_FIELDS)
+    for row in rows:
+        row["SeriesInstanceUID"] = row["SeriesInstanceUID"] or series_uid
+    return rows
+
+
+def retrieve(config: ServerConfig, study_uid: str, series_uids: Sequence[str] | None, out: Path,
+             progress: Progress | None = None) -> RetrieveResult:
+    """WADO-RS retrieve of a study (or some of its series) into ``out`` (see records.instance_path).
+
+    The instances are listed first (QIDO-RS), then fetched series by series as stored; the result
+    lists those listed but not received. ``progress(done, total)`` counts instances.
+    """
+    web = client(config)
+    series = list(series_uids or [row["SeriesInstanceUID"] for row in find_series(config, study_uid)])
+    if not series:
+        raise PacsError(f"retrieve: study {study_uid} not found on {config.url}")
+    expected = {uid: {row["SOPInstanceUID"] for row in find_instances(config, study_uid, uid)} for uid in series}
+    result = RetrieveResult(out=out, expected=sum(len(v) for v in expected.values()))
+    received: set[str] = set()
+    for series_uid in series:
+        try:
+            with http_errors(config, f"retrieve series {series_uid}"):
+                for dataset in web.iter_series(study_uid, series_uid, media_types=_AS_STORED):
+                    result.files.append(write_instance(out, dataset))
+                    received.add(str(dataset.SOPInstanceUID))
+                    if progress:
+                        progress(len(result.files), result.expected)
+        except PacsError as error:
+            result.errors.append(str(error))
+    result.missing = [(s, sop) for s, sops in expected.items() for sop in sorted(sops - received)]
+    return result
+
+
+def _batches(datasets: Sequence[tuple[Path, Any]]) -> Iterator[list[tuple[Path, Any]]]:
+    batch: list[tuple[Path, Any]] = []
+    size = 0
+    for path, dataset in datasets:
+        batch.append((path, dataset))
+        size += path.stat().st_size
+        if size >= _STOW_BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def store(config: ServerConfig, datasets: Sequence[tuple[Path, Any]], progress: Progress | None = None) -> StoreResult:
+    """STOW-RS the (file, pydicom Dataset) pairs in batches; return which were stored and which failed why.
+
+    A failed instance is one in the response's FailedSOPSequence, or any of a batch the server
+    refused as a whole (the HTTP error is the reason).
+    """
+    web = client(config)
+    result = StoreResult()
+    by_uid = {str(ds.SOPInstanceUID): path for path, ds in datasets}
+    done = 0
+    for batch in _batches(datasets):
+        try:
+            with http_errors(config, "store"):
+                response = web.store_instances([ds for _, ds in batch])
+        except PacsError as error:
+            result.failed.extend((str(path), str(error)) for path, _ in batch)
+        else:
+            for item in response.get("FailedSOPSequence", []):
+                uid = str(item.get("ReferencedSOPInstanceUID", ""))
+                reason = item.get("FailureReason", "?")
+                result.failed.append((str(by_uid.get(uid, uid)), f"refused by the server (failure reason {reason})"))
+            failed = {path for path, _ in result.failed}
+            result.stored.extend(str(ds.SOPInstanceUID) for path, ds in batch if str(path) not in failed)
+        done += len(batch)
+        if progress:
+            progress(done, len(datasets))
+    return result

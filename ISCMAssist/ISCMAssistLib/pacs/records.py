@@ -1,0 +1,86 @@
+"""What PACS operations return: query rows, retrieve and store outcomes, and where retrieved files go."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Query levels and the attributes asked for and shown, in table order (DICOM keywords).
+STUDY_FIELDS = ("PatientID", "PatientName", "StudyDate", "AccessionNumber", "ModalitiesInStudy",
+                "StudyDescription", "NumberOfStudyRelatedSeries", "StudyInstanceUID")
+SERIES_FIELDS = ("SeriesNumber", "Modality", "SeriesDescription", "NumberOfSeriesRelatedInstances",
+                 "SeriesInstanceUID", "StudyInstanceUID")
+INSTANCE_FIELDS = ("SOPInstanceUID", "SOPClassUID", "SeriesInstanceUID", "InstanceNumber")
+
+_UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+def safe_uid(value: Any) -> str:
+    """Return ``value`` as a UID fit for a file or folder name (digits and dots, <= 64 characters).
+
+    Anything else a server sends (e.g. "../x") becomes a random name, so no file lands outside the
+    folder it belongs to.
+    """
+    text = str(value or "").strip()
+    return text if len(text) <= 64 and _UID.match(text) else f"unnamed-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class RetrieveResult:
+    """A retrieve: the files written (under ``out``), the instances the PACS listed but did not send."""
+
+    out: Path
+    files: list[Path] = field(default_factory=list)
+    expected: int = 0
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (SeriesInstanceUID, SOPInstanceUID)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Return whether every listed instance arrived and nothing failed."""
+        return not self.missing and not self.errors
+
+    def missing_text(self, limit: int = 20) -> str:
+        """Return the missing instances as lines "series <uid> instance <uid>" (at most ``limit``)."""
+        lines = [f"  series {series} instance {sop}" for series, sop in self.missing[:limit]]
+        if len(self.missing) > limit:
+            lines.append(f"  ... and {len(self.missing) - limit} more")
+        return "\n".join(lines)
+
+
+@dataclass
+class StoreResult:
+    """A store: SOPInstanceUIDs stored, and (file, reason) for each instance the PACS did not take."""
+
+    stored: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def instance_path(out: Path, study_uid: Any, series_uid: Any, sop_uid: Any) -> Path:
+    """Return where a retrieved instance goes: OUT/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm."""
+    return out / safe_uid(study_uid) / safe_uid(series_uid) / f"{safe_uid(sop_uid)}.dcm"
+
+
+def write_instance(out: Path, dataset: Any) -> Path:
+    """Write a retrieved pydicom Dataset under ``out`` (see instance_path), via a temp file and rename.
+
+    Returns the path. The file is written as received (its file meta and transfer syntax kept). No
+    fsync: a cache that can be retrieved again is not worth one per instance.
+    """
+    import pydicom
+
+    path = instance_path(out, dataset.get("StudyInstanceUID"), dataset.get("SeriesInstanceUID"),
+                         dataset.get("SOPInstanceUID"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pydicom.dcmwrite(temp, dataset, enforce_file_format=True)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path
