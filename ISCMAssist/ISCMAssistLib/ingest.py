@@ -4,8 +4,10 @@
 SeriesInstanceUID, lists NIfTI files (BIDS names and JSON sidecars understood), and skips - with a
 reason - non-DICOM, truncated, unreadable and non-image files (SR, presentation states).
 ``describe`` summarises each series (orientation, weighting guess, contrast, slices, spacing,
-station/body part); ``propose_roles`` picks T2 sagittal, T1 sagittal pre/post, axial T2 and axial
-T1 post, each with the reasons for the guess; ``apply_overrides`` lets the reader change any role.
+station/body part, and why it can never take a role: field map, EPI/DWI, MIP, derived); the series
+are grouped by study (exam_studies.py). ``propose_roles`` picks, within one study, T2 sagittal, T1
+sagittal pre/post, axial T2 and axial T1 post, each with the reasons for the guess;
+``apply_overrides`` lets the reader change any role.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from . import exam_studies
+from .exam_studies import StudyChoiceError, StudyGroup
+from .series_evidence import not_for_a_role, vessel_enhancement
 from .volumes import VolumeLoadError, is_nifti_path, read_dicom_header
 
 ProgressCallback = Callable[[int, int], None]
@@ -97,6 +102,12 @@ class SeriesSummary:
     acquisition_time: str = ""
     si_range_mm: tuple[float, float] | None = None
     bids: dict[str, str] = field(default_factory=dict)
+    study_uid: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    study_description: str = ""
+    patient_id: str = ""
+    excluded: str = ""  # why it is never proposed for a role (field map, EPI/DWI, MIP, derived...), or ""
     reasons: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -140,6 +151,8 @@ class SeriesSummary:
             "scanning_sequence": self.scanning_sequence,
             "si_range_mm": list(self.si_range_mm) if self.si_range_mm else None,
             "bids": self.bids,
+            "study_uid": self.study_uid,
+            "excluded": self.excluded,
             "reasons": self.reasons,
             "problems": self.problems,
             "warnings": self.warnings,
@@ -176,23 +189,41 @@ class ScanResult:
     root: Path
     series: list[SeriesSummary]
     skipped: list[SkippedFile]
+    studies: list[StudyGroup] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.studies:
+            self.studies = exam_studies.group_studies(self.series)
+
+    def key(self, summary: SeriesSummary) -> str:
+        """Return the unambiguous name of a series: "study:series" (e.g. "2:5"), else its UID or NIfTI name."""
+        if summary.kind == "nifti" and len(self.studies) == 1:
+            return summary.path.name
+        return exam_studies.series_key(self.studies, summary)
 
     def find(self, key: str) -> SeriesSummary:
-        """Return the series whose SeriesNumber, SeriesInstanceUID or NIfTI file name is ``key``.
+        """Return the series named by ``key``: SeriesInstanceUID, NIfTI file name, "study:series" (study
+        index or UID, then SeriesNumber) or a bare SeriesNumber when only one series has it.
 
-        Raises IngestError naming the key when none (or more than one, for a series number) matches.
+        Raises IngestError naming the key when none, or more than one, matches.
         """
         matches = [s for s in self.series if s.uid == key or str(s.path) == key or s.path.name == key]
+        matches = matches or exam_studies.find_by_key(self.studies, key)
         if not matches and key.lstrip("-").isdigit():
             matches = [s for s in self.series if s.series_number == int(key)]
         if not matches:
-            known = ", ".join(s.label for s in self.series) or "none"
+            known = ", ".join(f"{self.key(s)} {s.description}".strip() for s in self.series) or "none"
             raise IngestError(f"{self.root}: no series {key!r} (series found: {known})")
         if len(matches) > 1:
-            raise IngestError(
-                f"{self.root}: series number {key} is ambiguous ({len(matches)} series); give the SeriesInstanceUID"
-            )
+            keys = ", ".join(self.key(s) for s in matches)
+            raise IngestError(f"{self.root}: series {key} is ambiguous ({len(matches)} series: {keys}); "
+                              "give study:series or the SeriesInstanceUID")
         return matches[0]
+
+    def study(self, key: str | None = None) -> tuple[StudyGroup, str]:
+        """Return (the study to read, why): ``key`` (StudyInstanceUID or index), the only study, or the
+        only one with spine series. Raises StudyChoiceError (an IngestError-like ValueError) listing them."""
+        return exam_studies.choose_study(self.studies, key)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -469,7 +500,15 @@ def _group_only(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> Seri
         description=_text(first.get("SeriesDescription", "")).strip(),
         series_number=int(number) if number is not None else None,
         modality=_text(first.get("Modality", "")), files=list(files), headers=list(headers),
+        **_study_fields(first),
     )
+
+
+def _study_fields(header: Any) -> dict[str, str]:
+    """Return the study identity of a header (SeriesSummary keyword arguments)."""
+    return {"study_uid": _text(header.get("StudyInstanceUID", "")), "study_date": _text(header.get("StudyDate", "")),
+            "study_time": _text(header.get("StudyTime", "")), "patient_id": _text(header.get("PatientID", "")),
+            "study_description": _text(header.get("StudyDescription", "")).strip()}
 
 
 def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> SeriesSummary:
@@ -497,7 +536,9 @@ def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> S
         inversion_time_ms=_number(first.get("InversionTime")),
         scanning_sequence=_text(first.get("ScanningSequence", "")),
         acquisition_time=_text(first.get("AcquisitionTime", "") or first.get("SeriesTime", "")),
+        **_study_fields(first),
     )
+    summary.excluded = not_for_a_role(first, words)
     if not uid:
         summary.problems.append("no SeriesInstanceUID")
     n_frames = 0
@@ -611,6 +652,9 @@ def _header_geometry(header: Any) -> tuple[list[float], list[list[float]], list[
     return orientation, positions, spacing
 
 
+_BIDS_NEVER_A_ROLE = {**dict.fromkeys(("phasediff", "phase1", "phase2", "magnitude", "magnitude1", "magnitude2",
+                                         "fieldmap"), "field map"),
+                      **dict.fromkeys(("dwi", "bold", "epi", "sbref", "asl", "m0scan", "cbv"), "EPI / diffusion")}
 _BIDS_ENTITY = re.compile(r"^([a-zA-Z0-9]+)-([a-zA-Z0-9]+)$")
 
 
@@ -664,6 +708,9 @@ def describe_nifti(path: Path) -> SeriesSummary:
     sidecar = _sidecar(path)
     description = str(sidecar.get("SeriesDescription") or sidecar.get("ProtocolName") or "")
     summary = SeriesSummary(kind="nifti", uid=str(path), path=path, description=description or path.name, files=[path], bids=bids)
+    # BIDS: one subject's session is one study; other NIfTI files of a folder count as one study.
+    summary.study_uid = "_".join(f"{k}-{bids[k]}" for k in ("sub", "ses") if k in bids) or "NIfTI files"
+    summary.patient_id = bids.get("sub", "")
     summary.series_number = int(sidecar["SeriesNumber"]) if isinstance(sidecar.get("SeriesNumber"), int) else None
     summary.modality = str(sidecar.get("Modality", "MR"))
     for key, attribute in (("EchoTime", "echo_time_ms"), ("RepetitionTime", "repetition_time_ms"), ("InversionTime", "inversion_time_ms")):
@@ -695,6 +742,8 @@ def describe_nifti(path: Path) -> SeriesSummary:
         summary.si_range_mm = (float(z.min()), float(z.max()))
     suffix = bids.get("suffix", "")
     by_suffix = {"T1w": "T1", "T2w": "T2", "PDw": "PD", "FLAIR": "FLAIR", "T2starw": "T2*", "dwi": "DWI", "STIR": "STIR"}.get(suffix)
+    if suffix in _BIDS_NEVER_A_ROLE:
+        summary.excluded = f"{_BIDS_NEVER_A_ROLE[suffix]} (BIDS suffix {suffix})"
     words = " ".join(t for t in (description, bids.get("acq", ""), bids.get("desc", "")) if t)
     if by_suffix:
         summary.weighting = by_suffix
@@ -728,75 +777,111 @@ def _coverage(summary: SeriesSummary) -> float:
     return summary.si_range_mm[1] - summary.si_range_mm[0]
 
 
-def propose_roles(series: Sequence[SeriesSummary]) -> dict[str, RoleProposal]:
-    """Propose one series per reading role (``ROLES``) with reasons; a role may stay empty (uid None).
+def propose_roles(series: Sequence[SeriesSummary], study: str | None = None, pixels: bool = True) -> dict[str, RoleProposal]:
+    """Propose one series per reading role (``ROLES``) with reasons, within one study; a role may stay empty.
 
-    Localizers and series with loading problems are not proposed. Sagittal roles need a sagittal
-    (or near-sagittal) series, axial roles an axial one. T1 pre/post follow the contrast guess;
-    when two T1 sagittal series carry no contrast information, the earlier (by SeriesNumber, then
-    acquisition time) is taken as pre and the later as post. With several candidates (e.g. cervical
-    and thoracic stations) the one covering the longest S-I extent is proposed, the others listed as
-    alternatives. Returns {role: RoleProposal}.
+    The study is ``study`` (StudyInstanceUID or index), the only one, or the only one with spine
+    series; when that leaves a choice every role stays empty and says so. Localizers, series with
+    loading problems and series that can never take a role (field maps, EPI/DWI, MIPs, derived) are
+    not proposed. Sagittal roles need a sagittal series, axial roles an axial one. "Post-contrast"
+    needs evidence: ContrastBolusAgent, the description, or (``pixels``) a same-grid T1 pair whose
+    later image is brighter in the vessels; never the acquisition order alone. With several
+    candidates the one covering the longest S-I extent is proposed, the others listed as alternatives
+    (by SeriesInstanceUID). Returns {role: RoleProposal}.
     """
-    usable = [s for s in series if not s.localizer and not s.problems and s.modality in ("MR", "")]
+    studies = exam_studies.group_studies(series)
+    try:
+        chosen, why = exam_studies.choose_study(studies, study)
+    except StudyChoiceError as error:
+        return {role: RoleProposal(role, None, reasons=[str(error).splitlines()[0]]) for role in ROLES}
+    usable = [s for s in chosen.series if not s.localizer and not s.problems and not s.excluded and s.modality in ("MR", "")]
+    study_note = [f"study {chosen.index} of {len(studies)} ({why})"] if len(studies) > 1 else []
     proposals: dict[str, RoleProposal] = {}
     taken: set[str] = set()
 
-    def pick(role: str, candidates: list[SeriesSummary], why: str) -> None:
+    def pick(role: str, candidates: list[SeriesSummary], why_none: str, note: str = "") -> None:
         candidates = [c for c in candidates if c.uid not in taken]
         if not candidates:
-            proposals[role] = RoleProposal(role, None, reasons=[f"no {why} series found"])
+            proposals[role] = RoleProposal(role, None, reasons=[why_none])
             return
         best = max(candidates, key=lambda s: (_coverage(s), -_order_key(s)[0]))
-        reasons = [f"{best.orientation} {best.weighting}" + ("" if best.contrast is None else (" post-contrast" if best.contrast else " pre-contrast"))]
-        reasons.extend(r for r in best.reasons if "tilted" not in r)
+        contrast = {None: "", True: " post-contrast", False: " pre-contrast"}[best.contrast]
+        reasons = [f"{best.orientation} {best.weighting}{contrast}"] + [r for r in best.reasons if "tilted" not in r]
         if len(candidates) > 1:
             reasons.append(f"longest S-I coverage ({_coverage(best):.0f} mm) of {len(candidates)} candidates")
-        proposals[role] = RoleProposal(
-            role, best.uid, best.label, reasons, [c.uid for c in candidates if c.uid != best.uid]
-        )
+        reasons += ([note] if note else []) + study_note
+        proposals[role] = RoleProposal(role, best.uid, best.label, reasons, [c.uid for c in candidates if c.uid != best.uid])
         taken.add(best.uid)
 
     sagittal = [s for s in usable if s.orientation == "sagittal"]
     axial = [s for s in usable if s.orientation == "axial"]
     pick("t2_sagittal", [s for s in sagittal if s.weighting == "T2" and s.contrast is not True]
-         or [s for s in sagittal if s.weighting == "T2"], "sagittal T2")
-
-    t1_sagittal = sorted([s for s in sagittal if s.weighting == "T1"], key=_order_key)
-    pre = [s for s in t1_sagittal if s.contrast is False]
-    post = [s for s in t1_sagittal if s.contrast is True]
-    unknown = [s for s in t1_sagittal if s.contrast is None]
-    if not post and len(unknown) >= 2:
-        post = [unknown[-1]]
-        pre = pre or unknown[:-1]
-        note_post = "the later of the T1 sagittal series without contrast information"
-    elif not post:
-        note_post = ""
-    else:
-        note_post = ""
-        pre = pre or [s for s in unknown if _order_key(s) < _order_key(post[0])]
-    pick("t1_pre", pre, "pre-contrast sagittal T1")
-    if not pre and unknown and not post:
-        proposals["t1_pre"] = RoleProposal("t1_pre", unknown[0].uid, unknown[0].label,
-                                           ["sagittal T1 with no contrast information: taken as pre-contrast"])
-        taken.add(unknown[0].uid)
-    pick("t1_post", post, "post-contrast sagittal T1")
-    if note_post and proposals["t1_post"].series_uid:
-        proposals["t1_post"].reasons.append(note_post)
-
-    pick("t2_axial", [s for s in axial if s.weighting == "T2"], "axial T2")
-    t1_axial = sorted([s for s in axial if s.weighting == "T1"], key=_order_key)
-    pick("t1_post_axial", [s for s in t1_axial if s.contrast is True]
-         or ([t1_axial[-1]] if len(t1_axial) >= 2 and all(s.contrast is None for s in t1_axial) else []),
-         "post-contrast axial T1")
+         or [s for s in sagittal if s.weighting == "T2"], "no sagittal T2 series found")
+    pick("t2_axial", [s for s in axial if s.weighting == "T2"], "no axial T2 series found")
+    for plane, pre_role, post_role in ((sagittal, "t1_pre", "t1_post"), (axial, None, "t1_post_axial")):
+        t1 = sorted([s for s in plane if s.weighting == "T1"], key=_order_key)
+        if pixels:
+            _pair_evidence(t1, studies)
+        post = [s for s in t1 if s.contrast is True]
+        unknown = [s for s in t1 if s.contrast is None]
+        name = "sagittal T1" if pre_role else "axial T1"
+        if pre_role:
+            pre = [s for s in t1 if s.contrast is False]
+            note = ""
+            if not pre and unknown:
+                pre = [s for s in unknown if not post or _order_key(s) < _order_key(post[0])][:1]
+                note = "no contrast information: taken as pre-contrast" + (", acquired before the post-contrast T1" if post else "")
+            pick(pre_role, pre, f"no pre-contrast {name} series found", note)
+        left = [s for s in unknown if s.uid not in taken]
+        why_none = f"no post-contrast {name} series found"
+        if left:
+            keys = ", ".join(exam_studies.series_key(studies, s) for s in left)
+            why_none = (f"unsure: {len(left)} {name} series without contrast evidence ({keys}); acquisition order "
+                        f"alone does not say post-contrast; choose with --role {post_role}=SERIES")
+        pick(post_role, post, why_none)
+        if proposals[post_role].series_uid is None and left:
+            proposals[post_role].alternatives = [s.uid for s in left]
     return proposals
 
 
-def apply_overrides(scan: ScanResult, proposals: dict[str, RoleProposal], overrides: Mapping[str, str]) -> dict[str, RoleProposal]:
-    """Apply the reader's choices {role: series number, SeriesInstanceUID or NIfTI name ("" or "none" clears)}.
+def _same_grid(a: SeriesSummary, b: SeriesSummary) -> bool:
+    if (a.rows, a.columns, a.n_slices, a.orientation) != (b.rows, b.columns, b.n_slices, b.orientation):
+        return False
+    if not a.spacing_mm or not b.spacing_mm or not a.si_range_mm or not b.si_range_mm:
+        return False
+    return (np.allclose(a.spacing_mm, b.spacing_mm, atol=1e-2) and np.allclose(a.si_range_mm, b.si_range_mm, atol=1.0))
+
+
+def _pair_evidence(t1: Sequence[SeriesSummary], studies: Sequence[StudyGroup]) -> None:
+    """For T1 series of one plane (in acquisition order) without contrast evidence, compare each with an
+    earlier one of the same grid and protocol: a later one brighter in the vessels becomes post-contrast.
+    The verdict (or why there is none) is added to the later series' reasons."""
+    for index, later in enumerate(t1):
+        if later.contrast is not None or later.kind != "dicom":
+            continue
+        earlier = next((e for e in reversed(t1[:index]) if e.contrast is not True and e.kind == "dicom"
+                        and _same_grid(e, later)), None)
+        if earlier is None:
+            continue
+        try:
+            before, after = load_series(earlier), load_series(later)
+        except VolumeLoadError as error:
+            later.reasons.append(f"no pixel comparison with {exam_studies.series_key(studies, earlier)} ({error})")
+            continue
+        if not np.allclose(before.ijk_to_ras, after.ijk_to_ras, atol=1.0):
+            continue
+        contrast, reason = vessel_enhancement(before.array, after.array)
+        later.contrast = contrast
+        later.reasons.append(f"{reason}, compared with {exam_studies.series_key(studies, earlier)}")
+
+
+def apply_overrides(scan: ScanResult, proposals: dict[str, RoleProposal], overrides: Mapping[str, str],
+                    study_uid: str | None = None) -> dict[str, RoleProposal]:
+    """Apply the reader's choices {role: "study:series", SeriesInstanceUID, NIfTI name or an unambiguous
+    series number ("" or "none" clears)}.
 
     Returns the proposals with the overridden roles marked ``overridden``; raises IngestError for
-    an unknown role or series.
+    an unknown role or series, or (with ``study_uid``) a series of another study than the one read.
     """
     result = dict(proposals)
     for role, key in overrides.items():
@@ -806,6 +891,9 @@ def apply_overrides(scan: ScanResult, proposals: dict[str, RoleProposal], overri
             result[role] = RoleProposal(role, None, reasons=["cleared by the reader"], overridden=True)
             continue
         chosen = scan.find(key)
+        if study_uid is not None and chosen.study_uid != study_uid:
+            raise IngestError(f"--role {role}={key}: that series is of another study than the one read "
+                              f"({chosen.study_uid}); one read is of one study")
         result[role] = RoleProposal(role, chosen.uid, chosen.label, ["chosen by the reader"], overridden=True)
     return result
 
