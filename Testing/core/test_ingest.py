@@ -306,9 +306,9 @@ def test_series_command_json(exam, capsys):
 def test_series_command_table(exam, capsys):
     assert cli.main(["series", str(exam), "--role", "t2_sagittal=4"]) == 0
     out = capsys.readouterr().out
-    assert "7 series in" in out
-    assert "    2  T2_TSE_SAG                   sagittal  T2        ?             4  1x1x3          spine              4" in out
-    assert "T2 sagittal                 #4 sag tirm (override)" in out
+    assert "7 series in 1 study in" in out
+    assert "    1:2  T2_TSE_SAG                   sagittal  T2        ?             4  1x1x3          spine              4" in out
+    assert "T2 sagittal                 1:4 sag tirm (override)" in out
     assert "report.dcm: not an image: structured report" in out
 
 

@@ -124,13 +124,11 @@ def test_sr_round_trip(orthanc, uploaded, demo_exam, pacs_env, tmp_path, capsys)
     assert code == 0 and [r["Modality"] for r in rows] == ["SR"]
     expected = case_to_json(sr_to_case(report))
     for options in (dimse(orthanc), web(orthanc)):  # C-GET (SCP role for the 3D SR class) and WADO-RS
-        back = tmp_path / f"back-{options[0].strip('-')}"
+        folder = tmp_path / f"back-{options[0].strip('-')}"
         code, _, err = run_cli(capsys, "pacs", "retrieve", *options, "--study", uploaded,
-                               "--series", rows[0]["SeriesInstanceUID"], "--out", str(back))
+                               "--series", rows[0]["SeriesInstanceUID"], "--out", str(folder))
         assert code == 0, err
-        (sr_file,) = back.rglob("*.dcm")
-        import pydicom
-
+        (sr_file,) = folder.rglob("*.dcm")
         assert pydicom.dcmread(sr_file).SOPClassUID == SR_CLASS
         code, out, err = run_cli(capsys, "import-sr", str(sr_file))
         assert code == 0 and out == expected, err
