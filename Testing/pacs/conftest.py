@@ -49,8 +49,16 @@ def demo_exam(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def server_password(orthanc):
+    """ISCM_PACS_PASSWORD set to the server's password for a module's fixtures, then restored."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ISCM_PACS_PASSWORD", orthanc.password)
+        yield orthanc.password
+
+
 @pytest.fixture()
 def pacs_env(orthanc, monkeypatch) -> dict[str, str]:
-    """Set ISCM_PACS_PASSWORD to the server's password; return the environment."""
+    """Set ISCM_PACS_PASSWORD to the server's password for one test; return the environment."""
     monkeypatch.setenv("ISCM_PACS_PASSWORD", orthanc.password)
     return dict(os.environ)

@@ -41,16 +41,20 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def uploaded(orthanc, demo_exam):
+def uploaded(orthanc, demo_exam, server_password):
     """The demo exam stored on Orthanc over STOW-RS; returns its StudyInstanceUID."""
-    import os
-
-    os.environ["ISCM_PACS_PASSWORD"] = orthanc.password
     result = pacs.store(web_config(orthanc), sorted((demo_exam / "dicom").rglob("*.dcm")))
     assert not result.failed and len(result.stored) == 30
     studies = pacs.find_studies(web_config(orthanc), {"PatientID": "ISCM-SYNTH-0001"})
     assert len(studies) == 1
     return studies[0]["StudyInstanceUID"]
+
+
+def test_wado_uses_dicomweb_clients_multipart_decoder():
+    """The fast retrieve splits the multipart body with dicomweb-client's decoder (without it: a slower path)."""
+    from dicomweb_client.api import DICOMwebClient
+
+    assert callable(getattr(DICOMwebClient, "_decode_multipart_message", None))
 
 
 def test_server_and_tests_reach_only_loopback(orthanc, private_network):
@@ -185,14 +189,20 @@ def test_plain_http_off_loopback_needs_insecure(capsys):
 
 
 def test_partial_retrieve_lists_missing(orthanc, uploaded, demo_exam, pacs_env, tmp_path, capsys, monkeypatch):
+    """A PACS that lists one instance more per series than it sends (a ghost): the retrieve names it."""
     from ISCMAssistLib.pacs import dicomweb
 
-    real = dicomweb.find_instances
+    real_series, real_instances = dicomweb.find_series, dicomweb.find_instances
     ghost = "1.2.3.999.1"
 
-    def with_ghost(config, study_uid, series_uid):
-        return real(config, study_uid, series_uid) + [{"SOPInstanceUID": ghost, "SeriesInstanceUID": series_uid}]
+    def one_more(config, study_uid, filters=None):
+        return [dict(row, NumberOfSeriesRelatedInstances=row["NumberOfSeriesRelatedInstances"] + 1)
+                for row in real_series(config, study_uid, filters)]
 
+    def with_ghost(config, study_uid, series_uid):
+        return real_instances(config, study_uid, series_uid) + [{"SOPInstanceUID": ghost, "SeriesInstanceUID": series_uid}]
+
+    monkeypatch.setattr(dicomweb, "find_series", one_more)
     monkeypatch.setattr(dicomweb, "find_instances", with_ghost)
     series = [_series_uid(demo_exam / "dicom" / name) for name in ("t2", "t1_post")]
     code, out, err = run_cli(capsys, "pacs", "retrieve", *web(orthanc), "--study", uploaded, "--series", *series,

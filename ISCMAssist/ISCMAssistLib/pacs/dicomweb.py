@@ -7,31 +7,42 @@ line for an unreachable server, refused credentials, a TLS failure or an HTTP er
 from __future__ import annotations
 
 import contextlib
+import io
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .config import ServerConfig
 from .errors import PacsError
-from .records import INSTANCE_FIELDS, SERIES_FIELDS, STUDY_FIELDS, RetrieveResult, StoreResult, write_instance
+from .records import SERIES_FIELDS, STUDY_FIELDS, RetrieveResult, StoreResult, write_instance, write_part10
 
 Progress = Callable[[int, int], None]
 #: Ask for every instance in the transfer syntax it is stored in (no transcoding on the server).
 _AS_STORED = (("application/dicom", "*"),)
+_ACCEPT_AS_STORED = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 _STOW_BATCH_BYTES = 64 * 2**20
+_WRITES_IN_FLIGHT = 8  # instances held in memory while the writer catches up
 
 
-def client(config: ServerConfig):
-    """Return a dicomweb_client.DICOMwebClient for ``config`` (basic auth, CA file, timeout set)."""
+def _session(config: ServerConfig):
+    """Return a requests.Session with the server's basic auth and CA file."""
     import requests
-    from dicomweb_client.api import DICOMwebClient
 
     session = requests.Session()
     if config.user:
         session.auth = (config.user, config.password() or "")
     if config.ca_file:
         session.verify = str(Path(config.ca_file).expanduser())
-    web = DICOMwebClient(url=config.url.rstrip("/"), session=session, timeout=config.timeout_s)
+    return session
+
+
+def client(config: ServerConfig, session: Any = None):
+    """Return a dicomweb_client.DICOMwebClient for ``config`` (basic auth, CA file, timeout; no retries)."""
+    from dicomweb_client.api import DICOMwebClient
+
+    web = DICOMwebClient(url=config.url.rstrip("/"), session=session or _session(config), timeout=config.timeout_s)
     web.set_http_retry_params(retry=False)
     return web
 
@@ -108,11 +119,11 @@ def find_series(config: ServerConfig, study_uid: str, filters: Mapping[str, str]
 
 
 def find_instances(config: ServerConfig, study_uid: str, series_uid: str) -> list[dict[str, Any]]:
-    """QIDO-RS instance search within a series; return rows {keyword: value} (INSTANCE_FIELDS)."""
+    """QIDO-RS instance search within a series; return rows {SOPInstanceUID, SeriesInstanceUID}."""
     with http_errors(config, "query"):
         items = client(config).search_for_instances(study_instance_uid=study_uid, series_instance_uid=series_uid,
-                                                    fields=list(INSTANCE_FIELDS))
-    rows = _rows(items, INSTANCE_FIELDS)
+                                                    fields=["SOPInstanceUID"])
+    rows = _rows(items, ("SOPInstanceUID", "SeriesInstanceUID"))
     for row in rows:
         row["SeriesInstanceUID"] = row["SeriesInstanceUID"] or series_uid
     return rows
@@ -122,28 +133,90 @@ def retrieve(config: ServerConfig, study_uid: str, series_uids: Sequence[str] | 
              progress: Progress | None = None) -> RetrieveResult:
     """WADO-RS retrieve of a study (or some of its series) into ``out`` (see records.instance_path).
 
-    The instances are listed first (QIDO-RS), then fetched series by series as stored; the result
-    lists those listed but not received. ``progress(done, total)`` counts instances.
+    The study's series and their instance counts are listed first (QIDO-RS), then each series is
+    fetched as stored and each instance written byte for byte. Where fewer instances came than
+    listed, the series' instances are listed (QIDO-RS) to name the missing ones.
+    ``progress(done, total)`` counts instances.
     """
-    web = client(config)
-    series = list(series_uids or [row["SeriesInstanceUID"] for row in find_series(config, study_uid)])
-    if not series:
+    session = _session(config)
+    web = client(config, session)
+    counts = {row["SeriesInstanceUID"]: int(row["NumberOfSeriesRelatedInstances"] or 0)
+              for row in find_series(config, study_uid)}
+    if not counts:
         raise PacsError(f"retrieve: study {study_uid} not found on {config.url}")
-    expected = {uid: {row["SOPInstanceUID"] for row in find_instances(config, study_uid, uid)} for uid in series}
-    result = RetrieveResult(out=out, expected=sum(len(v) for v in expected.values()))
-    received: set[str] = set()
-    for series_uid in series:
-        try:
-            with http_errors(config, f"retrieve series {series_uid}"):
-                for dataset in web.iter_series(study_uid, series_uid, media_types=_AS_STORED):
-                    result.files.append(write_instance(out, dataset))
-                    received.add(str(dataset.SOPInstanceUID))
-                    if progress:
-                        progress(len(result.files), result.expected)
-        except PacsError as error:
-            result.errors.append(str(error))
-    result.missing = [(s, sop) for s, sops in expected.items() for sop in sorted(sops - received)]
+    series = list(series_uids or counts)
+    unknown = [uid for uid in series if uid not in counts]
+    if unknown:
+        raise PacsError(f"retrieve: study {study_uid} on {config.url} has no series {', '.join(unknown)}")
+    result = RetrieveResult(out=out, expected=sum(counts[uid] for uid in series))
+    # Files are written on a second thread while the next instances arrive (both mostly wait on I/O).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iscm-retrieve-writer") as writer:
+        for series_uid in series:
+            received = _retrieve_series(config, web, session, writer, (study_uid, series_uid), out, result, progress)
+            if len(received) < counts[series_uid]:
+                listed = {row["SOPInstanceUID"] for row in find_instances(config, study_uid, series_uid)}
+                result.missing.extend((series_uid, sop) for sop in sorted(listed - received))
     return result
+
+
+def _series_parts(config: ServerConfig, web: Any, session: Any, study_uid: str, series_uid: str) -> Iterator[Any]:
+    """Yield a series' instances as received (bytes of each DICOM file, as stored on the server).
+
+    The multipart body is split by dicomweb-client's own decoder; a version without it yields the
+    pydicom Datasets of its public ``iter_series`` instead (slower: each instance parsed).
+    """
+    decode = getattr(web, "_decode_multipart_message", None)
+    if decode is None:
+        yield from web.iter_series(study_uid, series_uid, media_types=_AS_STORED)
+        return
+    url = f"{config.url.rstrip('/')}/studies/{study_uid}/series/{series_uid}"
+    response = session.get(url, headers={"Accept": _ACCEPT_AS_STORED}, stream=True, timeout=config.timeout_s)
+    response.raise_for_status()
+    yield from decode(response, stream=True)
+
+
+def _write_received(out: Path, study_uid: str, series_uid: str, part: Any) -> tuple[str, Path]:
+    """Write one received instance (bytes, or a pydicom Dataset); return (SOPInstanceUID, path)."""
+    import pydicom
+
+    if isinstance(part, (bytes, bytearray)):
+        try:
+            return write_part10(out, study_uid, series_uid, bytes(part))
+        except ValueError:  # not a Part 10 file: let pydicom read it and write it as one
+            part = pydicom.dcmread(io.BytesIO(part), force=True)
+    return str(part.SOPInstanceUID), write_instance(out, part)
+
+
+def _retrieve_series(config: ServerConfig, web: Any, session: Any, writer: ThreadPoolExecutor,
+                     uids: tuple[str, str], out: Path, result: RetrieveResult, progress: Progress | None) -> set[str]:
+    """Fetch one series (uids = study, series) into ``out``, files and errors added to ``result``;
+    return the SOPInstanceUIDs written."""
+    study_uid, series_uid = uids
+    received: set[str] = set()
+    pending: deque[Future] = deque()
+
+    def settle(limit: int) -> None:
+        while len(pending) > limit:
+            try:
+                sop_uid, path = pending.popleft().result()
+            except (OSError, ValueError, AttributeError) as error:
+                result.errors.append(f"retrieve series {series_uid}: cannot write an instance ({error})")
+                continue
+            result.files.append(path)
+            received.add(sop_uid)
+            if progress:
+                progress(len(result.files), result.expected)
+
+    try:
+        with http_errors(config, f"retrieve series {series_uid}"):
+            for part in _series_parts(config, web, session, study_uid, series_uid):
+                pending.append(writer.submit(_write_received, out, study_uid, series_uid, part))
+                settle(_WRITES_IN_FLIGHT)
+    except PacsError as error:
+        result.errors.append(str(error))
+    finally:
+        settle(0)
+    return received
 
 
 def _batches(datasets: Sequence[tuple[Path, Any]]) -> Iterator[list[tuple[Path, Any]]]:

@@ -26,6 +26,7 @@ _USUAL_STORAGE = ("MRImageStorage", "EnhancedMRImageStorage", "CTImageStorage", 
                   "EnhancedSRStorage", "BasicTextSRStorage", "GrayscaleSoftcopyPresentationStateStorage",
                   "SegmentationStorage", "MultiFrameGrayscaleWordSecondaryCaptureImageStorage")
 _MAX_CONTEXTS = 128
+_MAX_PDU_BYTES = 4 * 2**20
 
 
 def _ae(config: ServerConfig):
@@ -34,6 +35,7 @@ def _ae(config: ServerConfig):
     ae = AE(ae_title=config.calling_aet)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = config.timeout_s
     ae.connection_timeout = config.timeout_s
+    ae.maximum_pdu_size = _MAX_PDU_BYTES  # large PDUs: far fewer fragments to reassemble in Python
     return ae
 
 
@@ -117,22 +119,26 @@ def _find(config: ServerConfig, level: str, keys: Mapping[str, Any], fields: Seq
         for status, identifier in assoc.send_c_find(query, FIND):
             code = _check_status(status, "query", config.where)
             if code in (0xFF00, 0xFF01) and identifier is not None:
-                rows.append({k: _plain(identifier.get(k)) for k in fields})
+                rows.append({k: _plain(identifier.get(k), k) for k in fields})
             elif code != 0:
                 raise PacsError(f"query: {config.where} answered {_status_text(code)}")
     return rows
 
 
-def _plain(value: Any) -> Any:
-    """Return a pydicom element value as JSON-ready (str/int/float/list; '' -> None)."""
+def _plain(value: Any, keyword: str = "") -> Any:
+    """Return a pydicom element value as JSON-ready: str, int for IS/US/UL, a list for several; '' -> None."""
+    from pydicom.datadict import dictionary_VR
     from pydicom.multival import MultiValue
 
     if value is None or value == "":
         return None
     if isinstance(value, MultiValue):
-        return [_plain(v) for v in value]
-    if isinstance(value, (int, float)):
-        return value
+        return [_plain(v, keyword) for v in value]
+    if keyword and dictionary_VR(keyword) in ("IS", "US", "UL", "SL", "SS"):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return str(value)
     return str(value)
 
 
@@ -156,6 +162,7 @@ class _Receiver:
 
     def __init__(self, out: Path, study_uid: str, total: int, progress: Progress | None) -> None:
         self.out, self.study_uid, self.total, self.progress = out, study_uid, total, progress
+        self.series_uid = ""  # the series being retrieved: instances are filed under it without decoding them
         self.files: list[Path] = []
         self.received: set[str] = set()
         self.errors: list[str] = []
@@ -163,9 +170,7 @@ class _Receiver:
 
     def __call__(self, event: Any) -> int:
         try:
-            dataset = event.dataset
-            path = instance_path(self.out, dataset.get("StudyInstanceUID", self.study_uid),
-                                 dataset.get("SeriesInstanceUID"), event.request.AffectedSOPInstanceUID)
+            path = instance_path(self.out, self.study_uid, self.series_uid, event.request.AffectedSOPInstanceUID)
             path.parent.mkdir(parents=True, exist_ok=True)
             temp = path.with_name(f".{path.name}.tmp")
             temp.write_bytes(event.encoded_dataset(include_meta=True))
@@ -182,37 +187,56 @@ class _Receiver:
         return 0x0000
 
 
-def _storage_classes(expected: Mapping[str, Sequence[dict]]) -> list[str]:
+def _storage_classes(config: ServerConfig, study_uid: str) -> list[str]:
+    """Return the storage SOP classes to offer for a C-GET: the study's (SOPClassesInStudy, when the PACS
+    gives them) and the usual ones (MR, the 3D SR...), at most 127 (one context is the C-GET's own)."""
     from pynetdicom import sop_class
 
-    found = {row["SOPClassUID"] for rows in expected.values() for row in rows if row.get("SOPClassUID")}
+    rows = _find(config, "STUDY", {"StudyInstanceUID": study_uid}, ("StudyInstanceUID", "SOPClassesInStudy"))
+    found = {uid for row in rows for uid in _as_list(row.get("SOPClassesInStudy"))}
     usual = [getattr(sop_class, name) for name in _USUAL_STORAGE]
     classes = sorted(found) + [uid for uid in usual if uid not in found]
     return classes[: _MAX_CONTEXTS - 1]
 
 
+def _as_list(value: Any) -> list[str]:
+    return [] if value is None else [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
 def retrieve(config: ServerConfig, study_uid: str, series_uids: Sequence[str] | None, out: Path,
              progress: Progress | None = None) -> RetrieveResult:
     """Retrieve a study (or some of its series) into ``out``: C-MOVE to our own Storage SCP on
-    ``listen_port`` when set, else C-GET. Instances are listed first (C-FIND IMAGE); the result
-    lists those not received. ``progress(done, total)`` counts instances.
+    ``listen_port`` when set, else C-GET. The series and their instance counts are listed first
+    (C-FIND SERIES); where fewer came, C-FIND IMAGE names the missing ones. ``progress(done, total)``
+    counts instances.
     """
-    series = list(series_uids or [row["SeriesInstanceUID"] for row in find_series(config, study_uid)])
-    if not series:
+    counts = {row["SeriesInstanceUID"]: int(row["NumberOfSeriesRelatedInstances"] or 0)
+              for row in find_series(config, study_uid)}
+    if not counts:
         raise PacsError(f"retrieve: study {study_uid} not found on {config.where}")
-    expected = {uid: find_instances(config, study_uid, uid) for uid in series}
-    total = sum(len(rows) for rows in expected.values())
+    series = list(series_uids or counts)
+    unknown = [uid for uid in series if uid not in counts]
+    if unknown:
+        raise PacsError(f"retrieve: study {study_uid} on {config.where} has no series {', '.join(unknown)}")
+    total = sum(counts[uid] for uid in series)
     receiver = _Receiver(out, study_uid, total, progress)
     result = RetrieveResult(out=out, expected=total)
-    move = config.listen_port is not None
+    classes = [] if config.listen_port is not None else _storage_classes(config, study_uid)
     for series_uid in series:
+        before, receiver.series_uid = len(receiver.received), series_uid
         try:
-            (_move if move else _get)(config, study_uid, series_uid, _storage_classes(expected), receiver)
+            if config.listen_port is not None:
+                _move(config, study_uid, series_uid, receiver)
+            else:
+                _get(config, study_uid, series_uid, classes, receiver)
+            failed = False
         except PacsError as error:
             result.errors.append(str(error))
+            failed = True
+        if failed or len(receiver.received) - before < counts[series_uid]:
+            listed = [row["SOPInstanceUID"] for row in find_instances(config, study_uid, series_uid)]
+            result.missing.extend((series_uid, sop) for sop in listed if sop not in receiver.received)
     result.files, result.errors = receiver.files, result.errors + receiver.errors
-    result.missing = [(s, row["SOPInstanceUID"]) for s, rows in expected.items() for row in rows
-                      if row["SOPInstanceUID"] not in receiver.received]
     return result
 
 
@@ -252,14 +276,14 @@ def _get(config: ServerConfig, study_uid: str, series_uid: str, classes: Sequenc
         _final_status(assoc.send_c_get(_series_query(study_uid, series_uid), GET), what, config.where)
 
 
-def _move(config: ServerConfig, study_uid: str, series_uid: str, classes: Sequence[str], receiver: _Receiver) -> None:
-    from pynetdicom import ALL_TRANSFER_SYNTAXES, evt
+def _move(config: ServerConfig, study_uid: str, series_uid: str, receiver: _Receiver) -> None:
+    from pynetdicom import ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
     from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MOVE
 
     ae = _ae(config)
     ae.add_requested_context(MOVE)
-    for uid in classes:
-        ae.add_supported_context(uid, ALL_TRANSFER_SYNTAXES)
+    for context in AllStoragePresentationContexts:  # our Storage SCP takes any storage class, as stored
+        ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
     host, _ = config.host_port()
     bind = "127.0.0.1" if is_loopback(host) else ""
     what = f"retrieve series {series_uid}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import uuid
@@ -60,16 +61,50 @@ class StoreResult:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
+def write_part10(out: Path, study_uid: str, series_uid: str, data: bytes) -> tuple[str, Path]:
+    """Write the bytes of one received DICOM file of a series under ``out`` as they came; return (its
+    SOPInstanceUID, from its file meta, and the path). Raises ValueError when ``data`` is no DICOM file."""
+    from pydicom.errors import InvalidDicomError
+    from pydicom.filereader import read_file_meta_info
+
+    if data[128:132] != b"DICM":
+        raise ValueError("not a DICOM file (no DICM preamble)")
+    folder = out / safe_uid(study_uid) / safe_uid(series_uid)
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = folder / f".incoming-{uuid.uuid4().hex}.tmp"
+    try:
+        temp.write_bytes(data)
+        sop_uid = str(read_file_meta_info(temp).get("MediaStorageSOPInstanceUID", ""))
+        path = folder / f"{safe_uid(sop_uid)}.dcm"
+        os.replace(temp, path)
+    except InvalidDicomError as error:
+        raise ValueError(f"not a DICOM file ({error})") from None
+    finally:
+        temp.unlink(missing_ok=True)
+    return sop_uid, path
+
+
 def instance_path(out: Path, study_uid: Any, series_uid: Any, sop_uid: Any) -> Path:
     """Return where a retrieved instance goes: OUT/<StudyInstanceUID>/<SeriesInstanceUID>/<SOPInstanceUID>.dcm."""
     return out / safe_uid(study_uid) / safe_uid(series_uid) / f"{safe_uid(sop_uid)}.dcm"
 
 
+def _part10_bytes(dataset: Any) -> bytes | None:
+    """Return the DICOM file bytes a dataset was read from (pydicom keeps the buffer), or None."""
+    buffer = getattr(dataset, "buffer", None)
+    if isinstance(buffer, io.BytesIO):
+        data = buffer.getvalue()
+        if data[128:132] == b"DICM":
+            return data
+    return None
+
+
 def write_instance(out: Path, dataset: Any) -> Path:
     """Write a retrieved pydicom Dataset under ``out`` (see instance_path), via a temp file and rename.
 
-    Returns the path. The file is written as received (its file meta and transfer syntax kept). No
-    fsync: a cache that can be retrieved again is not worth one per instance.
+    Returns the path. The file is written byte for byte as received when pydicom kept its bytes
+    (re-encoded otherwise, file meta and transfer syntax kept). No fsync: a cache that can be
+    retrieved again is not worth one per instance.
     """
     import pydicom
 
@@ -78,7 +113,11 @@ def write_instance(out: Path, dataset: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        pydicom.dcmwrite(temp, dataset, enforce_file_format=True)
+        data = _part10_bytes(dataset)
+        if data is not None:
+            temp.write_bytes(data)
+        else:
+            pydicom.dcmwrite(temp, dataset, enforce_file_format=True)
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
