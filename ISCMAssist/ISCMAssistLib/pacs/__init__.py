@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import PASSWORD_ENV, ServerConfig, check_server, load_server_file
+from .config import PASSWORD_ENV, ServerConfig, check_server, load_server_file, save_server_file
 from .errors import PacsError
 from .records import RetrieveResult, StoreResult
 
@@ -23,7 +23,7 @@ for _library in ("pynetdicom", "dicomweb_client"):  # their own log lines never 
 Progress = Callable[[int, int], None]
 
 __all__ = ["PASSWORD_ENV", "PacsError", "RetrieveResult", "ServerConfig", "StoreResult", "check_server", "echo",
-           "find_series", "find_studies", "load_server_file", "read_for_store", "retrieve", "store", "store_file"]
+           "find_series", "find_studies", "load_server_file", "read_for_store", "retrieve", "save_server_file", "store", "store_file"]
 
 
 def _transport(config: ServerConfig):

@@ -170,3 +170,11 @@ def load_server_file(path: str | os.PathLike[str]) -> ServerConfig:
         return check_server(config)
     except PacsError as error:
         raise PacsError(f"server file {path}: {error}") from None
+
+
+def save_server_file(path: str | os.PathLike[str], config: ServerConfig) -> None:
+    """Write a checked ServerConfig to a JSON server file (atomically; never a password), e.g. the
+    Slicer module's configured server or a research session's pacs.json."""
+    from ..files import atomic_write_text
+
+    atomic_write_text(path, json.dumps(check_server(config).to_dict(), indent=2) + "\n")
