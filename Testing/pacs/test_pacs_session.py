@@ -96,3 +96,54 @@ def test_bad_pacs_reference_in_cases_csv_names_the_line(tmp_path, capsys):
     assert main(["session", "create", str(tmp_path / "s"), "--cases", str(cases), "--reader", "r1"]) == 2
     err = capsys.readouterr().err
     assert "line 2, column path" in err and "pacs:STUDY_UID/SERIES_UID" in err
+
+
+
+def test_https_with_the_hospital_ca(private_network, tmp_path, capsys, monkeypatch):
+    """https to a server whose certificate only its own CA vouches for: refused without --ca-file, accepted with it.
+
+    Debian's Orthanc 1.10 crashes on its first TLS connection here, so a small stdlib https server
+    answers the QIDO-RS study search instead.
+    """
+    import os
+    import shutil
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    if not shutil.which("openssl"):
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("openssl not installed; CI must install it (.ci/run)")
+        pytest.skip("openssl not installed (it makes the test's certificate)")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+
+    class Qido(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            self.send_response(200 if self.path.startswith("/dicom-web/studies") else 404)
+            self.send_header("Content-Type", "application/dicom+json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Qido)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"https://127.0.0.1:{server.server_address[1]}/dicom-web"
+        code, _, err = main(["pacs", "echo", "--url", url, "--timeout", "5"]), *capsys.readouterr()
+        assert code == 2 and "TLS check of" in err and "give --ca-file" in err
+        code, out, err = main(["pacs", "echo", "--url", url, "--ca-file", str(cert)]), *capsys.readouterr()
+        assert code == 0 and out.startswith(f"DICOMweb at {url} answered"), err
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -30,11 +30,18 @@ def _session(config: ServerConfig):
     """Return a requests.Session with the server's basic auth and CA file."""
     import requests
 
-    session = requests.Session()
+    class Session(requests.Session):
+        """requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override a session's CA: --ca-file wins here."""
+
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if config.ca_file:
+                settings["verify"] = str(Path(config.ca_file).expanduser())
+            return settings
+
+    session = Session()
     if config.user:
         session.auth = (config.user, config.password() or "")
-    if config.ca_file:
-        session.verify = str(Path(config.ca_file).expanduser())
     return session
 
 
