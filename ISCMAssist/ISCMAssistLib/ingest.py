@@ -25,6 +25,7 @@ import numpy as np
 
 from . import exam_studies
 from .exam_studies import StudyGroup
+from .series_evidence import dicom_text as _text
 from .series_evidence import not_for_a_role
 from .volumes import VolumeLoadError, is_nifti_path, read_dicom_header
 
@@ -347,14 +348,6 @@ def _number(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if np.isfinite(number) else None
-
-
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value)
-    return str(value)
 
 
 _POST_WORDS = re.compile(r"(\+\s*C\b|\bC\s*\+|\+\s*GD|\+\s*GAD|\bPOST|\bGAD|\bGADO|\bGD\b|\bCE\b|\bCONTRAST|\bKM\b|\bMDC\b|\bENH)", re.I)

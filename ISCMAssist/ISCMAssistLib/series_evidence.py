@@ -31,7 +31,8 @@ MIN_ENHANCED_FRACTION = 0.002
 MIN_ASYMMETRY = 3.0
 
 
-def _text(value: Any) -> str:
+def dicom_text(value: Any) -> str:
+    """Return a DICOM element value as text: "" for None, several values joined by a backslash."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
@@ -43,10 +44,10 @@ def not_for_a_role(header: Any, words: str) -> str:
     """Take a series' first header (pydicom Dataset) and its description words; return why it is never
     proposed for a reading role ("field map (SequenceName fm2d2)", "EPI / diffusion (...)", "MIP (...)",
     "derived image (...)", "secondary capture"), or "" when it may be."""
-    image_type = [t.strip().upper() for t in _text(header.get("ImageType", "")).split("\\")]
-    sequence_name = _text(header.get("SequenceName", "") or header.get("PulseSequenceName", "")).strip()
-    scanning = _text(header.get("ScanningSequence", "")).upper().split("\\")
-    sop_class = _text(header.get("SOPClassUID", ""))
+    image_type = [t.strip().upper() for t in dicom_text(header.get("ImageType", "")).split("\\")]
+    sequence_name = dicom_text(header.get("SequenceName", "") or header.get("PulseSequenceName", "")).strip()
+    scanning = dicom_text(header.get("ScanningSequence", "")).upper().split("\\")
+    sop_class = dicom_text(header.get("SOPClassUID", ""))
     name = sequence_name.lstrip("*").lower()
     if name.startswith("fm") or _FIELD_MAP_IMAGE_TYPES & set(image_type) or _FIELD_MAP_WORDS.search(words):
         why = f"SequenceName {sequence_name}" if name.startswith("fm") else f"description {words!r}"
@@ -56,7 +57,7 @@ def not_for_a_role(header: Any, words: str) -> str:
     epi_evidence = [
         "ScanningSequence EP" if "EP" in scanning else "",
         f"SequenceName {sequence_name}" if name.startswith("ep") else "",
-        "EchoPlanarPulseSequence YES" if _text(header.get("EchoPlanarPulseSequence", "")).upper() == "YES" else "",
+        "EchoPlanarPulseSequence YES" if dicom_text(header.get("EchoPlanarPulseSequence", "")).upper() == "YES" else "",
         f"ImageType {'/'.join(image_type)}" if _EPI_IMAGE_TYPES & set(image_type) else "",
         "DiffusionBValue set" if header.get("DiffusionBValue") not in (None, "") else "",
         f"description {words!r}" if _EPI_WORDS.search(words) else "",

@@ -110,12 +110,18 @@ def _noise(instance: int, array: np.ndarray) -> np.ndarray:
     return array + rng.normal(0, 3, array.shape).round().astype(np.int32)
 
 
-def test_same_grid_pair_brighter_in_the_vessels_is_post_contrast(real_dicom, tmp_path):
+def _t1_pair(real_dicom: Path, folder: Path, change) -> tuple:
+    """The real HFS T1 (series 3) and a copy of it as series 9 of the same study, voxels changed; return
+    (scan, roles)."""
     source = real_dicom / "dcm_qa_decubitus" / "HFS_t1_fl2d_sag" / "dicom"
-    shutil.copytree(source, tmp_path / "pre")
-    _copy_as_new_series(source, tmp_path / "post", 9, _vessels)
-    scan = ingest.scan_folder(tmp_path)
-    roles = ingest.propose_roles(scan.series)
+    shutil.copytree(source, folder / "first")
+    _copy_as_new_series(source, folder / "second", 9, change)
+    scan = ingest.scan_folder(folder)
+    return scan, ingest.propose_roles(scan.series)
+
+
+def test_same_grid_pair_brighter_in_the_vessels_is_post_contrast(real_dicom, tmp_path):
+    scan, roles = _t1_pair(real_dicom, tmp_path, _vessels)
     assert roles["t1_pre"].series_uid == scan.find("3").uid
     assert roles["t1_post"].series_uid == scan.find("9").uid
     assert any("the later T1 is brighter in the vessels than the earlier one" in r and "compared with 1:3" in r
@@ -123,11 +129,7 @@ def test_same_grid_pair_brighter_in_the_vessels_is_post_contrast(real_dicom, tmp
 
 
 def test_same_grid_pair_without_enhancement_stays_unsure(real_dicom, tmp_path):
-    source = real_dicom / "dcm_qa_decubitus" / "HFS_t1_fl2d_sag" / "dicom"
-    shutil.copytree(source, tmp_path / "first")
-    _copy_as_new_series(source, tmp_path / "again", 9, _noise)
-    scan = ingest.scan_folder(tmp_path)
-    roles = ingest.propose_roles(scan.series)
+    scan, roles = _t1_pair(real_dicom, tmp_path, _noise)
     assert roles["t1_post"].series_uid is None
     assert roles["t1_post"].reasons[0].startswith("unsure: 1 sagittal T1 series without contrast evidence (1:9)")
     assert any("no enhancement between the two T1 series seen" in r for r in scan.find("9").reasons)

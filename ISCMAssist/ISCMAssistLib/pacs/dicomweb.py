@@ -16,7 +16,8 @@ from typing import Any
 
 from .config import ServerConfig
 from .errors import PacsError
-from .records import SERIES_FIELDS, STUDY_FIELDS, RetrieveResult, StoreResult, write_instance, write_part10
+from .records import (SERIES_FIELDS, STUDY_FIELDS, RetrieveResult, StoreResult, series_to_retrieve, write_instance,
+                      write_part10)
 
 Progress = Callable[[int, int], None]
 #: Ask for every instance in the transfer syntax it is stored in (no transcoding on the server).
@@ -147,15 +148,9 @@ def retrieve(config: ServerConfig, study_uid: str, series_uids: Sequence[str] | 
     """
     session = _session(config)
     web = client(config, session)
-    counts = {row["SeriesInstanceUID"]: int(row["NumberOfSeriesRelatedInstances"] or 0)
-              for row in find_series(config, study_uid)}
-    if not counts:
-        raise PacsError(f"retrieve: study {study_uid} not found on {config.url}")
-    series = list(series_uids or counts)
-    unknown = [uid for uid in series if uid not in counts]
-    if unknown:
-        raise PacsError(f"retrieve: study {study_uid} on {config.url} has no series {', '.join(unknown)}")
-    result = RetrieveResult(out=out, expected=sum(counts[uid] for uid in series))
+    counts = series_to_retrieve(find_series(config, study_uid), study_uid, series_uids, config.where)
+    series = list(counts)
+    result = RetrieveResult(out=out, expected=sum(counts.values()))
     # Files are written on a second thread while the next instances arrive (both mostly wait on I/O).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="iscm-retrieve-writer") as writer:
         for series_uid in series:

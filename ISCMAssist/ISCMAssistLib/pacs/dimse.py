@@ -16,7 +16,8 @@ from typing import Any
 
 from .config import ServerConfig, is_loopback
 from .errors import PacsError
-from .records import INSTANCE_FIELDS, SERIES_FIELDS, STUDY_FIELDS, RetrieveResult, StoreResult, instance_path
+from .records import (INSTANCE_FIELDS, SERIES_FIELDS, STUDY_FIELDS, RetrieveResult, StoreResult, instance_path,
+                      series_to_retrieve)
 
 Progress = Callable[[int, int], None]
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
@@ -210,15 +211,9 @@ def retrieve(config: ServerConfig, study_uid: str, series_uids: Sequence[str] | 
     (C-FIND SERIES); where fewer came, C-FIND IMAGE names the missing ones. ``progress(done, total)``
     counts instances.
     """
-    counts = {row["SeriesInstanceUID"]: int(row["NumberOfSeriesRelatedInstances"] or 0)
-              for row in find_series(config, study_uid)}
-    if not counts:
-        raise PacsError(f"retrieve: study {study_uid} not found on {config.where}")
-    series = list(series_uids or counts)
-    unknown = [uid for uid in series if uid not in counts]
-    if unknown:
-        raise PacsError(f"retrieve: study {study_uid} on {config.where} has no series {', '.join(unknown)}")
-    total = sum(counts[uid] for uid in series)
+    counts = series_to_retrieve(find_series(config, study_uid), study_uid, series_uids, config.where)
+    series = list(counts)
+    total = sum(counts.values())
     receiver = _Receiver(out, study_uid, total, progress)
     result = RetrieveResult(out=out, expected=total)
     classes = [] if config.listen_port is not None else _storage_classes(config, study_uid)

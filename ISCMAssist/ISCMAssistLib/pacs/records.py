@@ -30,6 +30,21 @@ def safe_uid(value: Any) -> str:
     return text if len(text) <= 64 and _UID.match(text) else f"unnamed-{uuid.uuid4().hex[:12]}"
 
 
+def series_to_retrieve(series_rows: list[dict[str, Any]], study_uid: str, series_uids: Any, where: str) -> dict[str, int]:
+    """Take a study's series rows (find_series) and the series asked for (None: all); return
+    {SeriesInstanceUID: instance count} in the order to retrieve them. Raises PacsError when the study
+    or an asked-for series is not there."""
+    from .errors import PacsError
+
+    counts = {row["SeriesInstanceUID"]: int(row["NumberOfSeriesRelatedInstances"] or 0) for row in series_rows}
+    if not counts:
+        raise PacsError(f"retrieve: study {study_uid} not found on {where}")
+    unknown = [uid for uid in series_uids or [] if uid not in counts]
+    if unknown:
+        raise PacsError(f"retrieve: study {study_uid} on {where} has no series {', '.join(unknown)}")
+    return {uid: counts[uid] for uid in series_uids} if series_uids else counts
+
+
 @dataclass
 class RetrieveResult:
     """A retrieve: the files written (under ``out``), the instances the PACS listed but did not send."""
