@@ -172,13 +172,18 @@ def test_unknown_ae_refused(orthanc, pacs_env, capsys):
     assert "refused the association" in run_cli(capsys, "pacs", "echo", *wrong_called)[2]
 
 
-def test_unreachable_server_one_line(private_network, capsys):
+def test_unreachable_server_one_line(private_network, demo_exam, tmp_path, capsys):
     from orthanc_server import free_port
 
     port = free_port()
+    one_file = str(next((demo_exam / "dicom" / "t2").glob("*.dcm")))
     for options in (["--url", f"http://127.0.0.1:{port}/dicom-web"], ["--dimse", f"127.0.0.1:{port}", "--called-aet", "X"]):
-        code, _, err = run_cli(capsys, "pacs", "echo", *options)
-        assert code == 2 and "cannot reach" in err and "connection refused" in err and len(err.splitlines()) == 1
+        for action in (["echo"], ["query"], ["retrieve", "--study", "1.2.3", "--out", str(tmp_path / "out")],
+                       ["store", one_file]):
+            code, out, err = run_cli(capsys, "pacs", action[0], *options, *action[1:])
+            assert code == 2 and out == "" and len(err.splitlines()) == 1, (action, err)
+            assert "cannot reach" in err and "connection refused" in err
+    assert not (tmp_path / "out").exists()  # nothing written where nothing came
 
 
 def test_plain_http_off_loopback_needs_insecure(capsys):
@@ -233,3 +238,13 @@ def test_store_file_with_a_server_file(orthanc, pacs_env, demo_exam, tmp_path):
     server.write_text(json.dumps({"url": orthanc.url, "user": orthanc.user, "password": "x"}))
     with pytest.raises(pacs.PacsError, match="holds a password"):
         pacs.store_file(server, first)
+
+
+def test_password_never_logged_even_at_debug(orthanc, pacs_env, caplog):
+    """pynetdicom logs the user identity of an association at DEBUG; the password is hidden there."""
+    import logging
+
+    with caplog.at_level(logging.DEBUG):
+        assert main(["pacs", "echo", *dimse(orthanc), "--user", orthanc.user]) == 0
+        assert main(["pacs", "echo", *web(orthanc)]) == 0
+    assert "Password: [hidden]" in caplog.text and orthanc.password not in caplog.text

@@ -9,6 +9,7 @@ PACS studies a research session names.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,19 @@ from .records import RetrieveResult, StoreResult
 
 for _library in ("pynetdicom", "dicomweb_client"):  # their own log lines never reach the user's screen
     logging.getLogger(_library).addHandler(logging.NullHandler())
+
+
+class _HidePasswords(logging.Filter):
+    """pynetdicom's debug log of an association request prints the user identity's password: hide it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "Password:" in text:
+            record.msg, record.args = re.sub(r"Password: \[.*\]", "Password: [hidden]", text), ()
+        return True
+
+
+logging.getLogger("pynetdicom._handlers").addFilter(_HidePasswords())
 
 Progress = Callable[[int, int], None]
 
@@ -55,9 +69,7 @@ def retrieve(config: ServerConfig, study_uid: str, out: str | Path, series_uids:
     ``missing`` lists the instances the PACS listed but did not send. Raises PacsError when the
     server cannot be used at all.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    return _transport(config).retrieve(config, study_uid, series_uids, out, progress)
+    return _transport(config).retrieve(config, study_uid, series_uids, Path(out), progress)  # folders made as files come
 
 
 def read_for_store(paths: Sequence[str | Path]) -> tuple[list[tuple[Path, Any]], list[tuple[str, str]]]:

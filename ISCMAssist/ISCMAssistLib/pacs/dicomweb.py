@@ -82,7 +82,8 @@ def http_errors(config: ServerConfig, what: str) -> Iterator[None]:
         status = error.response.status_code if error.response is not None else "?"
         why = {401: "the server refused the credentials", 403: "the user may not do this",
                404: "not found (is --url the DICOMweb root?)"}.get(status, "the server answered with an error")
-        raise PacsError(f"{what}: {why} (HTTP {status} from {config.url})") from None
+        raise PacsError(f"{what}: {why} (HTTP {status} from {config.url})",
+                        status if isinstance(status, int) else None) from None
 
 
 def json_value(item: Mapping[str, Any], keyword: str) -> Any:
@@ -249,6 +250,8 @@ def store(config: ServerConfig, datasets: Sequence[tuple[Path, Any]], progress: 
             with http_errors(config, "store"):
                 response = web.store_instances([ds for _, ds in batch])
         except PacsError as error:
+            if error.http_status in (None, 401, 403, 404):  # the server cannot be used at all: one line
+                raise
             result.failed.extend((str(path), str(error)) for path, _ in batch)
         else:
             for item in response.get("FailedSOPSequence", []):
