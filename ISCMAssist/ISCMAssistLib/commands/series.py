@@ -75,10 +75,12 @@ def _print_series(scan) -> None:
             contrast = {True: "yes", False: "no", None: "?"}[s.contrast]
             region = "/".join(t for t in (s.region, s.body_part.lower()) if t) or "-"
             name = s.description if s.kind == "dicom" else s.path.name
-            key = scan.key(s) if len(scan.key(s)) <= 7 else f"{study.index}:?"
-            print(f"{key:>7}  {name[:28]:28} {s.orientation:9} {s.weighting:9} {contrast:8} {s.n_slices:>6}  "
+            key = scan.key(s)
+            # A NIfTI file goes by its name; a series without an unambiguous study:series by its UID.
+            shown = f"{study.index}:-" if s.kind == "nifti" else (key if len(key) <= 7 else f"{study.index}:?")
+            print(f"{shown:>7}  {name[:28]:28} {s.orientation:9} {s.weighting:9} {contrast:8} {s.n_slices:>6}  "
                   f"{_format_spacing(s.spacing_mm):14} {region[:18]:18} {s.n_files}")
-            if key.endswith(":?") or key != scan.key(s):
+            if s.kind == "dicom" and shown != key:
                 print(f"{'':9}SeriesInstanceUID {s.uid}")
             if s.excluded:
                 print(f"{'':9}never proposed for a role: {s.excluded}")
