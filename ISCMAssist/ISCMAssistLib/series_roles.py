@@ -66,6 +66,31 @@ def _coverage(summary: SeriesSummary) -> float:
     return summary.si_range_mm[1] - summary.si_range_mm[0]
 
 
+class _Picker:
+    """Fills the proposals role by role, each series taken once; ``note`` ends every proposal's reasons."""
+
+    def __init__(self, note: list[str]) -> None:
+        self.proposals: dict[str, RoleProposal] = {}
+        self.taken: set[str] = set()
+        self.note = note
+
+    def pick(self, role: str, candidates: list[SeriesSummary], why_none: str, note: str = "") -> None:
+        """Propose the candidate covering the longest S-I extent (the others as alternatives), or none, why_none."""
+        candidates = [c for c in candidates if c.uid not in self.taken]
+        if not candidates:
+            self.proposals[role] = RoleProposal(role, None, reasons=[why_none])
+            return
+        best = max(candidates, key=lambda s: (_coverage(s), -_order_key(s)[0]))
+        contrast = {None: "", True: " post-contrast", False: " pre-contrast"}[best.contrast]
+        reasons = [f"{best.orientation} {best.weighting}{contrast}"] + [r for r in best.reasons if "tilted" not in r]
+        if len(candidates) > 1:
+            reasons.append(f"longest S-I coverage ({_coverage(best):.0f} mm) of {len(candidates)} candidates")
+        reasons += ([note] if note else []) + self.note
+        self.proposals[role] = RoleProposal(role, best.uid, best.label, reasons,
+                                            [c.uid for c in candidates if c.uid != best.uid])
+        self.taken.add(best.uid)
+
+
 def propose_roles(series: Sequence[SeriesSummary], study: str | None = None, pixels: bool = True) -> dict[str, RoleProposal]:
     """Propose one series per reading role (``ROLES``) with reasons, within one study; a role may stay empty.
 
@@ -84,53 +109,43 @@ def propose_roles(series: Sequence[SeriesSummary], study: str | None = None, pix
     except StudyChoiceError as error:
         return {role: RoleProposal(role, None, reasons=[str(error).splitlines()[0]]) for role in ROLES}
     usable = [s for s in chosen.series if not s.localizer and not s.problems and not s.excluded and s.modality in ("MR", "")]
-    study_note = [f"study {chosen.index} of {len(studies)} ({why})"] if len(studies) > 1 else []
-    proposals: dict[str, RoleProposal] = {}
-    taken: set[str] = set()
-
-    def pick(role: str, candidates: list[SeriesSummary], why_none: str, note: str = "") -> None:
-        candidates = [c for c in candidates if c.uid not in taken]
-        if not candidates:
-            proposals[role] = RoleProposal(role, None, reasons=[why_none])
-            return
-        best = max(candidates, key=lambda s: (_coverage(s), -_order_key(s)[0]))
-        contrast = {None: "", True: " post-contrast", False: " pre-contrast"}[best.contrast]
-        reasons = [f"{best.orientation} {best.weighting}{contrast}"] + [r for r in best.reasons if "tilted" not in r]
-        if len(candidates) > 1:
-            reasons.append(f"longest S-I coverage ({_coverage(best):.0f} mm) of {len(candidates)} candidates")
-        reasons += ([note] if note else []) + study_note
-        proposals[role] = RoleProposal(role, best.uid, best.label, reasons, [c.uid for c in candidates if c.uid != best.uid])
-        taken.add(best.uid)
-
+    picker = _Picker([f"study {chosen.index} of {len(studies)} ({why})"] if len(studies) > 1 else [])
     sagittal = [s for s in usable if s.orientation == "sagittal"]
     axial = [s for s in usable if s.orientation == "axial"]
-    pick("t2_sagittal", [s for s in sagittal if s.weighting == "T2" and s.contrast is not True]
-         or [s for s in sagittal if s.weighting == "T2"], "no sagittal T2 series found")
-    pick("t2_axial", [s for s in axial if s.weighting == "T2"], "no axial T2 series found")
+    picker.pick("t2_sagittal", [s for s in sagittal if s.weighting == "T2" and s.contrast is not True]
+                or [s for s in sagittal if s.weighting == "T2"], "no sagittal T2 series found")
+    picker.pick("t2_axial", [s for s in axial if s.weighting == "T2"], "no axial T2 series found")
     for plane, pre_role, post_role in ((sagittal, "t1_pre", "t1_post"), (axial, None, "t1_post_axial")):
         t1 = sorted([s for s in plane if s.weighting == "T1"], key=_order_key)
         if pixels:
             _pair_evidence(t1, studies)
-        post = [s for s in t1 if s.contrast is True]
-        unknown = [s for s in t1 if s.contrast is None]
-        name = "sagittal T1" if pre_role else "axial T1"
-        if pre_role:
-            pre = [s for s in t1 if s.contrast is False]
-            note = ""
-            if not pre and unknown:
-                pre = [s for s in unknown if not post or _order_key(s) < _order_key(post[0])][:1]
-                note = "no contrast information: taken as pre-contrast" + (", acquired before the post-contrast T1" if post else "")
-            pick(pre_role, pre, f"no pre-contrast {name} series found", note)
-        left = [s for s in unknown if s.uid not in taken]
-        why_none = f"no post-contrast {name} series found"
-        if left:
-            keys = ", ".join(exam_studies.series_key(studies, s) for s in left)
-            why_none = (f"unsure: {len(left)} {name} series without contrast evidence ({keys}); acquisition order "
-                        f"alone does not say post-contrast; choose with --role {post_role}=SERIES")
-        pick(post_role, post, why_none)
-        if proposals[post_role].series_uid is None and left:
-            proposals[post_role].alternatives = [s.uid for s in left]
-    return proposals
+        _pick_t1(picker, t1, pre_role, post_role, studies)
+    return {role: picker.proposals[role] for role in ROLES}
+
+
+def _pick_t1(picker: _Picker, t1: list[SeriesSummary], pre_role: str | None, post_role: str,
+             studies: Sequence[StudyGroup]) -> None:
+    """Propose the pre-contrast (when ``pre_role``) and post-contrast T1 of one plane (``t1`` in acquisition
+    order): post only with evidence; a T1 without contrast information may be pre, and is never post."""
+    post = [s for s in t1 if s.contrast is True]
+    unknown = [s for s in t1 if s.contrast is None]
+    name = "sagittal T1" if pre_role else "axial T1"
+    if pre_role:
+        pre = [s for s in t1 if s.contrast is False]
+        note = ""
+        if not pre and unknown:
+            pre = [s for s in unknown if not post or _order_key(s) < _order_key(post[0])][:1]
+            note = "no contrast information: taken as pre-contrast" + (", acquired before the post-contrast T1" if post else "")
+        picker.pick(pre_role, pre, f"no pre-contrast {name} series found", note)
+    left = [s for s in unknown if s.uid not in picker.taken]
+    why_none = f"no post-contrast {name} series found"
+    if left:
+        keys = ", ".join(exam_studies.series_key(studies, s) for s in left)
+        why_none = (f"unsure: {len(left)} {name} series without contrast evidence ({keys}); acquisition order "
+                    "alone does not make one post-contrast: choose it by hand if one is")
+    picker.pick(post_role, post, why_none)
+    if picker.proposals[post_role].series_uid is None and left:
+        picker.proposals[post_role].alternatives = [s.uid for s in left]
 
 
 def _same_grid(a: SeriesSummary, b: SeriesSummary) -> bool:
