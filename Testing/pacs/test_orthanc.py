@@ -155,9 +155,11 @@ def test_wrong_credentials_refused_in_one_line(orthanc, uploaded, monkeypatch, t
     assert run_cli(capsys, "pacs", "echo", *web(orthanc), "--password-file", str(secret))[0] == 0
 
 
-def test_password_never_taken_from_the_command_line(capsys):
+@pytest.mark.parametrize("given", [["--password", "hunter2"], ["--password=hunter2"], ["--pass=hunter2"],
+                                   ["--passwd", "hunter2"], ["--pw", "hunter2"]])
+def test_password_never_taken_from_the_command_line(capsys, given):
     with pytest.raises(SystemExit) as stop:
-        main(["pacs", "echo", "--url", "http://127.0.0.1:9/dicom-web", "--password", "hunter2"])
+        main(["pacs", "echo", "--url", "http://127.0.0.1:9/dicom-web", *given])
     _, err = capsys.readouterr()
     assert stop.value.code == 2 and "hunter2" not in err and "ISCM_PACS_PASSWORD" in err
 

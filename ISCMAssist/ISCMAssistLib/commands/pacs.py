@@ -41,7 +41,8 @@ def _server_options() -> argparse.ArgumentParser:
     group.add_argument("--server", metavar="FILE.json", help="a server file (url or dimse, user, ca_file...)")
     group.add_argument("--user", help="user name; the password comes from ISCM_PACS_PASSWORD or --password-file")
     group.add_argument("--password-file", metavar="FILE", help="file whose first line is the password")
-    group.add_argument("--password", nargs="?", action=_RefusePassword, help=argparse.SUPPRESS)
+    group.add_argument("--password", "--pass", "--passwd", "--pwd", "--pw", nargs="?", action=_RefusePassword,
+                       help=argparse.SUPPRESS)
     group.add_argument("--ca-file", metavar="PEM", help="CA certificates to verify an https server")
     group.add_argument("--insecure", action="store_true", help="allow plain http to a host that is not this machine")
     group.add_argument("--timeout", type=float, default=30.0, metavar="S", help="network timeout in seconds (default 30)")

@@ -78,7 +78,7 @@ class ServerConfig:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as error:
                 raise PacsError(f"--password-file {path}: cannot read it ({getattr(error, 'strerror', None) or error})") from None
-            return text.rstrip("\r\n")
+            return text.splitlines()[0] if text else ""  # the first line
         value = os.environ.get(PASSWORD_ENV)
         if value is None:
             raise PacsError(f"--user {self.user}: no password; set {PASSWORD_ENV} or give --password-file")
