@@ -121,8 +121,9 @@ def test_sr_round_trip(orthanc, uploaded, demo_exam, pacs_env, tmp_path, capsys)
     report = tmp_path / "report.dcm"
     code, _, err = run_cli(capsys, "export-sr", str(demo_exam / "case.json"), "--series", *folders, "--out", str(report))
     assert code == 0, err
-    code, out, err = run_cli(capsys, "pacs", "store", *dimse(orthanc), str(report))
-    assert code == 0 and "1 of 1 instance(s) stored" in out, err
+    for options in (dimse(orthanc), web(orthanc)):  # C-STORE (the 3D SR's own context), then STOW-RS again
+        code, out, err = run_cli(capsys, "pacs", "store", *options, str(report))
+        assert code == 0 and "1 of 1 instance(s) stored" in out, err
     code, out, _ = run_cli(capsys, "pacs", "query", *web(orthanc), "--study-uid", uploaded, "--modality", "SR", "--json")
     rows = json.loads(out)
     assert code == 0 and [r["Modality"] for r in rows] == ["SR"]
