@@ -127,7 +127,10 @@ def test_sr_round_trip(orthanc, uploaded, demo_exam, pacs_env, tmp_path, capsys)
     code, out, _ = run_cli(capsys, "pacs", "query", *web(orthanc), "--study-uid", uploaded, "--modality", "SR", "--json")
     rows = json.loads(out)
     assert code == 0 and [r["Modality"] for r in rows] == ["SR"]
+    from ISCMAssistLib.case_io import load_case
+
     expected = case_to_json(sr_to_case(report))
+    assert expected == case_to_json(load_case(demo_exam / "case.json"))  # the demo's read, whole
     for options in (dimse(orthanc), web(orthanc)):  # C-GET (SCP role for the 3D SR class) and WADO-RS
         folder = tmp_path / f"back-{options[0].strip('-')}"
         code, _, err = run_cli(capsys, "pacs", "retrieve", *options, "--study", uploaded,
