@@ -103,7 +103,7 @@ def choose_study(studies: Sequence[StudyGroup], key: str | None = None) -> tuple
     listing = "\n".join(f"  {s.title()}" for s in studies)
     raise StudyChoiceError(f"{len(studies)} studies in one folder, "
                            f"{'none' if not with_spine else len(with_spine)} with spine series: "
-                           f"choose one with --study UID or --study INDEX\n{listing}")
+                           f"choose one by its StudyInstanceUID or index\n{listing}")
 
 
 def series_key(studies: Sequence[StudyGroup], summary: Any) -> str:

@@ -42,8 +42,8 @@ def test_real_exports_are_four_studies_and_the_reader_is_asked(real_dicom, capsy
     assert [len(s.series) for s in scan.studies] == [1, 1, 1, 2]  # HFS, HFP, field map, EPI classic + enhanced
     roles = ingest.propose_roles(scan.series)
     assert all(p.series_uid is None for p in roles.values())
-    assert roles["t1_post"].reasons == ["4 studies in one folder, none with spine series: choose one with "
-                                        "--study UID or --study INDEX"]
+    assert roles["t1_post"].reasons == ["4 studies in one folder, none with spine series: choose one by its "
+                                        "StudyInstanceUID or index"]
     assert cli.main(["series", str(real_dicom)]) == 2
     captured = capsys.readouterr()
     assert "4 studies in one folder" in captured.err and "Proposed roles" not in captured.out
@@ -171,7 +171,7 @@ def test_contrast_agent_decides_only_within_its_study(tmp_path):
     _write(tmp_path / "b" / "t1c", 4, "T1 SAG", study=STUDY_B, date="20260102", ContrastBolusAgent="Gadovist", **T1)
     scan = ingest.scan_folder(tmp_path)
     assert ingest.propose_roles(scan.series)["t1_pre"].reasons[0] == (
-        "2 studies in one folder, 2 with spine series: choose one with --study UID or --study INDEX")
+        "2 studies in one folder, 2 with spine series: choose one by its StudyInstanceUID or index")
     roles = ingest.propose_roles(scan.series, study=STUDY_A)
     assert roles["t1_pre"].series_uid == scan.find("1:3").uid and roles["t1_post"].series_uid is None
     assert roles["t1_post"].reasons == ["no post-contrast sagittal T1 series found"]

@@ -50,7 +50,7 @@ def test_multi_study_upload_is_listed_as_separate_studies(orthanc, two_studies, 
     assert sorted(s.uid for s in scan.studies) == sorted(two_studies)
     assert main(["series", str(tmp_path)]) == 2  # both have spine series: the reader chooses
     out, err = capsys.readouterr()
-    assert "2 studies in one folder, 2 with spine series: choose one with --study" in err
+    assert "2 studies in one folder, 2 with spine series: choose one by its StudyInstanceUID or index: give --study" in err
     assert "1:2  SAG T2" in out and "2:2  SAG T2" in out
     assert main(["series", str(tmp_path), "--study", "1"]) == 0
     assert "T1 sagittal post-contrast   1:5 SAG T1 POST" in capsys.readouterr().out

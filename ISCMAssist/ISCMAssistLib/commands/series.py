@@ -165,6 +165,6 @@ def run(args: argparse.Namespace) -> int:
         if study is not None:
             print("\nOverride a role with --role ROLE=STUDY:SERIES (e.g. t1_post=1:7) or ROLE=SeriesInstanceUID.")
     if study is None:
-        print(f"iscm-assist series: {choice.splitlines()[0]}", file=sys.stderr)
+        print(f"iscm-assist series: {choice.splitlines()[0]}: give --study UID or --study INDEX", file=sys.stderr)
         return 2
     return 0
