@@ -95,6 +95,7 @@ class OrthancServer:
             "DicomModalities": {"iscm": {"AET": self.client_aet, "Host": "127.0.0.1", "Port": self.client_port}},
             "Plugins": [DICOMWEB_PLUGIN], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
             "HttpDescribeErrors": False, "StableAge": 1, "SaveJobs": False, "HttpThreadsCount": 8,
+            "MaximumStorageCacheSize": 0,  # read instances from the storage folder every time (tests damage it)
         }
 
     def __enter__(self) -> "OrthancServer":

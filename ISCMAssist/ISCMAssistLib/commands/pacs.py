@@ -157,8 +157,8 @@ def _retrieve(config, args: argparse.Namespace) -> int:
         return 0
     for error in result.errors:
         print(f"iscm-assist pacs retrieve: error: {error}", file=sys.stderr)
-    if result.missing:
-        print(f"iscm-assist pacs retrieve: error: partial retrieve, {len(result.missing)} instance(s) missing:\n"
+    if result.missing_count:
+        print(f"iscm-assist pacs retrieve: error: partial retrieve, {result.missing_count} instance(s) missing:\n"
               f"{result.missing_text()}", file=sys.stderr)
     return 1
 

@@ -157,8 +157,8 @@ def retrieve(config: ServerConfig, study_uid: str, series_uids: Sequence[str] | 
         for series_uid in series:
             received = _retrieve_series(config, web, session, writer, (study_uid, series_uid), out, result, progress)
             if len(received) < counts[series_uid]:
-                listed = {row["SOPInstanceUID"] for row in find_instances(config, study_uid, series_uid)}
-                result.missing.extend((series_uid, sop) for sop in sorted(listed - received))
+                result.note_missing(series_uid, counts[series_uid], received,
+                                    lambda uid=series_uid: find_instances(config, study_uid, uid))
     return result
 
 

@@ -229,8 +229,8 @@ def retrieve(config: ServerConfig, study_uid: str, series_uids: Sequence[str] | 
             result.errors.append(str(error))
             failed = True
         if failed or len(receiver.received) - before < counts[series_uid]:
-            listed = [row["SOPInstanceUID"] for row in find_instances(config, study_uid, series_uid)]
-            result.missing.extend((series_uid, sop) for sop in listed if sop not in receiver.received)
+            result.note_missing(series_uid, counts[series_uid], receiver.received,
+                                lambda uid=series_uid: find_instances(config, study_uid, uid))
     result.files, result.errors = receiver.files, result.errors + receiver.errors
     return result
 

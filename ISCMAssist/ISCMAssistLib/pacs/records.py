@@ -15,7 +15,8 @@ STUDY_FIELDS = ("PatientID", "PatientName", "StudyDate", "AccessionNumber", "Mod
                 "StudyDescription", "NumberOfStudyRelatedSeries", "StudyInstanceUID")
 SERIES_FIELDS = ("SeriesNumber", "Modality", "SeriesDescription", "NumberOfSeriesRelatedInstances",
                  "SeriesInstanceUID", "StudyInstanceUID")
-INSTANCE_FIELDS = ("SOPInstanceUID", "SOPClassUID", "SeriesInstanceUID", "InstanceNumber")
+#: Instance-level keys: only those a PACS keeps in its index (others may make it read every file).
+INSTANCE_FIELDS = ("SOPInstanceUID", "SeriesInstanceUID")
 
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
@@ -47,25 +48,48 @@ def series_to_retrieve(series_rows: list[dict[str, Any]], study_uid: str, series
 
 @dataclass
 class RetrieveResult:
-    """A retrieve: the files written (under ``out``), the instances the PACS listed but did not send."""
+    """A retrieve: the files written (under ``out``), the instances the PACS listed but did not send
+    (``missing``), and per series how many did not come where the PACS could not list which (``unnamed``)."""
 
     out: Path
     files: list[Path] = field(default_factory=list)
     expected: int = 0
     missing: list[tuple[str, str]] = field(default_factory=list)  # (SeriesInstanceUID, SOPInstanceUID)
+    unnamed: dict[str, int] = field(default_factory=dict)  # SeriesInstanceUID -> instances missing, unnamed
     errors: list[str] = field(default_factory=list)
 
     @property
     def complete(self) -> bool:
         """Return whether every listed instance arrived and nothing failed."""
-        return not self.missing and not self.errors
+        return not self.missing and not self.unnamed and not self.errors
+
+    def note_missing(self, series_uid: str, expected: int, received: set[str], list_instances: Any) -> None:
+        """Record what of a series did not come (``expected`` instances, ``received`` SOPInstanceUIDs):
+        the instances ``list_instances()`` (rows with SOPInstanceUID) names and were not received, or, when
+        the PACS cannot list them (PacsError), how many."""
+        from .errors import PacsError
+
+        try:
+            listed = [row["SOPInstanceUID"] for row in list_instances()]
+        except PacsError as error:
+            self.unnamed[series_uid] = max(expected - len(received), 1)
+            self.errors.append(f"the PACS cannot list the instances of series {series_uid} to name the missing ({error})")
+            return
+        self.missing.extend((series_uid, sop) for sop in listed if sop not in received)
 
     def missing_text(self, limit: int = 20) -> str:
-        """Return the missing instances as lines "series <uid> instance <uid>" (at most ``limit``)."""
+        """Return the missing instances as lines "series <uid> instance <uid>" (at most ``limit``), then
+        "series <uid>: N instance(s) not named" for series the PACS could not list."""
         lines = [f"  series {series} instance {sop}" for series, sop in self.missing[:limit]]
         if len(self.missing) > limit:
             lines.append(f"  ... and {len(self.missing) - limit} more")
+        lines += [f"  series {series}: {count} instance(s) the PACS could not name" for series, count in self.unnamed.items()]
         return "\n".join(lines)
+
+    @property
+    def missing_count(self) -> int:
+        """Return how many instances did not come (named or not)."""
+        return len(self.missing) + sum(self.unnamed.values())
 
 
 @dataclass

@@ -77,7 +77,7 @@ def local_path(session_dir: str | os.PathLike[str], stored: str, retrieve: bool 
     try:
         result = retrieve_study(config, study, incoming, [series] if series else None)
         if not result.complete:
-            problems = "; ".join(result.errors) or f"{len(result.missing)} instance(s) missing"
+            problems = "; ".join(result.errors) or f"{result.missing_count} instance(s) missing"
             raise PacsError(f"{stored}: retrieve from {config.where} incomplete ({problems})")
         if not result.files:
             raise PacsError(f"{stored}: {config.where} sent no instances")
