@@ -75,7 +75,7 @@ def test_a_t1_of_another_study_is_never_post_contrast(real_dicom, capsys):
     assert cli.main(["series", str(real_dicom), "--study", "2", "--json"]) == 0
     output = json.loads(capsys.readouterr().out)
     assert output["study"] == scan.studies[1].uid and output["roles"]["t1_post"]["series_uid"] is None
-    assert cli.main(["series", str(real_dicom), "--study", "2", "--role", f"t1_post=1:3"]) == 2
+    assert cli.main(["series", str(real_dicom), "--study", "2", "--role", "t1_post=1:3"]) == 2
     assert "that series is of another study than the one read" in capsys.readouterr().err
 
 

@@ -71,7 +71,7 @@ def test_session_next_retrieves_pacs_series_into_the_cache(orthanc, two_studies,
     assert main(["session", "create", str(session), "--cases", str(cases), "--reader", "r1"]) == 0
     assert capsys.readouterr().err == ""  # a PACS reference is no missing path
     assert main(["session", "next", str(session), "--reader", "r1"]) == 2
-    assert f"has no pacs.json saying which PACS to ask" in capsys.readouterr().err
+    assert "has no pacs.json saying which PACS to ask" in capsys.readouterr().err
     (session / "pacs.json").write_text(json.dumps({"url": orthanc.url, "user": orthanc.user}))
     assert main(["session", "next", str(session), "--reader", "r1"]) == 0
     lines = capsys.readouterr().out.splitlines()
