@@ -20,7 +20,7 @@ import subprocess
 import time
 from pathlib import Path
 
-ORTHANC = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
+ORTHANC = os.environ.get("ISCM_ORTHANC") or shutil.which("Orthanc") or "/usr/sbin/Orthanc"  # ISCM_ORTHANC: another build
 DICOMWEB_PLUGIN = "/usr/share/orthanc/plugins/libOrthancDicomWeb.so"
 CLONE_NEWNET = 0x40000000
 _in_private_network = False
