@@ -190,7 +190,7 @@ class ScanResult:
 
     def study(self, key: str | None = None) -> tuple[StudyGroup, str]:
         """Return (the study to read, why): ``key`` (StudyInstanceUID or index), the only study, or the
-        only one with spine series. Raises StudyChoiceError (an IngestError-like ValueError) listing them."""
+        only one with spine series. Raises exam_studies.StudyChoiceError (a ValueError) listing them."""
         return exam_studies.choose_study(self.studies, key)
 
 
