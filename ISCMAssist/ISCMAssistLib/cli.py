@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "session": ("session", "research annotation sessions: create, next, status, done"),
     "agreement": ("agreement", "inter-reader agreement of a session's reads"),
     "cohort": ("cohort", "the study's Tables 1-3 and comparisons for a folder of case JSON files"),
+    "pacs": ("pacs", "echo, query, retrieve and store with a PACS (DICOMweb or DIMSE)"),
 }
 
 

@@ -4,8 +4,10 @@
 SeriesInstanceUID, lists NIfTI files (BIDS names and JSON sidecars understood), and skips - with a
 reason - non-DICOM, truncated, unreadable and non-image files (SR, presentation states).
 ``describe`` summarises each series (orientation, weighting guess, contrast, slices, spacing,
-station/body part); ``propose_roles`` picks T2 sagittal, T1 sagittal pre/post, axial T2 and axial
-T1 post, each with the reasons for the guess; ``apply_overrides`` lets the reader change any role.
+station/body part, and why it can never take a role: field map, EPI/DWI, MIP, derived); the series
+are grouped by study (exam_studies.py). ``propose_roles`` picks, within one study, T2 sagittal, T1
+sagittal pre/post, axial T2 and axial T1 post, each with the reasons for the guess;
+``apply_overrides`` lets the reader change any role.
 """
 
 from __future__ import annotations
@@ -14,29 +16,22 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .case import READING_ROLES
+from . import exam_studies
 from .dicom_header import read_dicom_header
 from .dicom_pixels import load_dicom_series
+from .exam_studies import StudyGroup
 from .nifti import is_nifti_path, load_nifti
 from .progress import ProgressCallback
+from .series_evidence import dicom_text as _text
+from .series_evidence import not_for_a_role
 from .volumes import VolumeLoadError
-
-#: Reading roles, in the order they are proposed (the case JSON's series roles, "other" aside).
-ROLES = READING_ROLES
-ROLE_TITLES = {
-    "t2_sagittal": "T2 sagittal",
-    "t1_pre": "T1 sagittal pre-contrast",
-    "t1_post": "T1 sagittal post-contrast",
-    "t2_axial": "axial T2",
-    "t1_post_axial": "axial T1 post-contrast",
-}
 
 #: SOP class UID prefixes of objects that are not images.
 _NON_IMAGE_PREFIXES = {
@@ -100,6 +95,12 @@ class SeriesSummary:
     acquisition_time: str = ""
     si_range_mm: tuple[float, float] | None = None
     bids: dict[str, str] = field(default_factory=dict)
+    study_uid: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    study_description: str = ""
+    patient_id: str = ""
+    excluded: str = ""  # why it is never proposed for a role (field map, EPI/DWI, MIP, derived...), or ""
     reasons: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -143,32 +144,11 @@ class SeriesSummary:
             "scanning_sequence": self.scanning_sequence,
             "si_range_mm": list(self.si_range_mm) if self.si_range_mm else None,
             "bids": self.bids,
+            "study_uid": self.study_uid,
+            "excluded": self.excluded,
             "reasons": self.reasons,
             "problems": self.problems,
             "warnings": self.warnings,
-        }
-
-
-@dataclass
-class RoleProposal:
-    """The series proposed for one reading role (or none), why, and the other candidates."""
-
-    role: str
-    series_uid: str | None
-    label: str = ""
-    reasons: list[str] = field(default_factory=list)
-    alternatives: list[str] = field(default_factory=list)  # uids of other candidates
-    overridden: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "role": self.role,
-            "series_uid": self.series_uid,
-            "label": self.label,
-            "reasons": self.reasons,
-            "alternatives": self.alternatives,
-            "overridden": self.overridden,
         }
 
 
@@ -179,23 +159,41 @@ class ScanResult:
     root: Path
     series: list[SeriesSummary]
     skipped: list[SkippedFile]
+    studies: list[StudyGroup] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.studies:
+            self.studies = exam_studies.group_studies(self.series)
+
+    def key(self, summary: SeriesSummary) -> str:
+        """Return the unambiguous name of a series: "study:series" (e.g. "2:5"), else its UID or NIfTI name."""
+        if summary.kind == "nifti" and len(self.studies) == 1:
+            return summary.path.name
+        return exam_studies.series_key(self.studies, summary)
 
     def find(self, key: str) -> SeriesSummary:
-        """Return the series whose SeriesNumber, SeriesInstanceUID or NIfTI file name is ``key``.
+        """Return the series named by ``key``: SeriesInstanceUID, NIfTI file name, "study:series" (study
+        index or UID, then SeriesNumber) or a bare SeriesNumber when only one series has it.
 
-        Raises IngestError naming the key when none (or more than one, for a series number) matches.
+        Raises IngestError naming the key when none, or more than one, matches.
         """
         matches = [s for s in self.series if s.uid == key or str(s.path) == key or s.path.name == key]
+        matches = matches or exam_studies.find_by_key(self.studies, key)
         if not matches and key.lstrip("-").isdigit():
             matches = [s for s in self.series if s.series_number == int(key)]
         if not matches:
-            known = ", ".join(s.label for s in self.series) or "none"
+            known = ", ".join(f"{self.key(s)} {s.description}".strip() for s in self.series) or "none"
             raise IngestError(f"{self.root}: no series {key!r} (series found: {known})")
         if len(matches) > 1:
-            raise IngestError(
-                f"{self.root}: series number {key} is ambiguous ({len(matches)} series); give the SeriesInstanceUID"
-            )
+            keys = ", ".join(sorted(self.key(s) for s in matches))
+            raise IngestError(f"{self.root}: series {key} is ambiguous ({len(matches)} series: {keys}); "
+                              "give study:series or the SeriesInstanceUID")
         return matches[0]
+
+    def study(self, key: str | None = None) -> tuple[StudyGroup, str]:
+        """Return (the study to read, why): ``key`` (StudyInstanceUID or index), the only study, or the
+        only one with spine series. Raises exam_studies.StudyChoiceError (a ValueError) listing them."""
+        return exam_studies.choose_study(self.studies, key)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -354,14 +352,6 @@ def _number(value: Any) -> float | None:
     return number if np.isfinite(number) else None
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        return "\\".join(str(v) for v in value)
-    return str(value)
-
-
 _POST_WORDS = re.compile(r"(\+\s*C\b|\bC\s*\+|\+\s*GD|\+\s*GAD|\bPOST|\bGAD|\bGADO|\bGD\b|\bCE\b|\bCONTRAST|\bKM\b|\bMDC\b|\bENH)", re.I)
 _PRE_WORDS = re.compile(r"(\bPRE\b|\bPRE[-_ ]?C|\bNATIV|\bNON[-_ ]?CON|\bWITHOUT\b|\bNATIVE\b|\bPRECONTRAST)", re.I)
 _LOCALIZER_WORDS = re.compile(r"(LOC(ALI[SZ]ER)?\b|SCOUT|SURVEY|3[-_ ]?PLANE|TRI[-_ ]?PILOT|\bPILOT|AAHSCOUT)", re.I)
@@ -472,7 +462,34 @@ def _group_only(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> Seri
         description=_text(first.get("SeriesDescription", "")).strip(),
         series_number=int(number) if number is not None else None,
         modality=_text(first.get("Modality", "")), files=list(files), headers=list(headers),
+        **_study_fields(first),
     )
+
+
+#: Tags the fast header reader leaves out that tell what a series is (field map, EPI...) and when the study was.
+_EVIDENCE_TAGS = ("ImageType", "SOPClassUID", "SequenceName", "PulseSequenceName", "ScanningSequence",
+                  "EchoPlanarPulseSequence", "DiffusionBValue", "StudyInstanceUID", "StudyDate", "StudyTime",
+                  "StudyDescription", "PatientID")
+
+
+def _evidence_header(path: Path, header: Any) -> Any:
+    """Return ``header`` when pydicom read it whole, else the _EVIDENCE_TAGS of ``path`` read by pydicom
+    (``header`` again when that fails: the series then lacks only that evidence)."""
+    import pydicom
+
+    if isinstance(header, pydicom.Dataset):
+        return header
+    try:
+        return pydicom.dcmread(path, stop_before_pixels=True, specific_tags=list(_EVIDENCE_TAGS))
+    except Exception:
+        return header
+
+
+def _study_fields(header: Any) -> dict[str, str]:
+    """Return the study identity of a header (SeriesSummary keyword arguments)."""
+    return {"study_uid": _text(header.get("StudyInstanceUID", "")), "study_date": _text(header.get("StudyDate", "")),
+            "study_time": _text(header.get("StudyTime", "")), "patient_id": _text(header.get("PatientID", "")),
+            "study_description": _text(header.get("StudyDescription", "")).strip()}
 
 
 def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> SeriesSummary:
@@ -501,6 +518,10 @@ def describe_dicom(uid: str, files: Sequence[Path], headers: Sequence[Any]) -> S
         scanning_sequence=_text(first.get("ScanningSequence", "")),
         acquisition_time=_text(first.get("AcquisitionTime", "") or first.get("SeriesTime", "")),
     )
+    evidence_header = _evidence_header(files[0], first)
+    for key, value in _study_fields(evidence_header).items():
+        setattr(summary, key, value)
+    summary.excluded = not_for_a_role(evidence_header, " ".join(dict.fromkeys(words.split())))
     if not uid:
         summary.problems.append("no SeriesInstanceUID")
     n_frames = 0
@@ -614,6 +635,9 @@ def _header_geometry(header: Any) -> tuple[list[float], list[list[float]], list[
     return orientation, positions, spacing
 
 
+_BIDS_NEVER_A_ROLE = {**dict.fromkeys(("phasediff", "phase1", "phase2", "magnitude", "magnitude1", "magnitude2",
+                                         "fieldmap"), "field map"),
+                      **dict.fromkeys(("dwi", "bold", "epi", "sbref", "asl", "m0scan", "cbv"), "EPI / diffusion")}
 _BIDS_ENTITY = re.compile(r"^([a-zA-Z0-9]+)-([a-zA-Z0-9]+)$")
 
 
@@ -667,6 +691,9 @@ def describe_nifti(path: Path) -> SeriesSummary:
     sidecar = _sidecar(path)
     description = str(sidecar.get("SeriesDescription") or sidecar.get("ProtocolName") or "")
     summary = SeriesSummary(kind="nifti", uid=str(path), path=path, description=description or path.name, files=[path], bids=bids)
+    # BIDS: one subject's session is one study; other NIfTI files of a folder count as one study.
+    summary.study_uid = "_".join(f"{k}-{bids[k]}" for k in ("sub", "ses") if k in bids) or "NIfTI files"
+    summary.patient_id = bids.get("sub", "")
     summary.series_number = int(sidecar["SeriesNumber"]) if isinstance(sidecar.get("SeriesNumber"), int) else None
     summary.modality = str(sidecar.get("Modality", "MR"))
     for key, attribute in (("EchoTime", "echo_time_ms"), ("RepetitionTime", "repetition_time_ms"), ("InversionTime", "inversion_time_ms")):
@@ -698,6 +725,8 @@ def describe_nifti(path: Path) -> SeriesSummary:
         summary.si_range_mm = (float(z.min()), float(z.max()))
     suffix = bids.get("suffix", "")
     by_suffix = {"T1w": "T1", "T2w": "T2", "PDw": "PD", "FLAIR": "FLAIR", "T2starw": "T2*", "dwi": "DWI", "STIR": "STIR"}.get(suffix)
+    if suffix in _BIDS_NEVER_A_ROLE:
+        summary.excluded = f"{_BIDS_NEVER_A_ROLE[suffix]} (BIDS suffix {suffix})"
     words = " ".join(t for t in (description, bids.get("acq", ""), bids.get("desc", "")) if t)
     if by_suffix:
         summary.weighting = by_suffix
@@ -717,128 +746,12 @@ def describe_nifti(path: Path) -> SeriesSummary:
     return summary
 
 
-# ----------------------------------------------------------------------------------------------
-# Roles
-
-
-def _order_key(summary: SeriesSummary) -> tuple:
-    return (summary.series_number if summary.series_number is not None else 1 << 30, summary.acquisition_time, summary.uid)
-
-
-def _coverage(summary: SeriesSummary) -> float:
-    if summary.si_range_mm is None:
-        return 0.0
-    return summary.si_range_mm[1] - summary.si_range_mm[0]
-
-
-def propose_roles(series: Sequence[SeriesSummary]) -> dict[str, RoleProposal]:
-    """Propose one series per reading role (``ROLES``) with reasons; a role may stay empty (uid None).
-
-    Localizers and series with loading problems are not proposed. Sagittal roles need a sagittal
-    (or near-sagittal) series, axial roles an axial one. T1 pre/post follow the contrast guess;
-    when two T1 sagittal series carry no contrast information, the earlier (by SeriesNumber, then
-    acquisition time) is taken as pre and the later as post. With several candidates (e.g. cervical
-    and thoracic stations) the one covering the longest S-I extent is proposed, the others listed as
-    alternatives. Returns {role: RoleProposal}.
-    """
-    usable = [s for s in series if not s.localizer and not s.problems and s.modality in ("MR", "")]
-    proposals: dict[str, RoleProposal] = {}
-    taken: set[str] = set()
-
-    def pick(role: str, candidates: list[SeriesSummary], why: str) -> None:
-        candidates = [c for c in candidates if c.uid not in taken]
-        if not candidates:
-            proposals[role] = RoleProposal(role, None, reasons=[f"no {why} series found"])
-            return
-        best = max(candidates, key=lambda s: (_coverage(s), -_order_key(s)[0]))
-        reasons = [f"{best.orientation} {best.weighting}" + ("" if best.contrast is None else (" post-contrast" if best.contrast else " pre-contrast"))]
-        reasons.extend(r for r in best.reasons if "tilted" not in r)
-        if len(candidates) > 1:
-            reasons.append(f"longest S-I coverage ({_coverage(best):.0f} mm) of {len(candidates)} candidates")
-        proposals[role] = RoleProposal(
-            role, best.uid, best.label, reasons, [c.uid for c in candidates if c.uid != best.uid]
-        )
-        taken.add(best.uid)
-
-    sagittal = [s for s in usable if s.orientation == "sagittal"]
-    axial = [s for s in usable if s.orientation == "axial"]
-    pick("t2_sagittal", [s for s in sagittal if s.weighting == "T2" and s.contrast is not True]
-         or [s for s in sagittal if s.weighting == "T2"], "sagittal T2")
-
-    t1_sagittal = sorted([s for s in sagittal if s.weighting == "T1"], key=_order_key)
-    pre = [s for s in t1_sagittal if s.contrast is False]
-    post = [s for s in t1_sagittal if s.contrast is True]
-    unknown = [s for s in t1_sagittal if s.contrast is None]
-    if not post and len(unknown) >= 2:
-        post = [unknown[-1]]
-        pre = pre or unknown[:-1]
-        note_post = "the later of the T1 sagittal series without contrast information"
-    elif not post:
-        note_post = ""
-    else:
-        note_post = ""
-        pre = pre or [s for s in unknown if _order_key(s) < _order_key(post[0])]
-    pick("t1_pre", pre, "pre-contrast sagittal T1")
-    if not pre and unknown and not post:
-        proposals["t1_pre"] = RoleProposal("t1_pre", unknown[0].uid, unknown[0].label,
-                                           ["sagittal T1 with no contrast information: taken as pre-contrast"])
-        taken.add(unknown[0].uid)
-    pick("t1_post", post, "post-contrast sagittal T1")
-    if note_post and proposals["t1_post"].series_uid:
-        proposals["t1_post"].reasons.append(note_post)
-
-    pick("t2_axial", [s for s in axial if s.weighting == "T2"], "axial T2")
-    t1_axial = sorted([s for s in axial if s.weighting == "T1"], key=_order_key)
-    pick("t1_post_axial", [s for s in t1_axial if s.contrast is True]
-         or ([t1_axial[-1]] if len(t1_axial) >= 2 and all(s.contrast is None for s in t1_axial) else []),
-         "post-contrast axial T1")
-    return proposals
-
-
-def apply_overrides(scan: ScanResult, proposals: dict[str, RoleProposal], overrides: Mapping[str, str]) -> dict[str, RoleProposal]:
-    """Apply the reader's choices {role: series number, SeriesInstanceUID or NIfTI name ("" or "none" clears)}.
-
-    Returns the proposals with the overridden roles marked ``overridden``; raises IngestError for
-    an unknown role or series.
-    """
-    result = dict(proposals)
-    for role, key in overrides.items():
-        if role not in ROLES:
-            raise IngestError(f"--role {role}={key}: unknown role {role!r} (roles: {', '.join(ROLES)})")
-        if key.strip().lower() in ("", "none"):
-            result[role] = RoleProposal(role, None, reasons=["cleared by the reader"], overridden=True)
-            continue
-        chosen = scan.find(key)
-        result[role] = RoleProposal(role, chosen.uid, chosen.label, ["chosen by the reader"], overridden=True)
-    return result
-
-
-def case_series_entries(scan: ScanResult, proposals: Mapping[str, RoleProposal]) -> list[dict[str, str]]:
-    """Return the case JSON ``series`` list: {role, series_uid (None for NIfTI), file, description} per filled role.
-
-    ``file`` is relative to the scanned root: a folder ending in "/" for DICOM, the file for NIfTI.
-    """
-    entries = []
-    for role in ROLES:
-        proposal = proposals.get(role)
-        if proposal is None or proposal.series_uid is None:
-            continue
-        summary = scan.find(proposal.series_uid)
-        try:
-            file = os.path.relpath(summary.path, scan.root)
-        except ValueError:
-            file = str(summary.path)
-        entries.append({
-            "role": role,
-            "series_uid": summary.uid if summary.kind == "dicom" else None,
-            "file": file if summary.kind == "nifti" else file.rstrip("/") + "/",
-            "description": summary.description,
-        })
-    return entries
-
-
 def load_series(summary: SeriesSummary, progress: ProgressCallback | None = None):
     """Load one found series as a volumes.Volume (DICOM headers already read are reused). Raises VolumeLoadError."""
     if summary.kind == "nifti":
         return load_nifti(summary.path)
     return load_dicom_series(summary.files, headers=summary.headers, source=f"{summary.path} ({summary.label})", progress=progress)
+
+
+# The reading roles live in series_roles.py; these names stay importable from here.
+from .series_roles import ROLE_TITLES, ROLES, RoleProposal, apply_overrides, case_series_entries, propose_roles  # noqa: E402,F401

@@ -34,6 +34,7 @@ from typing import Any
 from . import case as case_mod
 from . import case_io, files
 from .consensus import CONSENSUS_READER, Disagreement, build_consensus
+from .pacs import session_cache as pacs_cache
 from .progress import ProgressCallback
 
 SESSION_SCHEMA_VERSION = "1.0.0"
@@ -152,6 +153,12 @@ def _csv_row(row: list[str], where: str, base: Path, folded: dict[str, str]) -> 
         raise SessionError(f"{where}, column role: {role!r} is not one of {', '.join(case_mod.SERIES_ROLES)}")
     if not series_path:
         raise SessionError(f"{where}, column path: empty")
+    if pacs_cache.is_pacs_reference(series_path):  # a PACS study/series: kept as written, see series_paths
+        try:
+            pacs_cache.parse_reference(series_path)
+        except ValueError as error:
+            raise SessionError(f"{where}, column path: {error}") from None
+        return case_id, role, Path(series_path)
     absolute = Path(series_path).expanduser()
     if not absolute.is_absolute():
         absolute = base / absolute
@@ -186,7 +193,7 @@ def read_cases_csv(cases_csv: str | os.PathLike[str]) -> tuple[list[SessionCase]
         if any(existing == str(absolute) for _, existing in series):
             raise SessionError(f"{where}, column path: {row[2].strip()!r} is listed twice for case {case_id}")
         series.append((role, str(absolute)))
-        if not absolute.exists():
+        if not absolute.exists() and not pacs_cache.is_pacs_reference(row[2]):
             warnings.append(f"{where}: series path {absolute} does not exist (case {case_id}, {role})")
     if not series_by_case:
         raise SessionError(f"cases CSV {path}: no case rows after the header")
@@ -337,8 +344,10 @@ class Session:
             raise SessionError(f"session {self.directory}: no case {case_id!r}") from None
 
     def series_paths(self, case_id: str) -> list[tuple[str, Path]]:
-        """Take a case id; return its series as (role, absolute path) in CSV order (what the panel loads)."""
-        return [(role, (self.directory / path).resolve()) for role, path in self.case(case_id).series]
+        """Take a case id; return its series as (role, absolute path) in CSV order (what the panel loads).
+
+        A PACS reference (pacs:STUDY[/SERIES]) is retrieved into DIR/cache first (pacs.session_cache)."""
+        return [(role, pacs_cache.local_path(self.directory, path)) for role, path in self.case(case_id).series]
 
     def read_path(self, reader: str, case_id: str) -> Path:
         """Return DIR/reads/<reader>/<case_id>.json (the file may not exist yet)."""

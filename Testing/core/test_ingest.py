@@ -30,8 +30,13 @@ T2 = dict(ScanningSequence="SE", EchoTime=100.0, RepetitionTime=3000.0)
 T1 = dict(ScanningSequence="SE", EchoTime=10.0, RepetitionTime=500.0)
 
 
+#: One study for every series _write makes, unless a test gives another.
+STUDY_UID = "1.2.826.0.1.3680043.8.498.1515"
+
+
 def _write(folder: Path, number: int, description: str, iop=SAGITTAL_IOP, ipp=(0.0, -50.0, 0.0), shape=(4, 6, 5),
            spacing=(1.0, 1.0, 3.0), **tags) -> list[Path]:
+    tags.setdefault("study_instance_uid", STUDY_UID)
     return write_series(folder, ramp_volume(shape), (iop, ipp, spacing), SeriesNumber=number,
                         SeriesDescription=description, seed=f"exam-{number}", **tags)
 
@@ -105,7 +110,7 @@ def test_reader_overrides_any_role(exam):
     assert ingest.apply_overrides(scan, roles, {"t1_post_axial": uid})["t1_post_axial"].series_uid == uid
     with pytest.raises(ingest.IngestError, match="unknown role 't3'"):
         ingest.apply_overrides(scan, roles, {"t3": "2"})
-    with pytest.raises(ingest.IngestError, match=r"no series '99' \(series found: #1 3-plane loc"):
+    with pytest.raises(ingest.IngestError, match=r"no series '99' \(series found: 1:1 3-plane loc, 1:2 T2_TSE_SAG"):
         ingest.apply_overrides(scan, roles, {"t1_post": "99"})
 
 
@@ -116,13 +121,19 @@ def test_found_series_load_with_their_headers(exam):
     assert volume.series_uid == scan.find("2").uid
 
 
-def test_t1_pre_and_post_by_order_without_contrast_tags(tmp_path):
+def test_acquisition_order_alone_never_makes_a_post_contrast_t1(tmp_path):
     _write(tmp_path / "a", 3, "SAG T1", **T1)
     _write(tmp_path / "b", 9, "SAG T1", **T1)
     _write(tmp_path / "c", 2, "SAG T2", **T2)
-    roles = ingest.propose_roles(ingest.scan_folder(tmp_path).series)
-    assert roles["t1_pre"].label == "#3 SAG T1" and roles["t1_post"].label == "#9 SAG T1"
-    assert "the later of the T1 sagittal series without contrast information" in roles["t1_post"].reasons
+    scan = ingest.scan_folder(tmp_path)
+    roles = ingest.propose_roles(scan.series)
+    assert roles["t1_pre"].label == "#3 SAG T1"
+    assert "no contrast information: taken as pre-contrast" in roles["t1_pre"].reasons
+    post = roles["t1_post"]
+    assert post.series_uid is None and post.alternatives == [scan.find("9").uid]
+    assert post.reasons[0].startswith("unsure: 1 sagittal T1 series without contrast evidence (1:9)")
+    # The same ramp in both: no enhancement between them, and the pixel comparison says so.
+    assert any("no enhancement between the two T1 series seen" in r for r in scan.find("9").reasons)
 
 
 def test_description_words_decide_contrast(tmp_path):
@@ -295,9 +306,9 @@ def test_series_command_json(exam, capsys):
 def test_series_command_table(exam, capsys):
     assert cli.main(["series", str(exam), "--role", "t2_sagittal=4"]) == 0
     out = capsys.readouterr().out
-    assert "7 series in" in out
-    assert "    2  T2_TSE_SAG                   sagittal  T2        ?             4  1x1x3          spine              4" in out
-    assert "T2 sagittal                 #4 sag tirm (override)" in out
+    assert "7 series in 1 study in" in out
+    assert "    1:2  T2_TSE_SAG                   sagittal  T2        ?             4  1x1x3          spine              4" in out
+    assert "T2 sagittal                 1:4 sag tirm (override)" in out
     assert "report.dcm: not an image: structured report" in out
 
 
