@@ -137,7 +137,7 @@ def test_same_grid_pair_without_enhancement_stays_unsure(real_dicom, tmp_path):
 
 def test_the_two_positions_of_one_volunteer_are_no_enhancement(real_dicom):
     """HFS vs HFP (real, same grid, the head turned over): large changes both ways are not contrast."""
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     hfs = load_volume(real_dicom / "dcm_qa_decubitus" / "HFS_t1_fl2d_sag" / "dicom")
     hfp = load_volume(real_dicom / "dcm_qa_decubitus" / "HFP_t1_fl2d_sag" / "dicom")

@@ -96,7 +96,7 @@ def _retrieved_folder(out, series_uid: str):
 
 @pytest.mark.parametrize("transport", ["wado", "c-get", "c-move"])
 def test_retrieve_gives_identical_volumes(orthanc, uploaded, demo_exam, pacs_env, tmp_path, capsys, transport):
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     options = {"wado": web(orthanc), "c-get": dimse(orthanc),
                "c-move": dimse(orthanc) + ["--listen-port", str(orthanc.client_port)]}[transport]

@@ -58,7 +58,7 @@ def test_multi_study_upload_is_listed_as_separate_studies(orthanc, two_studies, 
 
 def test_session_next_retrieves_pacs_series_into_the_cache(orthanc, two_studies, demo_exam, pacs_env, tmp_path,
                                                            capsys, monkeypatch):
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     study = next(uid for uid in two_studies if uid != "1.2.826.0.1.3680043.8.498.777")
     series = {row["SeriesDescription"]: row["SeriesInstanceUID"]
