@@ -35,6 +35,8 @@ REQUIRED_PACKAGES: dict[str, str] = {
     "nibabel": "nibabel>=5.0",
     "highdicom": "highdicom>=0.28",
     "tqdm": "tqdm>=4.60",
+    "pynetdicom": "pynetdicom>=3.0",
+    "dicomweb_client": "dicomweb-client>=0.60",
 }
 
 
@@ -146,6 +148,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.saveButton.connect("clicked(bool)", self.onSave)
         self.ui.openButton.connect("clicked(bool)", self.onOpen)
         self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.ui.sendToPacsButton.connect("clicked(bool)", self.onSendToPacs)
         self.ui.openSessionButton.connect("clicked(bool)", self.onOpenSession)
         self.ui.nextCaseButton.connect("clicked(bool)", self.onNextCase)
         self.ui.markDoneButton.connect("clicked(bool)", self.onMarkDone)
@@ -398,6 +401,14 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             with slicer.util.tryWithErrorDisplay(_("Opening the read failed."), waitCursor=True):
                 self.logic.openAny(path, progress=self._progress)
             self._updateSessionControls()
+
+    def onSendToPacs(self) -> None:
+        serverFile = self.ui.pacsServerPathLineEdit.currentPath
+        if not serverFile:
+            slicer.util.errorDisplay(_("Choose the PACS server file first (below the button)."))
+            return
+        with slicer.util.tryWithErrorDisplay(_("Sending the SR to the PACS failed."), waitCursor=True):
+            slicer.util.showStatusMessage(self.logic.sendSRToPACS(serverFile, progress=self._progress), 5000)
 
     def onExport(self) -> None:
         folder = self._pickFolder(_("Folder to export case JSON, CSV and DICOM SR into"))

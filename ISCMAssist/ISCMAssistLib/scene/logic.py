@@ -432,6 +432,10 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         """Export case JSON, CSV and (with a DICOM source) the SR into ``folder``; return the paths."""
         return read_folder.exportRead(self.state, folder, progress)
 
+    def sendSRToPACS(self, serverFile: str | os.PathLike, progress: PanelProgress | None = None) -> str:
+        """Write the read's SR and store it on the PACS named by a server file; return the client's line."""
+        return read_folder.sendSRToPACS(self.state, serverFile, progress)
+
     def loadCaseIntoScene(self, case: dict, progress: PanelProgress | None = None) -> dict:
         """Replace the scene's read by a case dict (markups rebuilt from it); return the case."""
         return opening.loadCaseIntoScene(self.state, case, progress)

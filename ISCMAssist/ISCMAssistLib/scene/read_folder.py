@@ -198,3 +198,23 @@ def exportRead(state: SceneState, folder: str | os.PathLike, progress: PanelProg
                              keep=False)
     progress(1.0, f"Exported to {folder}")
     return written
+
+
+def sendSRToPACS(state: SceneState, serverFile: str | os.PathLike, progress: PanelProgress | None = None) -> str:
+    """Write the read's DICOM SR and store it on the PACS of ``serverFile`` (a JSON server file:
+    ``pacs.save_server_file``; the password comes from ISCM_PACS_PASSWORD or its password_file).
+    Returns the one line the PACS client says; raises ValueError when no series came from DICOM (no
+    SR can be written) and pacs.PacsError, one line, when the PACS refuses or cannot be reached."""
+    import tempfile
+
+    from .. import pacs
+
+    progress = progress or no_progress
+    with tempfile.TemporaryDirectory(prefix="iscm-sr-") as folder:
+        written = exportRead(state, folder, lambda fraction, message: progress(0.6 * fraction, message))
+        if "sr" not in written:
+            raise ValueError("send SR to PACS: no series was loaded from DICOM, so there is no SR to send")
+        progress(0.7, f"Sending {written['sr'].name}")
+        line = pacs.store_file(serverFile, written["sr"])
+    progress(1.0, line)
+    return line
