@@ -2,8 +2,9 @@
 
 It lives outside the content tree, in private group 0009 under the private creator
 ``PRIVATE_CREATOR`` (element (0009,xx01), UT, UTF-8 JSON), so that no SR viewer shows it. It sits
-before the content tree in the file, and records how many content items the tree holds, so that a
-file cut short anywhere is caught on import (the tree or the supplement is then incomplete).
+before the content tree in the file and records how many content items the tree holds; a private
+end marker (group 7FD1) is the file's last element. So a file cut short anywhere is caught on
+import: the supplement, the tree or the end marker is then incomplete.
 
 The supplement holds the case JSON with every value the coded content carries replaced by
 ``CODED``, and for each line written as a 2D SCOORD the image coordinates written and the image
@@ -24,6 +25,11 @@ SUPPLEMENT_ELEMENT = 0x01
 SUPPLEMENT_FORMAT = "iscm-assist-sr-supplement"
 SUPPLEMENT_VERSION = 2
 CODED = "<coded>"
+#: A private element after everything else in the file: when the supplement is there and this is
+#: not (or not whole), the file was cut short.
+END_GROUP = 0x7FD1
+END_ELEMENT = 0x01
+END_TEXT = "ISCMAssist end of SR"
 
 
 def count_content_items(item: Any) -> int:
@@ -44,6 +50,7 @@ def attach_supplement(dataset: Any, supplement: dict) -> None:
                   content_items=count_content_items(dataset))
     block = dataset.private_block(PRIVATE_GROUP, PRIVATE_CREATOR, create=True)
     block.add_new(SUPPLEMENT_ELEMENT, "UT", json.dumps(record, ensure_ascii=False, separators=(",", ":")))
+    dataset.private_block(END_GROUP, PRIVATE_CREATOR, create=True).add_new(END_ELEMENT, "LO", END_TEXT)
 
 
 def read_supplement(dataset: Any, where: str) -> dict | None:
@@ -69,6 +76,12 @@ def read_supplement(dataset: Any, where: str) -> dict | None:
         raise SRError(f"{where}: the private ISCMAssist block holds no ISCMAssist supplement")
     if data.get("version") != SUPPLEMENT_VERSION:
         raise SRError(f"{where}: ISCMAssist supplement version {data.get('version')!r} is not {SUPPLEMENT_VERSION}")
+    try:
+        end = str(dataset.private_block(END_GROUP, PRIVATE_CREATOR)[END_ELEMENT].value)
+    except KeyError:
+        end = None
+    if end != END_TEXT:
+        raise SRError(f"{where}: the SR ends before its last element (file cut short or damaged)")
     found = count_content_items(dataset)
     if data.get("content_items") != found:
         raise SRError(f"{where}: the SR content tree holds {found} items where {data.get('content_items')} were "
