@@ -572,6 +572,37 @@ def test_cli_export_uses_the_case_series_folders_by_default(t2_folder, tmp_path,
     assert not (tmp_path / "x.dcm").exists()
 
 
+def test_final_read_is_complete_and_verified_and_a_change_references_it(t2_folder, tmp_path, capsys):
+    from ISCMAssistLib.case_io import save_case
+    from ISCMAssistLib.cli import main
+
+    case = full_case()
+    save_case(case, tmp_path / "case.json")
+    final = tmp_path / "final.dcm"
+    assert main(["export-sr", str(tmp_path / "case.json"), "--series", str(t2_folder), "--out", str(final), "--final"]) == 0
+    PRODUCED.append(final)
+    ds = pydicom.dcmread(final)
+    assert (ds.CompletionFlag, ds.VerificationFlag, ds.PreliminaryFlag) == ("COMPLETE", "VERIFIED", "FINAL")
+    observer = ds.VerifyingObserverSequence[0]
+    assert str(observer.VerifyingObserverName) == "reader1^" and observer.VerificationDateTime
+    assert sr.sr_to_case(final) == case
+    capsys.readouterr()
+    assert main(["export-sr", str(tmp_path / "case.json"), "--series", str(t2_folder), "--out", str(final)]) == 2
+    assert "--replaces" in capsys.readouterr().err  # a finished read is never overwritten
+    case["lesions"][0]["t2_signal"] = "isointense"
+    save_case(case, tmp_path / "case.json")
+    changed = tmp_path / "changed.dcm"
+    assert main(["export-sr", str(tmp_path / "case.json"), "--series", str(t2_folder), "--out", str(changed),
+                 "--replaces", str(final)]) == 0
+    PRODUCED.append(changed)
+    new = pydicom.dcmread(changed)
+    predecessor = new.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+    assert predecessor.ReferencedSOPInstanceUID == ds.SOPInstanceUID and new.VerificationFlag == "UNVERIFIED"
+    no_reader = C.new_case("anon")
+    with pytest.raises(sr.SRError, match="reader's name"):
+        sr.case_to_sr(no_reader, [t2_folder], final=True)
+
+
 # --- independent validation: dciodvfy (dicom3tools) -- keep last in this file ------------------------
 
 

@@ -247,3 +247,10 @@ def test_ohif_adapters_recognise_every_line_with_its_length(read, tmp_path):
     (oblique,) = [entry for entry in lengths if not entry["referencedImageId"]]
     assert np.allclose(oblique["points"], second["lines_lps"]["si"], atol=1e-4)  # SCOORD3D: world points
     assert output["warnings"] == 0, "a measurement group the adapters could not read"
+
+
+def test_dciodvfy_reports_no_errors_on_the_viewer_srs(read):
+    from test_sr import dciodvfy_errors
+
+    for path in (read["path"], read["empty"]):
+        assert not dciodvfy_errors(path), path.name

@@ -1,4 +1,4 @@
-"""``iscm-assist export-sr CASE.json --series FOLDER... --out report.dcm``: a case as DICOM SR (TID 1500)."""
+"""``iscm-assist export-sr CASE.json [--series FOLDER...] --out report.dcm [--final] [--replaces OLD.dcm]``: a case as DICOM SR (TID 1500)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "frame of reference of the lines (default: the case's series 'file' folders, relative to CASE.json)",
     )
     parser.add_argument("--out", required=True, metavar="report.dcm", help="SR file to write (atomically)")
+    parser.add_argument("--final", action="store_true",
+                        help="the read is finished: the SR is COMPLETE and VERIFIED, the reader as verifying observer")
+    parser.add_argument("--replaces", metavar="OLD.dcm", default=None,
+                        help="the SR this one replaces (a changed read): referenced in the Predecessor Documents Sequence")
 
 
 def _default_series(case: dict, case_path: Path) -> list[Path]:
@@ -53,13 +57,32 @@ def run(args: argparse.Namespace) -> int:
         bar.n = done
         bar.refresh()
 
+    _refuse_overwriting_a_verified_sr(Path(args.out), args.replaces)
     try:
-        document = write_sr(case, folders, args.out, progress=progress)
+        document = write_sr(case, folders, args.out, progress=progress, final=args.final, predecessor=args.replaces)
     finally:
         bar.close()
     images = sum(len(series.ReferencedSOPSequence)
                  for study in document.get("CurrentRequestedProcedureEvidenceSequence", [])
                  for series in study.ReferencedSeriesSequence)
     count = len(case["lesions"])
-    print(f"{args.out}: DICOM SR written ({count} lesion{'' if count == 1 else 's'}, {images} source images referenced)")
+    state = "final, verified" if args.final else "preliminary"
+    print(f"{args.out}: DICOM SR written ({state}; {count} lesion{'' if count == 1 else 's'}, {images} source images referenced)")
     return 0
+
+
+def _refuse_overwriting_a_verified_sr(out: Path, replaces: str | None) -> None:
+    """A verified SR is a finished read: a change goes to a new file that names it with --replaces."""
+    import pydicom
+
+    from ..cli import CommandError
+
+    if not out.is_file():
+        return
+    try:
+        verified = pydicom.dcmread(out, stop_before_pixels=True).get("VerificationFlag") == "VERIFIED"
+    except Exception:  # not an SR we can read: the atomic write replaces it as before
+        return
+    if verified:
+        raise CommandError(f"{out}: is a verified (final) SR; write the changed read to a new file "
+                           f"with --replaces {out}")
