@@ -201,11 +201,16 @@ def test_quantitative_reporting_draws_one_line_per_measured_line_with_aligned_co
     lesion = read["case"]["lesions"][0]
     assert len(lines) == 4  # SI, AP, transverse, edema of L1; L2's oblique line lies on no image
     expected = [lesion["lines_lps"][k] for k in ("si", "ap", "transverse", "edema_si")]
-    for (name, ras), lps in zip(lines, expected):
+    images = [read["mid"], read["mid"], read["axial"], read["mid"]]
+    for (name, ras), lps, image in zip(lines, expected, images):
         assert name == "Doe^Jane"
-        # QR takes ImagePositionPatient (a pixel centre) as image coordinate 0.0, the standard's pixel
-        # corner: its lines sit half a pixel (0.4 mm here) off along each image axis, as QR draws any SR.
-        assert np.allclose(ras * [-1, -1, 1], lps, atol=0.8 * 0.5 * 1.5)
+        # QR takes ImagePositionPatient (a pixel centre) as image coordinate 0.0, where the standard
+        # (PS3.3 C.18.6.1.2) has the pixel corner: QR draws any SR's 2D line half a pixel further along
+        # both image axes than the standard (and OHIF) place it.
+        orientation = np.array(image.ImageOrientationPatient, dtype=float)
+        spacing = np.array(image.PixelSpacing, dtype=float)
+        half_pixel = 0.5 * (orientation[:3] * spacing[1] + orientation[3:] * spacing[0])
+        assert np.allclose(ras * [-1, -1, 1], np.asarray(lps) + half_pixel, atol=1e-3)
 
 
 def test_quantitative_reporting_does_not_fail_on_a_read_with_no_lesion(read, tmp_path):
@@ -242,8 +247,8 @@ def test_ohif_adapters_recognise_every_line_with_its_length(read, tmp_path):
     assert [round(e["length"], 4) for e in in_image] == [24.0, 8.0, round(9.5 * 0.8, 4), round(58.0 * 0.8, 4)]
     assert all(e["unit"] == "mm" for e in in_image)
     for entry, key in zip(in_image, ("si", "ap", "transverse", "edema_si")):
-        # cornerstone maps image coordinates with the pixel centre at 0.0 (as QR): half a pixel off
-        assert np.allclose(entry["points"], lesion["lines_lps"][key], atol=0.8 * 0.5 * 1.5)
+        # cornerstone's imageToWorldCoords subtracts 0.5 pixel: the standard's convention, so exact
+        assert np.allclose(entry["points"], lesion["lines_lps"][key], atol=1e-3)
     (oblique,) = [entry for entry in lengths if not entry["referencedImageId"]]
     assert np.allclose(oblique["points"], second["lines_lps"]["si"], atol=1e-4)  # SCOORD3D: world points
     assert output["warnings"] == 0, "a measurement group the adapters could not read"
