@@ -90,7 +90,10 @@ def case_to_sr(
         observation_context=_observation_context(case),
         procedure_reported=sr_codes.PROCEDURE_REPORTED,
         imaging_measurements=writer.groups(),
-        referenced_images=[evidence_copy(d) for d in one_per_series(datasets)],
+        # highdicom's library entry reads top-level geometry, which multi-frame images lack
+        referenced_images=[evidence_copy(d) for d in one_per_series(datasets)
+                           if all(k in d for k in ("PixelSpacing", "ImagePositionPatient", "ImageOrientationPatient"))]
+        or None,
     )
     root = report[0]
     evaluations = qualitative_container(case, writer.landmark_items())

@@ -223,23 +223,33 @@ def test_quantitative_reporting_does_not_fail_on_a_read_with_no_lesion(read, tmp
 # --- OHIF: dcmjs + @cornerstonejs/adapters ---------------------------------------------------
 
 
-def test_ohif_adapters_recognise_every_line_with_its_length(read, tmp_path):
+def plane_module(position, orientation, spacing, for_uid) -> dict:
+    """cornerstone's imagePlaneModule for one image or frame (as its DICOM image loader fills it)."""
+    return {"imagePositionPatient": [float(v) for v in position],
+            "rowCosines": [float(v) for v in orientation[:3]], "columnCosines": [float(v) for v in orientation[3:]],
+            "rowPixelSpacing": float(spacing[0]), "columnPixelSpacing": float(spacing[1]),
+            "frameOfReferenceUID": str(for_uid)}
+
+
+def ohif_tool_state(sr_path: Path, images: dict, tmp_path: Path) -> dict:
+    """Run Testing/sr_viewers/ohif_lengths.mjs (dcmjs + @cornerstonejs/adapters) on an SR."""
     node = require("node", "install Node.js (Debian package nodejs) to run OHIF's adapters")
     if not (VIEWERS / "node_modules" / "@cornerstonejs" / "adapters").is_dir():
         message = f"npm packages missing: run 'npm ci' in {VIEWERS}"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    images = {uid: {"imagePositionPatient": [float(v) for v in h.ImagePositionPatient],
-                    "rowCosines": [float(v) for v in h.ImageOrientationPatient[:3]],
-                    "columnCosines": [float(v) for v in h.ImageOrientationPatient[3:]],
-                    "rowPixelSpacing": float(h.PixelSpacing[0]), "columnPixelSpacing": float(h.PixelSpacing[1]),
-                    "frameOfReferenceUID": str(h.FrameOfReferenceUID)} for uid, h in read["headers"].items()}
     (tmp_path / "images.json").write_text(json.dumps(images))
-    result = subprocess.run([node, str(VIEWERS / "ohif_lengths.mjs"), str(read["path"]), str(tmp_path / "images.json")],
+    result = subprocess.run([node, str(VIEWERS / "ohif_lengths.mjs"), str(sr_path), str(tmp_path / "images.json")],
                             capture_output=True, text=True, timeout=300, cwd=VIEWERS)
     assert result.returncode == 0, result.stderr[-3000:]
-    output = json.loads(result.stdout)
+    return json.loads(result.stdout)
+
+
+def test_ohif_adapters_recognise_every_line_with_its_length(read, tmp_path):
+    images = {uid: plane_module(h.ImagePositionPatient, h.ImageOrientationPatient, h.PixelSpacing, h.FrameOfReferenceUID)
+              for uid, h in read["headers"].items()}
+    output = ohif_tool_state(read["path"], images, tmp_path)
     lengths = output["lengths"]
     assert [entry["tool"] for entry in lengths] == ["Length"] * 5
     lesion, second = read["case"]["lesions"]
@@ -259,3 +269,75 @@ def test_dciodvfy_reports_no_errors_on_the_viewer_srs(read):
 
     for path in (read["path"], read["empty"]):
         assert not dciodvfy_errors(path), path.name
+
+
+# --- real scanner exports (shared data) -------------------------------------------------------
+
+
+def _real(shared_data: Path, folder: str) -> Path:
+    path = shared_data / "real_dicom" / folder / "dicom"
+    if not path.is_dir():
+        pytest.skip(f"real DICOM series not found at {path}")
+    return path
+
+
+def test_real_series_lines_are_2d_on_their_slice_and_read_by_every_viewer(shared_data, tmp_path):
+    folder = _real(shared_data, "dcm_qa_decubitus/HFS_t1_fl2d_sag")
+    headers = sorted(sr.read_source_headers([folder]), key=lambda d: int(d.InstanceNumber))
+    mid = headers[len(headers) // 2]
+    case = C.new_case("real-sag", "Doe^Jane")
+    lesion = C.new_lesion("L1")
+    lesion.update({"levels": "T4", "size_mm": {"ap": None, "transverse": None, "si": None},
+                   "lines_lps": {"si": _lps(mid, [[128.5, 60.5], [128.5, 140.5]]), "ap": _lps(mid, [[100.0, 99.5], [130.0, 99.5]])}})
+    case["lesions"] = [lesion]
+    path = tmp_path / "real.dcm"
+    sr.write_sr(case, [folder], path)
+    assert sr.sr_to_case(path) == case
+    from test_sr import dciodvfy_errors
+
+    assert not dciodvfy_errors(path)
+    lines = qr_lines(path, {str(h.SOPInstanceUID): h for h in headers})
+    assert len(lines) == 2
+    images = {str(h.SOPInstanceUID): plane_module(h.ImagePositionPatient, h.ImageOrientationPatient, h.PixelSpacing,
+                                                  h.FrameOfReferenceUID) for h in headers}
+    output = ohif_tool_state(path, images, tmp_path)
+    spacing = float(mid.PixelSpacing[0])
+    assert [round(e["length"], 3) for e in output["lengths"]] == [round(80 * spacing, 3), round(30 * spacing, 3)]
+    assert [e["referencedImageId"] for e in output["lengths"]] == [f"iscm:{mid.SOPInstanceUID}"] * 2
+
+
+def test_real_enhanced_mr_line_references_its_frame(shared_data, tmp_path):
+    from highdicom.spatial import ImageToReferenceTransformer
+
+    folder = _real(shared_data, "dcm_qa_sag/XA30_enhanced_single_0063")
+    (header,) = sr.read_source_headers([folder])
+    frame = 31
+    groups = [header.PerFrameFunctionalGroupsSequence[frame - 1], header.SharedFunctionalGroupsSequence[0]]
+
+    def attribute(sequence: str, keyword: str):
+        return next(g[sequence][0].get(keyword) for g in groups if sequence in g)
+
+    orientation = attribute("PlaneOrientationSequence", "ImageOrientationPatient")
+    spacing = attribute("PixelMeasuresSequence", "PixelSpacing")
+    position = attribute("PlanePositionSequence", "ImagePositionPatient")
+    transform = ImageToReferenceTransformer(position, orientation, spacing)
+    case = C.new_case("real-enhanced", "Doe^Jane")
+    lesion = C.new_lesion("L1")
+    lesion["lines_lps"] = {"si": transform(np.array([[40.5, 20.5], [40.5, 60.5]])).tolist()}
+    case["lesions"] = [lesion]
+    path = tmp_path / "enhanced.dcm"
+    sr.write_sr(case, [folder], path)
+    ds = pydicom.dcmread(path)
+    container = [i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "126010"][0]
+    num = [i for i in container.ContentSequence[0].ContentSequence if i.ValueType == "NUM"][0]
+    reference = num.ContentSequence[0].ContentSequence[0].ReferencedSOPSequence[0]
+    assert reference.ReferencedSOPInstanceUID == header.SOPInstanceUID and int(reference.ReferencedFrameNumber) == frame
+    assert np.allclose(num.ContentSequence[0].GraphicData, [40.5, 20.5, 40.5, 60.5], atol=1e-4)
+    assert sr.sr_to_case(path) == case
+    from test_sr import dciodvfy_errors
+
+    assert not dciodvfy_errors(path)
+    images = {f"{header.SOPInstanceUID}:{frame}": plane_module(position, orientation, spacing, header.FrameOfReferenceUID)}
+    (entry,) = ohif_tool_state(path, images, tmp_path)["lengths"]
+    assert entry["referencedImageId"] == f"iscm:{header.SOPInstanceUID}:{frame}"
+    assert entry["length"] == pytest.approx(40 * float(spacing[0]), abs=1e-3)

@@ -1,7 +1,7 @@
 // Read an ISCMAssist SR the way OHIF does: dcmjs parses it, @cornerstonejs/adapters'
 // MeasurementReport.generateToolState turns its measurement groups into tool annotations.
 // Usage: node ohif_lengths.mjs SR.dcm IMAGES.json
-// IMAGES.json: {"<SOPInstanceUID>": {"imagePositionPatient": [..], "rowCosines": [..],
+// IMAGES.json: {"<SOPInstanceUID>" or "<SOPInstanceUID>:<frame>": {"imagePositionPatient": [..], "rowCosines": [..],
 //   "columnCosines": [..], "rowPixelSpacing": r, "columnPixelSpacing": c, "frameOfReferenceUID": ".."}}
 // Prints JSON: {"lengths": [{tool, trackingIdentifier, length, unit, points}], "warnings": n}.
 import fs from 'node:fs';
@@ -36,7 +36,7 @@ const dataset = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dicomData.dict)
 dataset._meta = dcmjs.data.DicomMetaDictionary.namifyDataset(dicomData.meta);
 
 const sopToImageId = {};
-for (const uid of Object.keys(images)) sopToImageId[`${uid}:1`] = imageId(uid);
+for (const key of Object.keys(images)) sopToImageId[key.includes(':') ? key : `${key}:1`] = imageId(key);
 const metadata = { get: (type, id) => (type === 'imagePlaneModule' ? planeModule(id) : undefined) };
 
 const { MeasurementReport } = adaptersSR.Cornerstone3D;
