@@ -76,9 +76,10 @@ def case_to_sr(
     import highdicom as hd
     from pydicom.uid import generate_uid
 
+    lesions = case.get("lesions") if isinstance(case, dict) else None
+    if isinstance(lesions, list) and len(lesions) > MAX_LESIONS:  # before the (slower) validation
+        raise SRError(f"case {case.get('case_id')}: {len(lesions)} lesions; an SR holds at most {MAX_LESIONS}")
     validate_case(case)
-    if len(case["lesions"]) > MAX_LESIONS:
-        raise SRError(f"case {case['case_id']}: {len(case['lesions'])} lesions; an SR holds at most {MAX_LESIONS}")
     reader_name = (case.get("reader") or {}).get("name")
     if final and not reader_name:
         raise SRError(f"case {case['case_id']}: a final SR needs the reader's name (the verifying observer)")
@@ -101,7 +102,7 @@ def case_to_sr(
         root.ContentSequence.append(evaluations)
     document = hd.sr.Comprehensive3DSR(
         evidence=evidence,
-        content=root,
+        content=_outline(root),
         series_instance_uid=series_instance_uid or generate_uid(),
         series_number=series_number,
         sop_instance_uid=sop_instance_uid or generate_uid(),
@@ -119,8 +120,41 @@ def case_to_sr(
         previous_versions=[_predecessor(predecessor)] if predecessor is not None else None,
         specific_character_set="ISO_IR 192",  # UTF-8: reader names and notes in any script
     )
+    document.ContentSequence = root.ContentSequence  # the whole tree, built and checked by highdicom above
     attach_supplement(document, {"case": supplement_case(case), "lines_2d": writer.lines_2d})
     return document
+
+
+def _outline(root: Any) -> Any:
+    """The report root with only its first measurement group, for the SR constructor.
+
+    highdicom's Comprehensive3DSR deep-copies and re-parses the whole content tree and searches it
+    for references: that took ~0.3 s per lesion. The groups were already built (and checked) by
+    highdicom's templates, and every image they reference is in the evidence, so the document is
+    made from this outline and then given the whole tree.
+    """
+    import copy
+
+    from pydicom import Dataset
+    from pydicom.sequence import Sequence
+
+    outline = Dataset()
+    for element in root:
+        if element.keyword != "ContentSequence":
+            outline.add(copy.deepcopy(element))
+    items = []
+    for item in root.ContentSequence:
+        if item.ValueType == "CONTAINER" and item.ConceptNameCodeSequence[0].CodeValue == "126010":
+            container = Dataset()
+            for element in item:
+                if element.keyword != "ContentSequence":
+                    container.add(copy.deepcopy(element))
+            container.ContentSequence = Sequence([item.ContentSequence[0]])
+            items.append(container)
+        else:
+            items.append(item)
+    outline.ContentSequence = Sequence(items)
+    return outline
 
 
 def _predecessor(predecessor: Any) -> Any:
