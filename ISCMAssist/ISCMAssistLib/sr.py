@@ -35,7 +35,7 @@ from .sr_sources import (ProgressCallback, SRError, SRSourceError, evidence_copy
 from .sr_write import ContentWriter, qualitative_container, supplement_case, tracking_uid
 
 __all__ = ["SRError", "SRSourceError", "MAX_LESIONS", "case_to_sr", "write_sr", "read_sr", "sr_to_case",
-           "read_source_headers", "tracking_uid"]
+           "read_source_headers", "refuse_overwriting_verified", "tracking_uid"]
 
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 DEFAULT_SERIES_NUMBER = 901
@@ -100,12 +100,25 @@ def case_to_sr(
     evaluations = qualitative_container(case, writer.landmark_items())
     if evaluations.ContentSequence:  # an empty container is invalid (ContentSequence is type 1C)
         root.ContentSequence.append(evaluations)
-    document = hd.sr.Comprehensive3DSR(
+    document = _document(root, evidence, reader_name, final, verifying_organization, predecessor,
+                         series_instance_uid or generate_uid(), series_number,
+                         sop_instance_uid or generate_uid(), instance_number)
+    document.ContentSequence = root.ContentSequence  # the whole tree, built and checked by highdicom above
+    attach_supplement(document, {"case": supplement_case(case), "lines_2d": writer.lines_2d})
+    return document
+
+
+def _document(root: Any, evidence: list, reader_name: Any, final: bool, organization: str, predecessor: Any,
+              series_uid: str, series_number: int, sop_uid: str, instance_number: int) -> Any:
+    """The Comprehensive 3D SR dataset around the report root (see case_to_sr for the flags)."""
+    import highdicom as hd
+
+    return hd.sr.Comprehensive3DSR(
         evidence=evidence,
         content=_outline(root),
-        series_instance_uid=series_instance_uid or generate_uid(),
+        series_instance_uid=series_uid,
         series_number=series_number,
-        sop_instance_uid=sop_instance_uid or generate_uid(),
+        sop_instance_uid=sop_uid,
         instance_number=instance_number,
         manufacturer="ISCMAssist project",
         manufacturer_model_name="ISCMAssist",
@@ -116,13 +129,10 @@ def case_to_sr(
         is_final=final,
         is_verified=final,
         verifying_observer_name=_person_name(reader_name) if final else None,
-        verifying_organization=verifying_organization if final else None,
+        verifying_organization=organization if final else None,
         previous_versions=[_predecessor(predecessor)] if predecessor is not None else None,
         specific_character_set="ISO_IR 192",  # UTF-8: reader names and notes in any script
     )
-    document.ContentSequence = root.ContentSequence  # the whole tree, built and checked by highdicom above
-    attach_supplement(document, {"case": supplement_case(case), "lines_2d": writer.lines_2d})
-    return document
 
 
 def _outline(root: Any) -> Any:
@@ -155,6 +165,23 @@ def _outline(root: Any) -> Any:
             items.append(item)
     outline.ContentSequence = Sequence(items)
     return outline
+
+
+def refuse_overwriting_verified(path: str | os.PathLike) -> None:
+    """Take the path an SR is about to be written to; raise SRError when a verified (final) SR is
+    there: a finished read is never overwritten, its change goes to a new file that names it as
+    predecessor. A missing or unreadable file passes."""
+    import pydicom
+
+    if not os.path.isfile(path):
+        return
+    try:
+        verified = pydicom.dcmread(path, stop_before_pixels=True).get("VerificationFlag") == "VERIFIED"
+    except Exception:  # not an SR that can be read: the atomic write replaces it as before
+        return
+    if verified:
+        raise SRError(f"{path}: is a verified (final) SR; write the changed read to a new file "
+                      f"that replaces it (export-sr --replaces {path})")
 
 
 def _predecessor(predecessor: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-#: Multi-frame image SOP classes get a ReferencedFrameNumber even for one frame (as viewers expect).
+#: Tolerance for an image with no neighbour in its stack and no SliceThickness (mm).
 _DEFAULT_HALF_SLICE_MM = 0.5
 
 

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..case_io import load_case
     from ..cli import CommandError
-    from ..sr import write_sr
+    from ..sr import refuse_overwriting_verified, write_sr
 
     case_path = Path(args.case)
     case = load_case(case_path)
@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
         bar.n = done
         bar.refresh()
 
-    _refuse_overwriting_a_verified_sr(Path(args.out), args.replaces)
+    refuse_overwriting_verified(args.out)
     try:
         document = write_sr(case, folders, args.out, progress=progress, final=args.final, predecessor=args.replaces)
     finally:
@@ -70,19 +70,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.out}: DICOM SR written ({state}; {count} lesion{'' if count == 1 else 's'}, {images} source images referenced)")
     return 0
 
-
-def _refuse_overwriting_a_verified_sr(out: Path, replaces: str | None) -> None:
-    """A verified SR is a finished read: a change goes to a new file that names it with --replaces."""
-    import pydicom
-
-    from ..cli import CommandError
-
-    if not out.is_file():
-        return
-    try:
-        verified = pydicom.dcmread(out, stop_before_pixels=True).get("VerificationFlag") == "VERIFIED"
-    except Exception:  # not an SR we can read: the atomic write replaces it as before
-        return
-    if verified:
-        raise CommandError(f"{out}: is a verified (final) SR; write the changed read to a new file "
-                           f"with --replaces {out}")

@@ -11,7 +11,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("case", metavar="CASE.json", help="case JSON file to report")
     parser.add_argument("--out", required=True, metavar="report.html", help="HTML page to write (atomically)")
     parser.add_argument("--figure", metavar="read.png", default=None,
-                        help="annotated figure to embed (default: CASE.png beside the case, when it exists)")
+                        help="annotated figure to embed (default: CASE.png, else read.png, beside the case)")
     parser.add_argument("--with-identifiers", action="store_true",
                         help="show the patient identifiers the case holds (default: none)")
 
@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
     case_path = Path(args.case)
     case = load_case(case_path)
     figure = args.figure
-    if figure is None and case_path.with_suffix(".png").is_file():
-        figure = case_path.with_suffix(".png")
+    if figure is None:  # the demo writes read.png beside case.json
+        figure = next((p for p in (case_path.with_suffix(".png"), case_path.parent / "read.png") if p.is_file()), None)
     write_report(case, args.out, figure, args.with_identifiers)
     print(f"{args.out}: report written (case {case['case_id']}, {len(case['lesions'])} lesions"
           f"{', figure embedded' if figure else ', no figure'}{', with identifiers' if args.with_identifiers else ''})")
