@@ -27,6 +27,6 @@ def run(args: argparse.Namespace) -> int:
     if figure is None:  # the demo writes read.png beside case.json
         figure = next((p for p in (case_path.with_suffix(".png"), case_path.parent / "read.png") if p.is_file()), None)
     write_report(case, args.out, figure, args.with_identifiers)
-    print(f"{args.out}: report written (case {case['case_id']}, {len(case['lesions'])} lesions"
+    print(f"{args.out}: report written (case {case['case_id']}, {len(case['lesions'])} lesion{'' if len(case['lesions']) == 1 else 's'}"
           f"{', figure embedded' if figure else ', no figure'}{', with identifiers' if args.with_identifiers else ''})")
     return 0
