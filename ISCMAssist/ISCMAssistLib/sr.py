@@ -181,7 +181,7 @@ def refuse_overwriting_verified(path: str | os.PathLike) -> None:
         return
     if verified:
         raise SRError(f"{path}: is a verified (final) SR; write the changed read to a new file "
-                      f"that replaces it (export-sr --replaces {path})")
+                      f"that replaces it (export-sr --out NEW.dcm --replaces {path})")
 
 
 def _predecessor(predecessor: Any) -> Any:
@@ -205,12 +205,15 @@ def write_sr(
     """Take a case, its source series (folders or Datasets) and an output path; write the SR file.
 
     The file (DICOM Part 10, explicit VR little endian) is written atomically; ``options`` go to
-    case_to_sr. Returns the written Dataset. Raises FileWriteError (OSError) naming the path.
+    case_to_sr. A verified (final) SR at ``path`` is never overwritten (SRError; see
+    refuse_overwriting_verified). Returns the written Dataset. Raises FileWriteError (OSError)
+    naming the path.
     """
     from io import BytesIO
 
     from .files import atomic_write_bytes
 
+    refuse_overwriting_verified(path)
     document = case_to_sr(case, series_folders, progress=progress, **options)
     buffer = BytesIO()
     document.save_as(buffer, enforce_file_format=True)

@@ -198,6 +198,9 @@ def _decode_report(dataset: Any, where: str) -> tuple[dict, list, dict]:
                     landmark = _decode_landmark(child)
                     if landmark is not None:
                         landmarks.append(landmark)
+                elif child.ValueType == "TEXT" and _is_concept(child, "CASE-SUPPLEMENT", sr_codes.PRIVATE_SCHEME):
+                    raise SRError(f"{where}: written by an earlier ISCMAssist (its case JSON sits in the content "
+                                  "tree); export it again from its case JSON with this version")
                 elif child.ValueType == "CODE":
                     for field, (name, table) in sr_codes.PATIENT_EVALUATIONS.items():
                         if _is(child, name):

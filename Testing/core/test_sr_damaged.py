@@ -72,3 +72,21 @@ def test_an_absurd_lesion_count_is_refused_at_once(t2_folder_small):
 @pytest.fixture(scope="module")
 def t2_folder_small(tmp_path_factory):
     return make_series(tmp_path_factory.mktemp("small") / "t2")
+
+
+def test_an_sr_of_the_earlier_layout_is_refused_with_a_clear_reason(valid_sr):
+    """SRs written before issue 16 carried the case JSON as a TEXT item; their layout is not read silently."""
+    import highdicom as hd
+    import pydicom
+
+    from ISCMAssistLib import sr_codes
+
+    ds = pydicom.dcmread(valid_sr)
+    container = [i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "C0034375"][0]
+    container.ContentSequence.append(hd.sr.TextContentItem(
+        name=pydicom.sr.coding.Code("CASE-SUPPLEMENT", sr_codes.PRIVATE_SCHEME, "ISCMAssist case JSON supplement"),
+        value="{}", relationship_type="CONTAINS"))
+    for element in list(ds.group_dataset(0x0009)) + list(ds.group_dataset(0x7FD1)):
+        del ds[element.tag]
+    with pytest.raises(sr.SRError, match="earlier ISCMAssist"):
+        sr.sr_to_case(ds)

@@ -341,3 +341,40 @@ def test_real_enhanced_mr_line_references_its_frame(shared_data, tmp_path):
     (entry,) = ohif_tool_state(path, images, tmp_path)["lengths"]
     assert entry["referencedImageId"] == f"iscm:{header.SOPInstanceUID}:{frame}"
     assert entry["length"] == pytest.approx(40 * float(spacing[0]), abs=1e-3)
+
+
+def _random_line(draw, headers):
+    from hypothesis import strategies as st
+
+    image = headers[draw(st.integers(0, len(headers) - 1))]
+    coordinate = st.floats(min_value=0, max_value=min(int(image.Rows), int(image.Columns)), allow_nan=False)
+    points = _lps(image, [[draw(coordinate), draw(coordinate)], [draw(coordinate), draw(coordinate)]])
+    normal = np.cross(np.array(image.ImageOrientationPatient[:3], float), np.array(image.ImageOrientationPatient[3:], float))
+    offset = draw(st.floats(min_value=-1.4, max_value=1.4, allow_nan=False))  # within half of the 3 mm / 4 mm slices
+    return (np.asarray(points) + offset * normal).tolist()
+
+
+def test_random_lines_on_the_images_round_trip_exactly(read):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    headers = list(read["headers"].values())
+
+    @st.composite
+    def cases(draw):
+        case = C.new_case("random-2d", "Doe^Jane")
+        lesion = C.new_lesion("L1")
+        keys = draw(st.lists(st.sampled_from(C.LINE_NAMES), unique=True, min_size=1))
+        lesion["lines_lps"] = {key: _random_line(draw, headers) for key in keys}
+        lesion["size_mm"] = {axis: draw(st.none() | st.floats(0, 100, allow_nan=False)) for axis in C.SIZE_AXES}
+        case["lesions"] = [lesion]
+        return case
+
+    @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(case=cases())
+    def check(case):
+        ds = sr.case_to_sr(case, headers)
+        assert any(e.keyword == "ValueType" and e.value == "SCOORD" for e in ds.iterall())  # 2D where it lies on one
+        assert sr.sr_to_case(ds) == case
+
+    check()

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..case_io import load_case
     from ..cli import CommandError
-    from ..sr import refuse_overwriting_verified, write_sr
+    from ..sr import write_sr
 
     case_path = Path(args.case)
     case = load_case(case_path)
@@ -57,7 +57,6 @@ def run(args: argparse.Namespace) -> int:
         bar.n = done
         bar.refresh()
 
-    refuse_overwriting_verified(args.out)
     try:
         document = write_sr(case, folders, args.out, progress=progress, final=args.final, predecessor=args.replaces)
     finally:
