@@ -76,13 +76,17 @@ def main() -> None:
                       f"import {back * 1000:6.1f} ms")
         headers = series(tmp_path / "s_scale", 30)
         print("lesion scaling, 30 source images (median of 3):")
+        per_lesion = {}
         for lesions in (10, 50, 100, sr.MAX_LESIONS):
             case = case_with_lesions(lesions)
             export = median_seconds(lambda: sr.case_to_sr(case, headers), repeat=3)
             document = sr.case_to_sr(case, headers)
             back = median_seconds(lambda: sr.sr_to_case(document), repeat=3)
+            per_lesion[lesions] = export / lesions
             print(f"  {lesions:4d} lesions: export {export:6.2f} s ({export / lesions * 1000:5.1f} ms/lesion), "
                   f"import {back:5.2f} s ({back / lesions * 1000:5.1f} ms/lesion)")
+        print(f"  export time per lesion at {sr.MAX_LESIONS} / at 10 lesions: "
+              f"{per_lesion[sr.MAX_LESIONS] / per_lesion[10]:.2f} (1.00 = linear)")
         too_many = case_with_lesions(sr.MAX_LESIONS + 1)
         start = time.perf_counter()
         try:
