@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from . import __version__, sr_codes
@@ -35,7 +36,7 @@ from .sr_sources import (ProgressCallback, SRError, SRSourceError, evidence_copy
 from .sr_write import ContentWriter, qualitative_container, supplement_case, tracking_uid
 
 __all__ = ["SRError", "SRSourceError", "MAX_LESIONS", "case_to_sr", "write_sr", "read_sr", "sr_to_case",
-           "read_source_headers", "refuse_overwriting_verified", "tracking_uid"]
+           "read_source_headers", "refuse_overwriting_verified", "is_verified", "export_path", "tracking_uid"]
 
 COMPREHENSIVE_3D_SR = "1.2.840.10008.5.1.4.1.1.88.34"
 DEFAULT_SERIES_NUMBER = 901
@@ -171,17 +172,39 @@ def refuse_overwriting_verified(path: str | os.PathLike) -> None:
     """Take the path an SR is about to be written to; raise SRError when a verified (final) SR is
     there: a finished read is never overwritten, its change goes to a new file that names it as
     predecessor. A missing or unreadable file passes."""
+    if is_verified(path):
+        raise SRError(f"{path}: is a verified (final) SR; write the changed read to a new file "
+                      f"that replaces it (export-sr --out NEW.dcm --replaces {path})")
+
+
+def is_verified(path: str | os.PathLike) -> bool:
+    """Take a file path; return whether it is a readable SR whose VerificationFlag is VERIFIED."""
     import pydicom
 
     if not os.path.isfile(path):
-        return
+        return False
     try:
-        verified = pydicom.dcmread(path, stop_before_pixels=True).get("VerificationFlag") == "VERIFIED"
-    except Exception:  # not an SR that can be read: the atomic write replaces it as before
-        return
-    if verified:
-        raise SRError(f"{path}: is a verified (final) SR; write the changed read to a new file "
-                      f"that replaces it (export-sr --out NEW.dcm --replaces {path})")
+        return pydicom.dcmread(path, stop_before_pixels=True).get("VerificationFlag") == "VERIFIED"
+    except Exception:  # not an SR that can be read
+        return False
+
+
+def export_path(folder: str | os.PathLike, case_id: str) -> tuple[Path, Path | None]:
+    """Take an export folder and a case id; return (SR path to write, the SR it replaces or None).
+
+    For the panels' Export: ``<case>_sr.dcm``, then ``<case>_sr_v2.dcm``, ``_v3`` ... A preliminary
+    SR is rewritten in place; after a verified (final) one the next version is a new file that
+    names it as predecessor, so a finished read is never overwritten.
+    """
+    folder = Path(folder)
+    versions = [folder / f"{case_id}_sr.dcm"]
+    while versions[-1].exists():
+        versions.append(folder / f"{case_id}_sr_v{len(versions) + 1}.dcm")
+    existing = versions[:-1]
+    if existing and not is_verified(existing[-1]):
+        before = existing[-2] if len(existing) > 1 else None
+        return existing[-1], before
+    return versions[-1], existing[-1] if existing else None
 
 
 def _predecessor(predecessor: Any) -> Any:

@@ -603,6 +603,22 @@ def test_final_read_is_complete_and_verified_and_a_change_references_it(t2_folde
         sr.case_to_sr(no_reader, [t2_folder], final=True)
 
 
+def test_export_path_rewrites_a_preliminary_sr_and_versions_after_a_final_one(t2_folder, tmp_path):
+    """What the panels' Export uses: a finished read is never overwritten."""
+    case = full_case()
+    path, before = sr.export_path(tmp_path, "case-007")
+    assert (path.name, before) == ("case-007_sr.dcm", None)
+    sr.write_sr(case, [t2_folder], path)
+    assert sr.export_path(tmp_path, "case-007") == (path, None)  # preliminary: rewritten in place
+    sr.write_sr(case, [t2_folder], path, final=True)
+    second, before = sr.export_path(tmp_path, "case-007")
+    assert (second.name, before) == ("case-007_sr_v2.dcm", path)
+    sr.write_sr(case, [t2_folder], second, predecessor=before)
+    assert sr.export_path(tmp_path, "case-007") == (second, path)  # the v2 draft, still replacing v1
+    with pytest.raises(sr.SRError, match="verified"):
+        sr.write_sr(case, [t2_folder], path)
+
+
 # --- independent validation: dciodvfy (dicom3tools) -- keep last in this file ------------------------
 
 
