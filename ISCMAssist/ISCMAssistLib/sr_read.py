@@ -8,6 +8,7 @@ supplement records how many content items were written (``sr_private``).
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from .vertebrae import levels_spanned_text
 _SR_CLASSES = ("1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.88.33")
 _LINE_KEYS = {label: key for key, label in sr_codes.LINE_LABELS.items()}
 _NOT_READABLE = "not a complete DICOM file (cut short or damaged"
+_LESION_ID_RE = re.compile(r"^L[1-9][0-9]*$")
 
 
 def read_sr(path: str | os.PathLike) -> Any:
@@ -157,12 +159,13 @@ def _decode(dataset: Any, supplement: dict | None, where: str) -> dict:
             _merge(findings, field, coded_findings, supplement is not None)
     by_id = {lesion.get("id"): lesion for lesion in base_lesions}
     lesions = []
-    for lesion_id, coded in groups.items():
+    for index, (lesion_id, coded) in enumerate(groups.items(), start=1):
         lesion = by_id.pop(lesion_id, None)
         if lesion is None:
             if supplement is not None:
                 raise SRError(f"{where}: lesion {lesion_id} is in the content tree but not in the ISCMAssist supplement")
-            lesion = new_lesion(lesion_id)
+            # another tool's tracking identifier ("Cornerstone3DTools@^0.1.0:Length"): number it
+            lesion = new_lesion(lesion_id if _LESION_ID_RE.match(lesion_id) else f"L{index}")
         _merge_lesion(lesion, coded, supplement is not None, lines_2d.get(lesion_id) or {}, where)
         lesions.append(lesion)
     if by_id:

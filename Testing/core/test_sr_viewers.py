@@ -378,3 +378,18 @@ def test_random_lines_on_the_images_round_trip_exactly(read):
         assert sr.sr_to_case(ds) == case
 
     check()
+
+
+def test_an_sr_of_another_tool_in_this_layout_gives_numbered_lesions(read):
+    """A group named the adapters' way ("Cornerstone3DTools@^0.1.0:Length", as OHIF writes) with no supplement."""
+    from ISCMAssistLib import sr_private
+
+    ds = pydicom.dcmread(read["path"])
+    for group_number in (sr_private.PRIVATE_GROUP, sr_private.END_GROUP):
+        for element in list(ds.group_dataset(group_number)):
+            del ds[element.tag]
+    container = [i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "126010"][0]
+    text = [i for i in container.ContentSequence[-1].ContentSequence if i.ValueType == "TEXT"][0]
+    text.TextValue = sr_codes.OHIF_LENGTH_TRACKING
+    case = sr.sr_to_case(ds)
+    assert [lesion["id"] for lesion in case["lesions"]] == ["L1", "L2"]
