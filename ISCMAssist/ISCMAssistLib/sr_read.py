@@ -18,7 +18,7 @@ from .case import LESION_FEATURES, PATIENT_FEATURES, SIZE_AXES, new_case, new_le
 from .sr_geometry import image_to_lps
 from .sr_private import CODED, read_supplement
 from .sr_sources import SRError, SRSourceError
-from .sr_write import NO_LESION_IDENTIFIER, landmark_code, levels_range
+from .sr_write import NO_LESION_IDENTIFIER, landmark_code
 from .vertebrae import levels_spanned_text
 
 _SR_CLASSES = ("1.2.840.10008.5.1.4.1.1.88.34", "1.2.840.10008.5.1.4.1.1.88.33")
