@@ -67,5 +67,17 @@ def run(args: argparse.Namespace) -> int:
     count = len(case["lesions"])
     state = "final, verified" if args.final else "preliminary"
     print(f"{args.out}: DICOM SR written ({state}; {count} lesion{'' if count == 1 else 's'}, {images} source images referenced)")
+    on_image, in_3d = _line_kinds(document)
+    if in_3d:
+        print(f"  {in_3d} of {on_image + in_3d} lines lie on no single source image: they are 3D coordinates, "
+              "which OHIF draws and QuantitativeReporting does not")
     return 0
 
+
+
+def _line_kinds(document) -> tuple[int, int]:
+    """(lines written as 2D SCOORD on their image, lines written as SCOORD3D) in the measurement groups."""
+    kinds = [child.ValueType for element in document.iterall() if element.keyword == "ContentSequence"
+             for child in element.value if child.get("ValueType") in ("SCOORD", "SCOORD3D")
+             and child.get("RelationshipType") == "INFERRED FROM" and child.get("GraphicType") == "POLYLINE"]
+    return kinds.count("SCOORD"), kinds.count("SCOORD3D")
