@@ -1,5 +1,8 @@
 """Timings of DICOM SR export/import: case_to_sr, write_sr, sr_to_case, for growing source series and lesion counts.
 
+The lesion scaling lines print the time per lesion at 10 .. MAX_LESIONS lesions: a constant figure
+means export is linear (issue 12 item 6); more lesions than sr.MAX_LESIONS are refused at once.
+
 Run: python benchmarks/sr_export.py  (prints medians; writes only to a temporary folder)
 """
 
@@ -71,6 +74,25 @@ def main() -> None:
                 back = median_seconds(lambda: sr.sr_to_case(document))
                 print(f"  {slices:4d} source images, {lesions:2d} lesions: export {export * 1000:7.1f} ms, "
                       f"import {back * 1000:6.1f} ms")
+        headers = series(tmp_path / "s_scale", 30)
+        print("lesion scaling, 30 source images (median of 3):")
+        per_lesion = {}
+        for lesions in (10, 50, 100, sr.MAX_LESIONS):
+            case = case_with_lesions(lesions)
+            export = median_seconds(lambda: sr.case_to_sr(case, headers), repeat=3)
+            document = sr.case_to_sr(case, headers)
+            back = median_seconds(lambda: sr.sr_to_case(document), repeat=3)
+            per_lesion[lesions] = export / lesions
+            print(f"  {lesions:4d} lesions: export {export:6.2f} s ({export / lesions * 1000:5.1f} ms/lesion), "
+                  f"import {back:5.2f} s ({back / lesions * 1000:5.1f} ms/lesion)")
+        print(f"  export time per lesion at {sr.MAX_LESIONS} / at 10 lesions: "
+              f"{per_lesion[sr.MAX_LESIONS] / per_lesion[10]:.2f} (1.00 = linear)")
+        too_many = case_with_lesions(sr.MAX_LESIONS + 1)
+        start = time.perf_counter()
+        try:
+            sr.case_to_sr(too_many, headers)
+        except sr.SRError as error:
+            print(f"  {sr.MAX_LESIONS + 1} lesions: refused in {(time.perf_counter() - start) * 1000:.0f} ms ({error})")
         folder = tmp_path / "s100"
         case = case_with_lesions(3)
         out = tmp_path / "r.dcm"

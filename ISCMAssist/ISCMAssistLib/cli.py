@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "series": ("series", "list the series in a DICOM/NIfTI folder and propose their roles"),
     "export-sr": ("export_sr", "write a case JSON as a DICOM Comprehensive 3D SR (TID 1500)"),
     "import-sr": ("import_sr", "read a DICOM SR written by export-sr back into a case JSON"),
+    "report": ("report", "write one self-contained HTML page of a read (for a clinician)"),
     "levels": ("levels", "propose vertebral levels (discs and bodies) on a sagittal T2/T1"),
     "session": ("session", "research annotation sessions: create, next, status, done"),
     "agreement": ("agreement", "inter-reader agreement of a session's reads"),

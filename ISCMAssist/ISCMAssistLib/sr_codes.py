@@ -1,9 +1,10 @@
 """Every coded concept ISCMAssist writes into (and reads back from) its DICOM SR.
 
 Standard codes (SCT, DCM, UCUM, LN) come from pydicom's code dictionary (``pydicom.sr.codedict.codes``)
-wherever it holds one; concepts with no standard code use the private coding scheme ``99ISCM``,
-declared in every SR by :func:`private_coding_scheme`. ``Testing/core/test_sr.py`` checks each
-standard code here against pydicom's dictionary.
+wherever it holds one; the one SNOMED RT code (``LENGTH``, SRT G-D7FE) comes from pydicom's SNOMED
+RT <-> CT mapping (``pydicom.sr._snomed_dict``, the table of DICOM PS3.16 Annex O). Concepts with no
+standard code use the private coding scheme ``99ISCM``, declared in every SR by
+:func:`private_coding_scheme`. ``Testing/core/test_sr.py`` checks each code here against those sources.
 
 Case-JSON values map to codes through the tables below; the SR writer and reader both use them, so
 a value written is always a value read back.
@@ -43,14 +44,18 @@ def private_coding_scheme() -> Any:
 PROCEDURE_REPORTED = codes.LN.MRISpineReport  # LN 18756-7
 # TID 1500 row "Qualitative Evaluations" container (DICOM PS3.16); not in pydicom's dictionary.
 QUALITATIVE_EVALUATIONS = Code("C0034375", "UMLS", "Qualitative Evaluations")
-#: TEXT item holding the parts of the case JSON that have no coded home (see sr.py).
-CASE_SUPPLEMENT = _private("CASE-SUPPLEMENT", "ISCMAssist case JSON supplement")
 OBSERVER_PERSON = codes.DCM.Person
 OBSERVER_DEVICE = codes.DCM.Device
 
 # --- lesion group -----------------------------------------------------------------------------
 FINDING_TYPE = codes.SCT.NeoplasmMetastatic  # SCT 14799000
 SITE_SPINAL_CORD = codes.SCT.SpinalCord  # SCT 2748008
+
+EDEMA = codes.SCT.Edema  # SCT 79654002: finding type of the edema (cord T2 signal) line
+#: TID 1501 "no lesion" group: Presence of property = Absent, so that a read with no ISCM is explicit.
+PRESENCE = codes.DCM.PresenceOfProperty  # DCM 121052
+#: Finding site "Spinal cord" HAS CONCEPT MOD this, valued with each vertebra the lesion spans.
+TOPOGRAPHICAL_MODIFIER = codes.SCT.TopographicalModifier  # SCT 106233006
 
 #: level number (1 = C1 ... 25 = S1) -> vertebra code; S1 is coded as the sacrum (no S1 code in pydicom).
 VERTEBRA_CODES: dict[int, Code] = {
@@ -59,29 +64,36 @@ VERTEBRA_CODES: dict[int, Code] = {
     if name != "S1"
 }
 VERTEBRA_CODES[len(LEVEL_NAMES)] = codes.SCT.Sacrum
+#: number of the vertebra above a disc -> "Level of X/Y intervertebral disc" (C2/C3 ... L5/S1).
+DISC_CODES: dict[int, Code] = {
+    number: getattr(codes.SCT, f"LevelOf{name}{LEVEL_NAMES[number]}IntervertebralDisc")
+    for number, name in enumerate(LEVEL_NAMES[:-1], start=1)
+    if hasattr(codes.SCT, f"LevelOf{name}{LEVEL_NAMES[number]}IntervertebralDisc")
+}
+#: report-level landmark: CODE "Vertebral level landmark" = vertebra/disc/conus code, INFERRED FROM a POINT.
+LANDMARK = _private("LEVEL-LANDMARK", "Vertebral level landmark")
+CONUS_TIP = _private("CONUS-TIP", "Tip of conus medullaris")
 
 UNIT_MM = codes.UCUM.Millimeter
 UNIT_SEGMENTS = Code("{segments}", "UCUM", "vertebral segments")
 UNIT_ONE = codes.UCUM.NoUnits
 
-#: size_mm key -> measurement name: craniocaudal length, antero-posterior depth, transverse width.
-SIZE_CODES: dict[str, Code] = {
-    "si": codes.SCT.Length,  # SCT 410668003
-    "ap": codes.SCT.Depth,  # SCT 131197000
-    "transverse": codes.SCT.Width,  # SCT 103355008
-}
-#: lines_lps key -> measurement of the line's own length (mm), written for a line with no size value
-#: (always for the edema line, which has no mm field in the case JSON).
-LINE_LENGTH_CODES: dict[str, Code] = {
-    "si": _private("LINE-SI", "Superior-inferior line length of enhancing lesion"),
-    "ap": _private("LINE-AP", "Antero-posterior line length of enhancing lesion"),
-    "transverse": _private("LINE-TR", "Transverse line length of enhancing lesion"),
-    "edema_si": _private("LINE-EDEMA-SI", "Superior-inferior length of cord T2 signal abnormality"),
-}
+#: The length of a line drawn on one image (2D SCOORD). QuantitativeReporting draws a line only for
+#: this concept (its loader matches SRT G-D7FE, the SNOMED RT code of SCT 410668003 "Length").
+LENGTH = Code("G-D7FE", "SRT", "Length")
+#: The length of a line that lies on no single image (SCOORD3D), and of a size with no line: SCT
+#: "Length". Not the SRT code, because QuantitativeReporting's line loader fails on a SCOORD3D
+#: under G-D7FE.
+LENGTH_3D = codes.SCT.Length  # SCT 410668003
+LENGTH_CODES = (LENGTH, LENGTH_3D)
+#: lines_lps key -> the axis words in the line group's tracking identifier ("L1 AP") and its group.
+LINE_LABELS: dict[str, str] = {"si": "SI", "ap": "AP", "transverse": "transverse", "edema_si": "edema SI"}
+#: Tracking identifier prefix that @cornerstonejs/adapters (OHIF) map to their Length tool.
+OHIF_LENGTH_TRACKING = "Cornerstone3DTools@^0.1.0:Length"
 ENHANCEMENT_LENGTH = _private("ENH-LEN-SEG", "Length of enhancement in vertebral segments")
 T2_LENGTH = _private("T2-LEN-SEG", "Length of cord T2 signal abnormality in vertebral segments")
 T2_TO_ENHANCEMENT_RATIO = _private("T2-ENH-RATIO", "Ratio of T2 signal length to enhancement length")
-#: numeric lesion field -> (measurement name, unit)
+#: numeric lesion field -> (measurement name, unit), in the lesion group after its SI length
 SEGMENT_MEASUREMENTS: dict[str, tuple[Code, Code]] = {
     "enhancement_length_segments": (ENHANCEMENT_LENGTH, UNIT_SEGMENTS),
     "t2_length_segments": (T2_LENGTH, UNIT_SEGMENTS),

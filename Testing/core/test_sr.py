@@ -116,8 +116,9 @@ def named(group, code) -> list:
 
 #: (scheme, value, meaning) of every standard code sr_codes uses, as given in dicom-sr-notes.md / PS3.16.
 EXPECTED_STANDARD = {
-    ("SCT", "14799000"), ("SCT", "2748008"), ("SCT", "410668003"), ("SCT", "131197000"),
-    ("SCT", "103355008"), ("SCT", "52101004"), ("SCT", "272519000"), ("SCT", "26216008"),
+    ("SCT", "14799000"), ("SCT", "2748008"), ("SCT", "410668003"), ("SRT", "G-D7FE"), ("SCT", "79654002"),
+    ("SCT", "106233006"), ("DCM", "121052"), ("SCT", "243911007"), ("SCT", "243927000"),
+    ("SCT", "52101004"), ("SCT", "272519000"), ("SCT", "26216008"),
     ("SCT", "255380003"), ("SCT", "122494005"), ("SCT", "122495006"), ("SCT", "1217257000"),
     ("SCT", "367643001"), ("SCT", "50960005"), ("SCT", "129738007"), ("SCT", "129741003"),
     ("SCT", "14806007"), ("SCT", "73071006"), ("SCT", "23215003"), ("SCT", "66794005"), ("SCT", "49668003"),
@@ -131,9 +132,10 @@ EXPECTED_STANDARD = {
 def all_codes() -> list:
     found = [sr_codes.PROCEDURE_REPORTED, sr_codes.FINDING_TYPE, sr_codes.SITE_SPINAL_CORD, sr_codes.UNIT_MM,
              sr_codes.UNIT_ONE, sr_codes.UNIT_SEGMENTS, sr_codes.OBSERVER_PERSON, sr_codes.OBSERVER_DEVICE,
-             sr_codes.QUALITATIVE_EVALUATIONS, sr_codes.CASE_SUPPLEMENT, sr_codes.LEPTOMENINGEAL_SITE]
-    found += list(sr_codes.VERTEBRA_CODES.values()) + list(sr_codes.SIZE_CODES.values())
-    found += list(sr_codes.LINE_LENGTH_CODES.values()) + list(sr_codes.LEPTOMENINGEAL_SITE_VALUES.values())
+             sr_codes.QUALITATIVE_EVALUATIONS, sr_codes.LEPTOMENINGEAL_SITE, sr_codes.LENGTH, sr_codes.LENGTH_3D,
+             sr_codes.EDEMA, sr_codes.PRESENCE, sr_codes.TOPOGRAPHICAL_MODIFIER, sr_codes.LANDMARK, sr_codes.CONUS_TIP]
+    found += list(sr_codes.VERTEBRA_CODES.values()) + list(sr_codes.DISC_CODES.values())
+    found += list(sr_codes.LEPTOMENINGEAL_SITE_VALUES.values())
     found += [name for name, _unit in sr_codes.SEGMENT_MEASUREMENTS.values()]
     for name, table in list(sr_codes.LESION_EVALUATIONS.values()) + list(sr_codes.PATIENT_EVALUATIONS.values()):
         found += [name, *table.values()]
@@ -141,17 +143,21 @@ def all_codes() -> list:
 
 
 def test_every_standard_code_is_in_pydicoms_dictionary_with_the_same_meaning():
+    from pydicom.sr._snomed_dict import mapping  # SNOMED RT <-> CT (DICOM PS3.16 Annex O)
+
     dictionary: dict[tuple[str, str], set[str]] = {}
     for scheme in ("SCT", "DCM", "UCUM", "LN"):
         concepts = getattr(codes, scheme)
         for keyword in concepts.dir():
             code = getattr(concepts, keyword)
             dictionary.setdefault((code.scheme_designator, code.value), set()).add(code.meaning)
-    standard = [c for c in all_codes() if c.scheme_designator in ("SCT", "DCM", "UCUM", "LN")]
+    standard = [c for c in all_codes() if c.scheme_designator in ("SCT", "DCM", "UCUM", "LN", "SRT")]
     for code in standard:
         if (code.scheme_designator, code.value) == ("UCUM", "{segments}"):
             continue  # a UCUM annotation unit ({...} means 1); pydicom lists only a few UCUM units
         key = (code.scheme_designator, code.value)
+        if code.scheme_designator == "SRT":  # the SNOMED RT code must map to an SCT code of that meaning
+            key = ("SCT", mapping["SRT"][code.value])
         assert key in dictionary, f"{key} {code.meaning!r} is not in pydicom's code dictionary"
         assert code.meaning in dictionary[key], f"{key}: {code.meaning!r} not among {dictionary[key]}"
     used = {(c.scheme_designator, c.value) for c in standard}
@@ -162,7 +168,7 @@ def test_every_standard_code_is_in_pydicoms_dictionary_with_the_same_meaning():
 
 
 def test_every_other_code_is_in_the_declared_private_scheme_and_unique():
-    others = [c for c in all_codes() if c.scheme_designator not in ("SCT", "DCM", "UCUM", "LN")]
+    others = [c for c in all_codes() if c.scheme_designator not in ("SCT", "DCM", "UCUM", "LN", "SRT")]
     assert {c.scheme_designator for c in others} == {"99ISCM", "UMLS"}
     private = {(c.value, c.meaning) for c in others if c.scheme_designator == "99ISCM"}
     assert len({v for v, _m in private}) == len(private)  # one meaning per private value
@@ -199,40 +205,92 @@ def test_sr_is_comprehensive_3d_tid1500_with_patient_and_references(t2_folder, t
     assert "research use" in ds.SeriesDescription
 
 
-def test_lesion_group_holds_finding_sites_sizes_lines_lengths_and_features(t2_folder, tmp_path):
+def tracking_text(group) -> str:
+    return named(group, codes.DCM.TrackingIdentifier)[0].TextValue
+
+
+def group_named(ds, text: str):
+    """The measurement group whose tracking identifier (without OHIF's prefix) is ``text``."""
+    for group in groups_of(ds):
+        if tracking_text(group).removeprefix(sr_codes.OHIF_LENGTH_TRACKING + ":") == text:
+            return group
+    raise AssertionError(f"no group {text!r} among {[tracking_text(g) for g in groups_of(ds)]}")
+
+
+def test_one_group_per_line_with_cord_site_level_modifiers_and_features(t2_folder, tmp_path):
     ds = export(full_case(), t2_folder, tmp_path / "r.dcm")
-    group1, group2 = groups_of(ds)
-    assert named(group1, codes.DCM.TrackingIdentifier)[0].TextValue == "L1"
-    assert named(group1, codes.DCM.Finding)[0].ConceptCodeSequence[0].CodeValue == "14799000"
-    sites = [i.ConceptCodeSequence[0].CodeValue for i in named(group1, codes.SCT.FindingSite)]
-    assert sites == ["2748008", "73071006", "56401006", "45296009"]  # cord, T4, T5, T6
-    si = named(group1, codes.SCT.Length)[0]
+    names = [tracking_text(g).removeprefix(sr_codes.OHIF_LENGTH_TRACKING + ":") for g in groups_of(ds)]
+    assert names == ["L1", "L1 AP", "L1 transverse", "L1 edema SI", "L2", "L2 AP"]
+    lesion = group_named(ds, "L1")
+    assert tracking_text(lesion) == sr_codes.OHIF_LENGTH_TRACKING + ":L1"  # it has a line
+    assert named(lesion, codes.DCM.Finding)[0].ConceptCodeSequence[0].CodeValue == "14799000"
+    (site,) = named(lesion, codes.SCT.FindingSite)  # one site: the cord, never a vertebra
+    assert site.ConceptCodeSequence[0].CodeValue == "2748008"
+    modifiers = [(i.ConceptNameCodeSequence[0].CodeValue, i.ConceptCodeSequence[0].CodeValue) for i in site.ContentSequence]
+    assert modifiers == [("106233006", "73071006"), ("106233006", "56401006"), ("106233006", "45296009")]  # T4-T6
+    nums = items(lesion, "NUM")
+    assert [n.ConceptNameCodeSequence[0].CodeMeaning for n in nums] == [
+        "Length", "Length of enhancement in vertebral segments",
+        "Length of cord T2 signal abnormality in vertebral segments", "Ratio of T2 signal length to enhancement length"]
+    si = nums[0]
     assert si.MeasuredValueSequence[0].FloatingPointValue == 19.912345678901234
     assert si.MeasuredValueSequence[0].MeasurementUnitsCodeSequence[0].CodeValue == "mm"
     scoord = si.ContentSequence[0]
-    assert scoord.ValueType == "SCOORD3D" and scoord.GraphicType == "POLYLINE"
+    assert scoord.ValueType == "SCOORD3D" and scoord.GraphicType == "POLYLINE"  # this line lies on no image
     assert scoord.ReferencedFrameOfReferenceUID == FOR_UID
     assert np.allclose(scoord.GraphicData, [0.1, 1.2, 2.3, 0.1, 1.2, 22.212345678901234])  # LPS as given
-    width = named(group1, codes.SCT.Width)[0]
-    assert float(width.MeasuredValueSequence[0].NumericValue) == 7
-    assert "FloatingPointValue" not in width.MeasuredValueSequence[0]  # an int: read back as int
-    edema = named(group1, sr_codes.LINE_LENGTH_CODES["edema_si"])[0]
-    assert edema.MeasuredValueSequence[0].FloatingPointValue == pytest.approx(80.3333343333)
-    t2len = named(group1, sr_codes.T2_LENGTH)[0].MeasuredValueSequence[0]
+    assert (si.ConceptNameCodeSequence[0].CodingSchemeDesignator, si.ConceptNameCodeSequence[0].CodeValue) == ("SCT", "410668003")
+    t2len = named(lesion, sr_codes.T2_LENGTH)[0].MeasuredValueSequence[0]
     assert int(t2len.NumericValue) == 5 and t2len.MeasurementUnitsCodeSequence[0].CodeValue == "{segments}"
-    ratio = named(group1, sr_codes.T2_TO_ENHANCEMENT_RATIO)[0].MeasuredValueSequence[0]
+    ratio = named(lesion, sr_codes.T2_TO_ENHANCEMENT_RATIO)[0].MeasuredValueSequence[0]
     assert float(ratio.NumericValue) == 2.5 and ratio.MeasurementUnitsCodeSequence[0].CodeValue == "1"
-    t2 = named(group1, codes.DCM.T2WeightedMRSignalIntensity)[0]
-    assert t2.ConceptCodeSequence[0].CodeValue == "HYPERINTENSE"
-    hemorrhage = named(group1, codes.SCT.Hemorrhage)[0]
-    assert hemorrhage.ConceptCodeSequence[0].CodeValue == "272519000"  # absent
-    assert named(group1, sr_codes.LESION_EVALUATIONS["flame_sign"][0])[0].ConceptCodeSequence[0].CodeValue == "52101004"
-    assert named(group1, codes.DCM.Margins)[0].ConceptCodeSequence[0].CodeValue == "129738007"
-    # lesion 2: nulls omitted, AP line with no AP size kept as a line-length measurement
-    assert not named(group2, codes.SCT.Hemorrhage) and not named(group2, codes.SCT.Depth)
-    ap_line = named(group2, sr_codes.LINE_LENGTH_CODES["ap"])[0]
-    assert ap_line.MeasuredValueSequence[0].FloatingPointValue == 3.0
-    assert [i.ConceptCodeSequence[0].CodeValue for i in named(group2, codes.SCT.FindingSite)] == ["2748008", "36978003"]
+    assert named(lesion, codes.DCM.T2WeightedMRSignalIntensity)[0].ConceptCodeSequence[0].CodeValue == "HYPERINTENSE"
+    assert named(lesion, codes.SCT.Hemorrhage)[0].ConceptCodeSequence[0].CodeValue == "272519000"  # absent
+    assert named(lesion, sr_codes.LESION_EVALUATIONS["flame_sign"][0])[0].ConceptCodeSequence[0].CodeValue == "52101004"
+    assert named(lesion, codes.DCM.Margins)[0].ConceptCodeSequence[0].CodeValue == "129738007"
+    width = items(group_named(ds, "L1 transverse"), "NUM")[0].MeasuredValueSequence[0]
+    assert float(width.NumericValue) == 7 and "FloatingPointValue" not in width  # an int: read back as int
+    edema = group_named(ds, "L1 edema SI")
+    assert named(edema, codes.DCM.Finding)[0].ConceptCodeSequence[0].CodeValue == "79654002"  # Edema
+    assert items(edema, "NUM")[0].MeasuredValueSequence[0].FloatingPointValue == pytest.approx(80.3333343333)
+    # lesion 2: nulls omitted; SI size with no line: a Length with no coordinates, plain identifier
+    lesion2 = group_named(ds, "L2")
+    assert tracking_text(lesion2) == "L2" and not named(lesion2, codes.SCT.Hemorrhage)
+    assert [n.MeasuredValueSequence[0].NumericValue for n in items(lesion2, "NUM")] == [3.25]
+    assert "ContentSequence" not in items(lesion2, "NUM")[0]
+    assert items(group_named(ds, "L2 AP"), "NUM")[0].MeasuredValueSequence[0].FloatingPointValue == 3.0
+
+
+def test_a_read_with_no_lesion_says_so_in_one_group(t2_folder, tmp_path):
+    ds = export(C.new_case("none"), t2_folder, tmp_path / "none.dcm")
+    (group,) = groups_of(ds)
+    assert tracking_text(group) == "no ISCM"
+    presence = named(group, sr_codes.PRESENCE)[0]
+    assert presence.ConceptCodeSequence[0].CodeValue == "272519000"
+    assert sr.sr_to_case(ds)["lesions"] == []
+
+
+def test_landmarks_are_coded_points_with_their_level_names(t2_folder, tmp_path):
+    ds = export(full_case(), t2_folder, tmp_path / "r.dcm")
+    container = [i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "C0034375"][0]
+    landmarks = [i for i in container.ContentSequence if named_is(i, sr_codes.LANDMARK)]
+    assert [i.ConceptCodeSequence[0].CodeMeaning for i in landmarks] == [
+        "T4 vertebra", "Level of T4/T5 intervertebral disc", "Tip of conus medullaris"]
+    point = landmarks[1].ContentSequence[0]
+    assert point.ValueType == "SCOORD3D" and point.GraphicType == "POINT"
+    assert np.allclose(point.GraphicData, [0.0, 10.0, -135.123456789])
+
+
+def test_no_case_json_in_the_content_tree_only_a_private_element(t2_folder, tmp_path):
+    from ISCMAssistLib import sr_private
+
+    ds = export(full_case(), t2_folder, tmp_path / "r.dcm")
+    texts = [e.value for e in ds.iterall() if e.VR in ("UT", "ST", "LT") and e.tag.group != sr_private.PRIVATE_GROUP]
+    assert not any("anaplastic" in str(t) or "case-007" in str(t) for t in texts)
+    for item in ds.ContentSequence:  # nothing in the tree mentions the clinical section
+        assert "female" not in str(item) and "anaplastic" not in str(item)
+    block = ds.private_block(sr_private.PRIVATE_GROUP, sr_private.PRIVATE_CREATOR)
+    assert json.loads(block[sr_private.SUPPLEMENT_ELEMENT].value)["case"]["clinical"]["sex"] == "female"
 
 
 def test_highdicom_reads_the_groups_back(t2_folder, tmp_path):
@@ -241,10 +299,11 @@ def test_highdicom_reads_the_groups_back(t2_folder, tmp_path):
 
     export(full_case(), t2_folder, tmp_path / "r.dcm")
     groups = hd.sr.srread(tmp_path / "r.dcm").content.get_image_measurement_groups()
-    assert [g.tracking_identifier for g in groups] == ["L1", "L2"]
+    assert [g.tracking_identifier.removeprefix(sr_codes.OHIF_LENGTH_TRACKING + ":") for g in groups] == [
+        "L1", "L1 AP", "L1 transverse", "L1 edema SI", "L2", "L2 AP"]
     assert groups[0].tracking_uid == sr.tracking_uid("case-007", "L1")
     assert groups[0].finding_type.value == "14799000"
-    depth = groups[0].get_measurements(name=codes.SCT.Depth)[0]
+    depth = groups[1].get_measurements(name=codes.SCT.Length)[0]
     assert depth.value == 6.5 and depth.unit.value == "mm"
     t1 = groups[0].get_qualitative_evaluations(name=codes.DCM.T1WeightedMRSignalIntensity)[0]
     assert t1.value.value == "ISOINTENSE"
@@ -254,20 +313,20 @@ def test_patient_findings_are_coded_in_the_qualitative_evaluations_container(t2_
     ds = export(full_case(), t2_folder, tmp_path / "r.dcm")
     container = [i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "C0034375"][0]
     coded = {(i.ConceptNameCodeSequence[0].CodeValue, i.ConceptCodeSequence[0].CodeValue)
-             for i in container.ContentSequence if i.ValueType == "CODE"}
+             for i in container.ContentSequence if i.ValueType == "CODE" and not named_is(i, sr_codes.LANDMARK)}
     assert coded == {("MULTIPLICITY", "524008"), ("OTHER-CNS-METS", "52101004"),
                      ("PRIMARY-NONCNS", "272519000"), ("LEPTOMENING-METS", "52101004"),
                      ("LEPTOMENING-SITE", "SITE-CAUDA"), ("LEPTOMENING-SITE", "SITE-CORD-CONUS")}
 
 
-def test_tracking_uids_are_stable_across_reexports_and_differ_per_lesion_and_case(t2_folder, tmp_path):
+def test_tracking_uids_are_stable_across_reexports_and_differ_per_group_and_case(t2_folder, tmp_path):
     case = full_case()
     first = export(case, t2_folder, tmp_path / "a.dcm")
     second = export(case, t2_folder, tmp_path / "b.dcm")
     uids = lambda ds: [named(g, codes.DCM.TrackingUniqueIdentifier)[0].UID
                        for g in groups_of(ds)]
     assert uids(first) == uids(second)
-    assert len(set(uids(first))) == 2
+    assert len(set(uids(first))) == 6
     assert first.SOPInstanceUID != second.SOPInstanceUID
     assert uids(first)[0] == sr.tracking_uid("case-007", "L1") != sr.tracking_uid("case-008", "L1")
 
@@ -372,15 +431,18 @@ def test_round_trip_is_exact_for_random_valid_cases(case, t2_headers):
 def test_coded_values_win_over_the_supplement_and_float32_lines_are_used_when_edited(t2_folder):
     case = full_case()
     ds = sr.case_to_sr(case, [t2_folder])
-    group1 = groups_of(ds)[0]
-    named(group1, codes.SCT.Length)[0].MeasuredValueSequence[0].FloatingPointValue = 21.0
-    named(group1, codes.SCT.Length)[0].ContentSequence[0].GraphicData = [0, 0, 0, 0, 0, 21.0]
-    group1.ContentSequence = [i for i in group1.ContentSequence if not named_is(i, codes.SCT.Hemorrhage)]
+    lesion = group_named(ds, "L1")
+    si = items(lesion, "NUM")[0]
+    si.MeasuredValueSequence[0].FloatingPointValue = 21.0
+    si.ContentSequence[0].GraphicData = [0, 0, 0, 0, 0, 21.0]
+    hemorrhage = named(lesion, codes.SCT.Hemorrhage)[0]
+    hemorrhage.ConceptCodeSequence[0].CodeValue = "52101004"  # absent -> present, edited elsewhere
+    hemorrhage.ConceptCodeSequence[0].CodeMeaning = "Present"
     back = sr.sr_to_case(ds)
     assert back["lesions"][0]["size_mm"]["si"] == 21.0
     assert back["lesions"][0]["lines_lps"]["si"] == [[0, 0, 0], [0, 0, 21.0]]
     assert back["lesions"][0]["lines_lps"]["ap"] == case["lesions"][0]["lines_lps"]["ap"]
-    assert back["lesions"][0]["hemorrhage"] is None
+    assert back["lesions"][0]["hemorrhage"] is True
 
 
 def named_is(item, code) -> bool:
@@ -389,15 +451,20 @@ def named_is(item, code) -> bool:
 
 
 def test_sr_without_supplement_still_gives_a_valid_case(t2_folder):
+    """What a PACS that strips private elements costs: see README (DICOM SR)."""
+    from ISCMAssistLib import sr_private
+
     ds = sr.case_to_sr(full_case(), [t2_folder])
-    container = [i for i in ds.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "C0034375"][0]
-    container.ContentSequence = [i for i in container.ContentSequence if i.ValueType != "TEXT"]
+    for element in list(ds.group_dataset(sr_private.PRIVATE_GROUP)):
+        del ds[element.tag]
     back = sr.sr_to_case(ds)
     lesion = back["lesions"][0]
     assert lesion["levels"] == "T4-T6" and lesion["size_mm"]["si"] == 19.912345678901234
     assert lesion["lines_lps"]["si"][1][2] == pytest.approx(22.212345678901234, abs=1e-5)
-    assert lesion["provenance"] == {}
+    assert lesion["provenance"] == {} and back["clinical"]["sex"] is None and back["reader"]["name"] is None
+    assert back["lesions"][1]["size_mm"] == {"ap": 3.0, "transverse": None, "si": 3.25}  # the AP line's length
     assert back["patient_findings"]["leptomeningeal_sites"] == ["cauda_equina", "cord_conus"]
+    assert [m["label"] for m in back["levels"]["landmarks"]] == ["T4", "T4/T5", "conus"]
 
 
 # --- errors --------------------------------------------------------------------------------------
@@ -423,18 +490,19 @@ def test_bad_inputs_raise_project_errors_naming_the_problem(t2_folder, tmp_path)
         sr.sr_to_case(image)
 
 
-def test_lines_need_a_frame_of_reference(t2_headers):
+def test_lines_on_no_image_need_a_frame_of_reference(t2_headers):
     headers = [pydicom.Dataset(h) for h in t2_headers]
     for header in headers:
         del header.FrameOfReferenceUID
     with pytest.raises(sr.SRError, match="FrameOfReferenceUID"):
         sr.case_to_sr(full_case(), headers)
     no_lines = full_case()
+    no_lines["levels"]["landmarks"] = []
     for lesion in no_lines["lesions"]:
         lesion["lines_lps"] = {}
     assert sr.sr_to_case(sr.case_to_sr(no_lines, headers)) == no_lines
     ds = sr.case_to_sr(full_case(), headers, frame_of_reference_uid="1.2.3.4")
-    assert named(groups_of(ds)[0], codes.SCT.Length)[0].ContentSequence[0].ReferencedFrameOfReferenceUID == "1.2.3.4"
+    assert items(group_named(ds, "L1"), "NUM")[0].ContentSequence[0].ReferencedFrameOfReferenceUID == "1.2.3.4"
 
 
 def test_two_patients_are_refused(t2_folder, tmp_path):
@@ -502,6 +570,53 @@ def test_cli_export_uses_the_case_series_folders_by_default(t2_folder, tmp_path,
     assert main(["export-sr", str(tmp_path / "none.json"), "--out", str(tmp_path / "x.dcm")]) == 2
     assert "no --series" in capsys.readouterr().err
     assert not (tmp_path / "x.dcm").exists()
+
+
+def test_final_read_is_complete_and_verified_and_a_change_references_it(t2_folder, tmp_path, capsys):
+    from ISCMAssistLib.case_io import save_case
+    from ISCMAssistLib.cli import main
+
+    case = full_case()
+    save_case(case, tmp_path / "case.json")
+    final = tmp_path / "final.dcm"
+    assert main(["export-sr", str(tmp_path / "case.json"), "--series", str(t2_folder), "--out", str(final), "--final"]) == 0
+    PRODUCED.append(final)
+    ds = pydicom.dcmread(final)
+    assert (ds.CompletionFlag, ds.VerificationFlag, ds.PreliminaryFlag) == ("COMPLETE", "VERIFIED", "FINAL")
+    observer = ds.VerifyingObserverSequence[0]
+    assert str(observer.VerifyingObserverName) == "reader1^" and observer.VerificationDateTime
+    assert sr.sr_to_case(final) == case
+    capsys.readouterr()
+    assert main(["export-sr", str(tmp_path / "case.json"), "--series", str(t2_folder), "--out", str(final)]) == 2
+    assert "--replaces" in capsys.readouterr().err  # a finished read is never overwritten
+    case["lesions"][0]["t2_signal"] = "isointense"
+    save_case(case, tmp_path / "case.json")
+    changed = tmp_path / "changed.dcm"
+    assert main(["export-sr", str(tmp_path / "case.json"), "--series", str(t2_folder), "--out", str(changed),
+                 "--replaces", str(final)]) == 0
+    PRODUCED.append(changed)
+    new = pydicom.dcmread(changed)
+    predecessor = new.PredecessorDocumentsSequence[0].ReferencedSeriesSequence[0].ReferencedSOPSequence[0]
+    assert predecessor.ReferencedSOPInstanceUID == ds.SOPInstanceUID and new.VerificationFlag == "UNVERIFIED"
+    no_reader = C.new_case("anon")
+    with pytest.raises(sr.SRError, match="reader's name"):
+        sr.case_to_sr(no_reader, [t2_folder], final=True)
+
+
+def test_export_path_rewrites_a_preliminary_sr_and_versions_after_a_final_one(t2_folder, tmp_path):
+    """What the panels' Export uses: a finished read is never overwritten."""
+    case = full_case()
+    path, before = sr.export_path(tmp_path, "case-007")
+    assert (path.name, before) == ("case-007_sr.dcm", None)
+    sr.write_sr(case, [t2_folder], path)
+    assert sr.export_path(tmp_path, "case-007") == (path, None)  # preliminary: rewritten in place
+    sr.write_sr(case, [t2_folder], path, final=True)
+    second, before = sr.export_path(tmp_path, "case-007")
+    assert (second.name, before) == ("case-007_sr_v2.dcm", path)
+    sr.write_sr(case, [t2_folder], second, predecessor=before)
+    assert sr.export_path(tmp_path, "case-007") == (second, path)  # the v2 draft, still replacing v1
+    with pytest.raises(sr.SRError, match="verified"):
+        sr.write_sr(case, [t2_folder], path)
 
 
 # --- independent validation: dciodvfy (dicom3tools) -- keep last in this file ------------------------

@@ -1,4 +1,4 @@
-"""``iscm-assist export-sr CASE.json --series FOLDER... --out report.dcm``: a case as DICOM SR (TID 1500)."""
+"""``iscm-assist export-sr CASE.json [--series FOLDER...] --out report.dcm [--final] [--replaces OLD.dcm]``: a case as DICOM SR (TID 1500)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "frame of reference of the lines (default: the case's series 'file' folders, relative to CASE.json)",
     )
     parser.add_argument("--out", required=True, metavar="report.dcm", help="SR file to write (atomically)")
+    parser.add_argument("--final", action="store_true",
+                        help="the read is finished: the SR is COMPLETE and VERIFIED, the reader as verifying observer")
+    parser.add_argument("--replaces", metavar="OLD.dcm", default=None,
+                        help="the SR this one replaces (a changed read): referenced in the Predecessor Documents Sequence")
 
 
 def _default_series(case: dict, case_path: Path) -> list[Path]:
@@ -54,12 +58,26 @@ def run(args: argparse.Namespace) -> int:
         bar.refresh()
 
     try:
-        document = write_sr(case, folders, args.out, progress=progress)
+        document = write_sr(case, folders, args.out, progress=progress, final=args.final, predecessor=args.replaces)
     finally:
         bar.close()
     images = sum(len(series.ReferencedSOPSequence)
                  for study in document.get("CurrentRequestedProcedureEvidenceSequence", [])
                  for series in study.ReferencedSeriesSequence)
     count = len(case["lesions"])
-    print(f"{args.out}: DICOM SR written ({count} lesion{'' if count == 1 else 's'}, {images} source images referenced)")
+    state = "final, verified" if args.final else "preliminary"
+    print(f"{args.out}: DICOM SR written ({state}; {count} lesion{'' if count == 1 else 's'}, {images} source images referenced)")
+    on_image, in_3d = _line_kinds(document)
+    if in_3d:
+        print(f"  {in_3d} of {on_image + in_3d} lines lie on no single source image: they are 3D coordinates, "
+              "which OHIF draws and QuantitativeReporting does not")
     return 0
+
+
+
+def _line_kinds(document) -> tuple[int, int]:
+    """(lines written as 2D SCOORD on their image, lines written as SCOORD3D) in the measurement groups."""
+    kinds = [child.ValueType for element in document.iterall() if element.keyword == "ContentSequence"
+             for child in element.value if child.get("ValueType") in ("SCOORD", "SCOORD3D")
+             and child.get("RelationshipType") == "INFERRED FROM" and child.get("GraphicType") == "POLYLINE"]
+    return kinds.count("SCOORD"), kinds.count("SCOORD3D")
