@@ -408,13 +408,14 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             slicer.util.errorDisplay(_("Choose the PACS server file first (below the button)."))
             return
         with slicer.util.tryWithErrorDisplay(_("Sending the SR to the PACS failed."), waitCursor=True):
-            slicer.util.showStatusMessage(self.logic.sendSRToPACS(serverFile, progress=self._progress), 5000)
+            slicer.util.showStatusMessage(self.logic.sendSRToPACS(
+                serverFile, progress=self._progress, final=self.ui.finalReadCheckBox.checked), 5000)
 
     def onExport(self) -> None:
         folder = self._pickFolder(_("Folder to export case JSON, CSV and DICOM SR into"))
         if folder:
             with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
-                written = self.logic.exportRead(folder, progress=self._progress)
+                written = self.logic.exportRead(folder, progress=self._progress, final=self.ui.finalReadCheckBox.checked)
                 slicer.util.showStatusMessage(_("Exported: {files}").format(
                     files=", ".join(str(path) for path in written.values())), 5000)
 

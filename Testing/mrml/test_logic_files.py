@@ -149,7 +149,8 @@ def test_export_writes_case_csv_and_sr_from_dicom_series(dicom_read, tmp_path):
 
     logic, _ = dicom_read
     written = logic.exportRead(tmp_path / "export")
-    assert set(written) == {"case", "csv", "sr"}
+    assert set(written) == {"case", "csv", "report", "sr"}
+    assert "research use" in written["report"].read_text().lower()
     assert load_case(written["case"])["lesions"][0]["levels"] == "T4-T5"
     assert "T4-T5" in written["csv"].read_text()
     back = sr.sr_to_case(written["sr"])
@@ -159,7 +160,7 @@ def test_export_writes_case_csv_and_sr_from_dicom_series(dicom_read, tmp_path):
 
 def test_export_without_dicom_skips_sr_with_a_warning(full_read, tmp_path):
     written = full_read.exportRead(tmp_path / "export")
-    assert set(written) == {"case", "csv"}
+    assert set(written) == {"case", "csv", "report"}
     assert written["case"].name == "case-042.json"
     assert any("no DICOM SR" in warning for warning in full_read.warnings())
 

@@ -24,3 +24,17 @@ def test_send_sr_to_pacs_stores_the_written_sr(dicom_read, tmp_path, monkeypatch
 def test_send_sr_to_pacs_without_dicom_says_why(logic, tmp_path):
     with pytest.raises(ValueError, match="no series was loaded from DICOM"):
         logic.sendSRToPACS(tmp_path / "server.json")
+
+
+def test_final_export_is_verified_and_the_next_names_it(dicom_read, tmp_path):
+    import pydicom
+
+    logic, _ = dicom_read
+    logic.setCaseInfo(readerName="Reader One")
+    first = logic.exportRead(tmp_path / "out", final=True)
+    assert set(first) >= {"case", "csv", "report", "sr"}
+    assert pydicom.dcmread(first["sr"]).VerificationFlag == "VERIFIED"
+    second = logic.exportRead(tmp_path / "out")
+    assert second["sr"] != first["sr"]
+    later = pydicom.dcmread(second["sr"])
+    assert later.VerificationFlag == "UNVERIFIED" and "PredecessorDocumentsSequence" in later

@@ -428,13 +428,17 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         """Open a read folder into the scene; return the case dict."""
         return read_folder.openRead(self.state, folder, progress)
 
-    def exportRead(self, folder: str | os.PathLike, progress: PanelProgress | None = None) -> dict[str, Path]:
-        """Export case JSON, CSV and (with a DICOM source) the SR into ``folder``; return the paths."""
-        return read_folder.exportRead(self.state, folder, progress)
+    def exportRead(self, folder: str | os.PathLike, progress: PanelProgress | None = None,
+                   final: bool = False) -> dict[str, Path]:
+        """Export case JSON, CSV, the HTML report and (with a DICOM source) the SR into ``folder``,
+        the SR COMPLETE/VERIFIED when ``final``; return the paths."""
+        return read_folder.exportRead(self.state, folder, progress, final)
 
-    def sendSRToPACS(self, serverFile: str | os.PathLike, progress: PanelProgress | None = None) -> str:
-        """Write the read's SR and store it on the PACS named by a server file; return the client's line."""
-        return read_folder.sendSRToPACS(self.state, serverFile, progress)
+    def sendSRToPACS(self, serverFile: str | os.PathLike, progress: PanelProgress | None = None,
+                     final: bool = False) -> str:
+        """Write the read's SR (final when ``final``) and store it on the PACS named by a server file;
+        return the client's line."""
+        return read_folder.sendSRToPACS(self.state, serverFile, progress, final)
 
     def loadCaseIntoScene(self, case: dict, progress: PanelProgress | None = None) -> dict:
         """Replace the scene's read by a case dict (markups rebuilt from it); return the case."""

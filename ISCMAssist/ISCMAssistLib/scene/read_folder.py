@@ -171,11 +171,15 @@ def _loadNode(state: SceneState, path: Path, name: str) -> Any:
     return node
 
 
-def exportRead(state: SceneState, folder: str | os.PathLike, progress: PanelProgress | None = None) -> dict[str, Path]:
+def exportRead(state: SceneState, folder: str | os.PathLike, progress: PanelProgress | None = None,
+               final: bool = False) -> dict[str, Path]:
     """Export the read for use outside Slicer into ``folder`` (created if needed): the case JSON,
-    the per-lesion CSV of the core (case_io.write_lesions_csv) and, when a selected series was
-    loaded from a DICOM folder, a DICOM Comprehensive 3D SR. Returns {"case", "csv"[, "sr"]} paths;
-    the SR is left out (with a warning in the warnings) when no DICOM source is known."""
+    the per-lesion CSV of the core (case_io.write_lesions_csv), the clinician's HTML report and,
+    when a selected series was loaded from a DICOM folder, a DICOM Comprehensive 3D SR. Returns
+    {"case", "csv", "report"[, "sr"]} paths; the SR is left out (with a warning in the warnings)
+    when no DICOM source is known. ``final`` marks the read finished: the SR is COMPLETE and
+    VERIFIED by the reader (a reader name is needed); a finished SR is never overwritten, the next
+    export is a new version that names it as its predecessor (``sr.export_path``)."""
     progress = progress or no_progress
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -186,13 +190,17 @@ def exportRead(state: SceneState, folder: str | os.PathLike, progress: PanelProg
     case_io.save_case(case, written["case"])
     progress(0.4, f"Writing {written['csv'].name}")
     case_io.write_lesions_csv([case], written["csv"])
+    from ..report import write_report
+
+    written["report"] = write_report(case, folder / f"{case['case_id']}_report.html")
     sources = dicomSources(state)
     if sources:
         from .. import sr  # highdicom takes a second to import: only when an SR is written
 
-        written["sr"] = folder / f"{case['case_id']}_sr.dcm"
+        written["sr"], replaces = sr.export_path(folder, case["case_id"])
         progress(0.6, f"Writing {written['sr'].name}")
-        sr.write_sr(case, sources, written["sr"])
+        sr.write_sr(case, sources, written["sr"], final=final,
+                    predecessor=None if replaces is None else str(replaces))
     else:
         state.appendWarnings(["export: no series loaded from a DICOM folder, so no DICOM SR was written"],
                              keep=False)
@@ -200,7 +208,8 @@ def exportRead(state: SceneState, folder: str | os.PathLike, progress: PanelProg
     return written
 
 
-def sendSRToPACS(state: SceneState, serverFile: str | os.PathLike, progress: PanelProgress | None = None) -> str:
+def sendSRToPACS(state: SceneState, serverFile: str | os.PathLike, progress: PanelProgress | None = None,
+                 final: bool = False) -> str:
     """Write the read's DICOM SR and store it on the PACS of ``serverFile`` (a JSON server file:
     ``pacs.save_server_file``; the password comes from ISCM_PACS_PASSWORD or its password_file).
     Returns the one line the PACS client says; raises ValueError when no series came from DICOM (no
@@ -211,7 +220,7 @@ def sendSRToPACS(state: SceneState, serverFile: str | os.PathLike, progress: Pan
 
     progress = progress or no_progress
     with tempfile.TemporaryDirectory(prefix="iscm-sr-") as folder:
-        written = exportRead(state, folder, lambda fraction, message: progress(0.6 * fraction, message))
+        written = exportRead(state, folder, lambda fraction, message: progress(0.6 * fraction, message), final)
         if "sr" not in written:
             raise ValueError("send SR to PACS: no series was loaded from DICOM, so there is no SR to send")
         progress(0.7, f"Sending {written['sr'].name}")
