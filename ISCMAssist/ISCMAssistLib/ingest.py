@@ -751,7 +751,3 @@ def load_series(summary: SeriesSummary, progress: ProgressCallback | None = None
     if summary.kind == "nifti":
         return load_nifti(summary.path)
     return load_dicom_series(summary.files, headers=summary.headers, source=f"{summary.path} ({summary.label})", progress=progress)
-
-
-# The reading roles live in series_roles.py; these names stay importable from here.
-from .series_roles import ROLE_TITLES, ROLES, RoleProposal, apply_overrides, case_series_entries, propose_roles  # noqa: E402,F401

@@ -12,7 +12,7 @@ import pydicom
 import pytest
 
 from dicom_factory import AXIAL_IOP, SAGITTAL_IOP, ramp_volume, write_series
-from ISCMAssistLib import cli, ingest
+from ISCMAssistLib import cli, ingest, series_roles
 from ISCMAssistLib.series_evidence import vessel_enhancement
 
 T1 = dict(ScanningSequence="SE", EchoTime=10.0, RepetitionTime=500.0)
@@ -40,7 +40,7 @@ def test_real_exports_are_four_studies_and_the_reader_is_asked(real_dicom, capsy
     scan = ingest.scan_folder(real_dicom)
     assert len(scan.studies) == 4
     assert [len(s.series) for s in scan.studies] == [1, 1, 1, 2]  # HFS, HFP, field map, EPI classic + enhanced
-    roles = ingest.propose_roles(scan.series)
+    roles = series_roles.propose_roles(scan.series)
     assert all(p.series_uid is None for p in roles.values())
     assert roles["t1_post"].reasons == ["4 studies in one folder, none with spine series: choose one by its "
                                         "StudyInstanceUID or index"]
@@ -61,7 +61,7 @@ def test_field_map_and_epi_are_never_proposed(real_dicom):
     assert by_folder["XA30_classic_5001_EPI"].excluded.startswith("EPI / diffusion (ScanningSequence EP")
     assert "EchoPlanarPulseSequence YES" in by_folder["XA30_enhanced_single_0063"].excluded
     for index, study in enumerate(scan.studies[2:], start=3):
-        roles = ingest.propose_roles(scan.series, study=str(index))
+        roles = series_roles.propose_roles(scan.series, study=str(index))
         assert all(p.series_uid is None for p in roles.values()), study.title()
 
 
@@ -69,7 +69,7 @@ def test_a_t1_of_another_study_is_never_post_contrast(real_dicom, capsys):
     """HFS and HFP are two studies: reading either, the other's T1 is not its post-contrast series."""
     scan = ingest.scan_folder(real_dicom)
     for study in scan.studies[:2]:
-        roles = ingest.propose_roles(scan.series, study=study.uid)
+        roles = series_roles.propose_roles(scan.series, study=study.uid)
         assert roles["t1_pre"].series_uid == study.series[0].uid
         assert roles["t1_post"].series_uid is None and roles["t1_post"].alternatives == []
     assert cli.main(["series", str(real_dicom), "--study", "2", "--json"]) == 0
@@ -117,7 +117,7 @@ def _t1_pair(real_dicom: Path, folder: Path, change) -> tuple:
     shutil.copytree(source, folder / "first")
     _copy_as_new_series(source, folder / "second", 9, change)
     scan = ingest.scan_folder(folder)
-    return scan, ingest.propose_roles(scan.series)
+    return scan, series_roles.propose_roles(scan.series)
 
 
 def test_same_grid_pair_brighter_in_the_vessels_is_post_contrast(real_dicom, tmp_path):
@@ -154,7 +154,7 @@ def test_several_studies_one_with_spine_is_chosen(tmp_path, capsys):
     assert [s.uid for s in scan.studies] == [STUDY_B, STUDY_A]
     study, why = scan.study()
     assert study.uid == STUDY_A and why == "the only one of 2 studies with spine series"
-    roles = ingest.propose_roles(scan.series)
+    roles = series_roles.propose_roles(scan.series)
     assert roles["t2_sagittal"].series_uid == scan.find("2:2").uid
     assert roles["t1_post"].series_uid == scan.find("2:5").uid
     assert "study 2 of 2 (the only one of 2 studies with spine series)" in roles["t1_post"].reasons
@@ -170,9 +170,9 @@ def test_contrast_agent_decides_only_within_its_study(tmp_path):
     _write(tmp_path / "a" / "t1", 3, "T1 SAG", **T1)
     _write(tmp_path / "b" / "t1c", 4, "T1 SAG", study=STUDY_B, date="20260102", ContrastBolusAgent="Gadovist", **T1)
     scan = ingest.scan_folder(tmp_path)
-    assert ingest.propose_roles(scan.series)["t1_pre"].reasons[0] == (
+    assert series_roles.propose_roles(scan.series)["t1_pre"].reasons[0] == (
         "2 studies in one folder, 2 with spine series: choose one by its StudyInstanceUID or index")
-    roles = ingest.propose_roles(scan.series, study=STUDY_A)
+    roles = series_roles.propose_roles(scan.series, study=STUDY_A)
     assert roles["t1_pre"].series_uid == scan.find("1:3").uid and roles["t1_post"].series_uid is None
     assert roles["t1_post"].reasons == ["no post-contrast sagittal T1 series found"]
 
@@ -191,11 +191,11 @@ def test_what_never_takes_a_role(tmp_path, tags, reason):
     _write(tmp_path / "x", 7, description, **tags)
     scan = ingest.scan_folder(tmp_path)
     assert scan.series[0].excluded == reason
-    assert all(p.series_uid is None for p in ingest.propose_roles(scan.series).values())
+    assert all(p.series_uid is None for p in series_roles.propose_roles(scan.series).values())
 
 
 def test_axial_t1_post_needs_evidence_too(tmp_path):
     _write(tmp_path / "a", 3, "T1 AX", iop=AXIAL_IOP, **T1)
     _write(tmp_path / "b", 8, "T1 AX", iop=AXIAL_IOP, **T1)
-    roles = ingest.propose_roles(ingest.scan_folder(tmp_path).series)
+    roles = series_roles.propose_roles(ingest.scan_folder(tmp_path).series)
     assert roles["t1_post_axial"].series_uid is None and roles["t1_post_axial"].reasons[0].startswith("unsure: 2 axial T1")

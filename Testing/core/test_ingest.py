@@ -21,7 +21,7 @@ from dicom_factory import (
     write_series,
     write_sr,
 )
-from ISCMAssistLib import cli, ingest
+from ISCMAssistLib import cli, ingest, series_roles
 from ISCMAssistLib.case import new_case, validate_case
 from ISCMAssistLib.dicom_pixels import load_dicom_series
 
@@ -84,7 +84,7 @@ def test_scan_finds_every_series_and_skips_junk_with_reasons(exam):
 
 def test_roles_are_proposed_with_reasons(exam):
     scan = ingest.scan_folder(exam)
-    roles = ingest.propose_roles(scan.series)
+    roles = series_roles.propose_roles(scan.series)
     number = {s.uid: s.series_number for s in scan.series}
     assert {role: number.get(p.series_uid) for role, p in roles.items()} == {
         "t2_sagittal": 2, "t1_pre": 3, "t1_post": 7, "t2_axial": 5, "t1_post_axial": 8,
@@ -93,7 +93,7 @@ def test_roles_are_proposed_with_reasons(exam):
     assert "SeriesDescription 'T2_TSE_SAG' names T2" in t2_reasons
     assert "ScanningSequence SE with TR 3000 ms, TE 100 ms fits T2" in t2_reasons
     assert "ContrastBolusAgent = 'Gadovist'" in " ".join(roles["t1_post"].reasons)
-    entries = ingest.case_series_entries(scan, roles)
+    entries = series_roles.case_series_entries(scan, roles)
     assert entries[0] == {"role": "t2_sagittal", "series_uid": roles["t2_sagittal"].series_uid,
                           "file": "study/s2/", "description": "T2_TSE_SAG"}
     case = new_case("exam-1")
@@ -103,15 +103,15 @@ def test_roles_are_proposed_with_reasons(exam):
 
 def test_reader_overrides_any_role(exam):
     scan = ingest.scan_folder(exam)
-    roles = ingest.apply_overrides(scan, ingest.propose_roles(scan.series), {"t2_sagittal": "4", "t1_pre": "none"})
+    roles = series_roles.apply_overrides(scan, series_roles.propose_roles(scan.series), {"t2_sagittal": "4", "t1_pre": "none"})
     assert roles["t2_sagittal"].series_uid == scan.find("4").uid and roles["t2_sagittal"].overridden
     assert roles["t1_pre"].series_uid is None
     uid = scan.find("7").uid
-    assert ingest.apply_overrides(scan, roles, {"t1_post_axial": uid})["t1_post_axial"].series_uid == uid
+    assert series_roles.apply_overrides(scan, roles, {"t1_post_axial": uid})["t1_post_axial"].series_uid == uid
     with pytest.raises(ingest.IngestError, match="unknown role 't3'"):
-        ingest.apply_overrides(scan, roles, {"t3": "2"})
+        series_roles.apply_overrides(scan, roles, {"t3": "2"})
     with pytest.raises(ingest.IngestError, match=r"no series '99' \(series found: 1:1 3-plane loc, 1:2 T2_TSE_SAG"):
-        ingest.apply_overrides(scan, roles, {"t1_post": "99"})
+        series_roles.apply_overrides(scan, roles, {"t1_post": "99"})
 
 
 def test_found_series_load_with_their_headers(exam):
@@ -126,7 +126,7 @@ def test_acquisition_order_alone_never_makes_a_post_contrast_t1(tmp_path):
     _write(tmp_path / "b", 9, "SAG T1", **T1)
     _write(tmp_path / "c", 2, "SAG T2", **T2)
     scan = ingest.scan_folder(tmp_path)
-    roles = ingest.propose_roles(scan.series)
+    roles = series_roles.propose_roles(scan.series)
     assert roles["t1_pre"].label == "#3 SAG T1"
     assert "no contrast information: taken as pre-contrast" in roles["t1_pre"].reasons
     post = roles["t1_post"]
@@ -141,7 +141,7 @@ def test_description_words_decide_contrast(tmp_path):
     _write(tmp_path / "b", 4, "T1 SAG POST GAD", **T1)
     scan = ingest.scan_folder(tmp_path)
     assert [s.contrast for s in scan.series] == [False, True]
-    roles = ingest.propose_roles(scan.series)
+    roles = series_roles.propose_roles(scan.series)
     assert roles["t1_pre"].label == "#3 T1 SAG PRE" and roles["t1_post"].label == "#4 T1 SAG POST GAD"
     assert roles["t2_sagittal"].series_uid is None and roles["t2_sagittal"].reasons == ["no sagittal T2 series found"]
 
@@ -151,7 +151,7 @@ def test_two_stations_propose_the_longer_and_list_the_other(tmp_path):
     _write(tmp_path / "t", 6, "SAG T2 T-SPINE", shape=(3, 200, 5), ipp=(0.0, -50.0, -100.0), **T2)
     scan = ingest.scan_folder(tmp_path)
     assert [s.region for s in scan.series] == ["cervical", "thoracic"]
-    roles = ingest.propose_roles(scan.series)
+    roles = series_roles.propose_roles(scan.series)
     assert roles["t2_sagittal"].label == "#6 SAG T2 T-SPINE"
     assert roles["t2_sagittal"].alternatives == [scan.find("2").uid]
     assert "longest S-I coverage (199 mm) of 2 candidates" in roles["t2_sagittal"].reasons
@@ -162,7 +162,7 @@ def test_series_with_problems_are_not_proposed_but_listed(tmp_path):
     set_tags(paths[1:2], ImagePositionPatient=[0.0, -50.0, 0.0])  # two images at one position
     scan = ingest.scan_folder(tmp_path)
     assert scan.series[0].problems == ["several images share a slice position (echoes / time points / stacks)"]
-    assert ingest.propose_roles(scan.series)["t2_sagittal"].series_uid is None
+    assert series_roles.propose_roles(scan.series)["t2_sagittal"].series_uid is None
 
 
 def test_missing_slice_is_a_warning_not_a_problem(tmp_path):
@@ -213,7 +213,7 @@ def test_bids_folder_roles_from_suffix_and_entities(tmp_path):
     assert (t2.kind, t2.orientation, t2.weighting, t2.description) == ("nifti", "sagittal", "T2", "T2 SAG")
     assert t2.echo_time_ms == pytest.approx(100.0) and t2.bids["ses"] == "1"
     assert t2.si_range_mm == pytest.approx((-100.0, -90.5))
-    roles = ingest.propose_roles(scan.series)
+    roles = series_roles.propose_roles(scan.series)
     names = {role: Path(p.series_uid).name if p.series_uid else None for role, p in roles.items()}
     assert names == {
         "t2_sagittal": "sub-01_ses-1_acq-sag_T2w.nii.gz",
@@ -224,7 +224,7 @@ def test_bids_folder_roles_from_suffix_and_entities(tmp_path):
     }
     assert "BIDS entity ce-gadolinium" in roles["t1_post"].reasons
     assert {s.category for s in scan.skipped} == {"sidecar"}
-    entries = ingest.case_series_entries(scan, roles)
+    entries = series_roles.case_series_entries(scan, roles)
     assert entries[0]["file"] == "sub-01/ses-1/anat/sub-01_ses-1_acq-sag_T2w.nii.gz" and entries[0]["series_uid"] is None
     case = new_case("bids-1")
     case["series"] = entries

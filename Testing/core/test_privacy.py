@@ -15,7 +15,7 @@ import pydicom
 import pytest
 
 from ISCMAssistLib import case as C
-from ISCMAssistLib import ingest, sr
+from ISCMAssistLib import ingest, series_roles, sr
 from ISCMAssistLib.case_io import save_case, write_lesions_csv
 from ISCMAssistLib.dicom_series import write_series
 from ISCMAssistLib.volumes import Volume
@@ -57,7 +57,7 @@ def read_case(exam: Path) -> dict:
     """A case built the way the tool builds one: series from ingest, one measured lesion."""
     scan = ingest.scan_folder(exam)
     case = C.new_case("case-042", "reader1")
-    case["series"] = ingest.case_series_entries(scan, ingest.propose_roles(scan.series))
+    case["series"] = series_roles.case_series_entries(scan, series_roles.propose_roles(scan.series))
     lesion = C.new_lesion("L1")
     lesion.update({"levels": "T4-T5", "location": "thoracic", "t2_signal": "hyperintense",
                    "size_mm": {"ap": 6.5, "transverse": 7.3, "si": 19.9}, "enhancement_length_segments": 2,

@@ -49,7 +49,7 @@ def _format_spacing(spacing) -> str:
 def _scan(folder: str):
     from tqdm import tqdm
 
-    from .. import ingest
+    from .. import ingest, series_roles
 
     bar = tqdm(total=0, unit="file", desc="reading headers", file=sys.stderr, disable=None, leave=False)
 
@@ -91,7 +91,7 @@ def _print_series(scan) -> None:
 
 
 def _print_roles(scan, proposals, study, why: str) -> None:
-    from .. import ingest
+    from .. import ingest, series_roles
 
     by_uid = {s.uid: s for s in scan.series}
 
@@ -100,9 +100,9 @@ def _print_roles(scan, proposals, study, why: str) -> None:
         return f"{scan.key(summary)} {summary.description}".strip() if summary else uid
 
     print(f"\nProposed roles (study {study.index}, {why}):" if len(scan.studies) > 1 else "\nProposed roles:")
-    for role in ingest.ROLES:
+    for role in series_roles.ROLES:
         proposal = proposals[role]
-        title = ingest.ROLE_TITLES[role]
+        title = series_roles.ROLE_TITLES[role]
         if proposal.series_uid is None:
             print(f"  {title:27} none ({'; '.join(proposal.reasons)})")
         else:
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
 
     Returns 0, or 2 after listing the studies when the folder holds several and none was chosen.
     """
-    from .. import ingest
+    from .. import ingest, series_roles
     from ..cli import CommandError
     from ..exam_studies import StudyChoiceError
 
@@ -142,8 +142,8 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"--study {args.study}: {error}") from None
         study, why, choice = None, "", str(error)
     if study is not None:
-        proposals = ingest.propose_roles(scan.series, study=study.uid)
-        proposals = ingest.apply_overrides(scan, proposals, overrides, study_uid=study.uid)
+        proposals = series_roles.propose_roles(scan.series, study=study.uid)
+        proposals = series_roles.apply_overrides(scan, proposals, overrides, study_uid=study.uid)
     elif overrides:
         raise CommandError(f"--role needs one study: {choice.splitlines()[0]}")
 
@@ -153,8 +153,8 @@ def run(args: argparse.Namespace) -> int:
             "studies": [s.to_dict() for s in scan.studies],
             "study": study.uid if study else None,
             "series": [dict(s.to_dict(), key=scan.key(s)) for s in scan.series],
-            "roles": {role: proposals[role].to_dict() for role in ingest.ROLES} if study else None,
-            "case_series": ingest.case_series_entries(scan, proposals) if study else [],
+            "roles": {role: proposals[role].to_dict() for role in series_roles.ROLES} if study else None,
+            "case_series": series_roles.case_series_entries(scan, proposals) if study else [],
             "skipped": [{"path": str(s.path), "reason": s.reason, "category": s.category} for s in scan.skipped],
         }, indent=2))
     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from .. import ingest
+from .. import ingest, series_roles
 from ..progress import PanelProgress, no_progress, steps_to_panel
 from .names import SERIES_PARAMETERS, SERIES_ROLE_ATTRIBUTE, SOURCE_ATTRIBUTE
 from .series import addSeriesVolume
@@ -24,14 +24,14 @@ def scanExam(state: SceneState, folder: str | os.PathLike, progress: PanelProgre
     progress = progress or no_progress
     progress(0.0, f"Scanning {os.fspath(folder)}")
     scan = ingest.scan_folder(folder, progress=steps_to_panel(progress, "Reading the headers", span=0.95))
-    state.examScan, state.examProposals = scan, ingest.propose_roles(scan.series)
+    state.examScan, state.examProposals = scan, series_roles.propose_roles(scan.series)
     progress(1.0, f"Found {len(scan.series)} series")
     return examRows(state)
 
 
 def examRoles() -> tuple[str, ...]:
-    """Return the reading roles a scanned series can take (ingest.ROLES), for the panel's combo."""
-    return tuple(ingest.ROLES)
+    """Return the reading roles a scanned series can take (series_roles.ROLES), for the panel's combo."""
+    return tuple(series_roles.ROLES)
 
 
 def examRows(state: SceneState) -> list[dict]:
@@ -67,8 +67,8 @@ def overridesFromAssignments(rows: list[dict], assignments: Mapping[str, str]) -
     chosen: dict[str, str] = {}
     for key, role in assignments.items():
         if role:
-            if role not in ingest.ROLES:
-                raise ingest.IngestError(f"series {key}: role {role!r} is not one of {', '.join(ingest.ROLES)}")
+            if role not in series_roles.ROLES:
+                raise ingest.IngestError(f"series {key}: role {role!r} is not one of {', '.join(series_roles.ROLES)}")
             if role in chosen:
                 raise ingest.IngestError(f"role {role}: chosen for two series; pick one")
             chosen[role] = key
@@ -80,13 +80,13 @@ def overridesFromAssignments(rows: list[dict], assignments: Mapping[str, str]) -
 def loadProposedSeries(state: SceneState, overrides: Mapping[str, str] | None = None,
                        progress: PanelProgress | None = None) -> dict[str, Any]:
     """Load the series of each filled role (the proposal with the reader's ``overrides``, see
-    ingest.apply_overrides) as volume nodes; select them for t2_sagittal / t1_post / t1_pre.
+    series_roles.apply_overrides) as volume nodes; select them for t2_sagittal / t1_post / t1_pre.
     Returns {role: volume node}. Raises IngestError (unknown role/series, nothing scanned) or
     VolumeLoadError naming the series."""
     progress = progress or no_progress
     if state.examScan is None:
         raise ingest.IngestError("no exam folder scanned: press Load exam folder first")
-    proposals = ingest.apply_overrides(state.examScan, state.examProposals or {}, dict(overrides or {}))
+    proposals = series_roles.apply_overrides(state.examScan, state.examProposals or {}, dict(overrides or {}))
     state.examProposals = proposals
     filled = [(role, proposal) for role, proposal in proposals.items() if proposal.series_uid]
     loaded: dict[str, Any] = {}
