@@ -394,7 +394,7 @@ def test_thick_slices_along_the_spine_give_no_spine():
 def test_extend_chain_continues_the_rhythm_cranially():
     """Faint peaks one step above the chain's top join it; one unseen disc is bridged only when two more
     peaks follow in rhythm; a peak below 30 % of the end discs' strength is ignored."""
-    from ISCMAssistLib.autolevels import _extend_chain
+    from ISCMAssistLib.autolevels.chain import extend_chain as _extend_chain
 
     chain, strong = np.array([100.0, 120.0, 140.0, 160.0]), np.full(4, 5.0)
     peaks = np.array([20.0, 30.0, 40.0, 80.0, 100.0, 120.0, 140.0, 160.0])
