@@ -8,7 +8,8 @@ import numpy as np
 from . import settings as cfg
 
 
-def regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str]):
+def regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str],
+                  through: tuple[float, str] | None = None):
     """Choose the chain of peaks with the most total strength and a smoothly varying spacing.
 
     Takes peak positions ``s`` (mm, increasing) and strengths (prominence / noise). Dynamic
@@ -16,14 +17,17 @@ def regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str]):
     of the strongest peak within 40 mm (contrast may change along the spine; weak ripples only
     join when they are needed), each step must be 10-50 mm and within a factor cfg.RATIO_RANGE of
     the step before. A step spanning two segments counts as one unseen disc, with a penalty; that
-    disc is interpolated. Returns (positions, strengths, interpolated flags), cranial first.
+    disc is interpolated. ``through`` (position mm, "disc" | "body"), from an anchor, forces the
+    chain through that point (see _anchor_bonus). Returns (positions, strengths, interpolated flags),
+    cranial first.
     """
+    s, strength, bonus = _anchor_bonus(np.asarray(s, dtype=float), np.asarray(strength, dtype=float), through)
     n = len(s)
     if n == 0:
         return np.array([]), np.array([]), np.array([], bool)
     local_max = np.array([strength[np.abs(s - si) <= 40.0].max() for si in s])
     threshold = 0.35 * local_max
-    weight = strength - threshold
+    weight = strength - threshold + bonus
     best_single = int(np.argmax(strength))
     # state (i, j, m): chain ends with peaks i < j, m segments (1, or 2 = one unseen disc) between them.
     score: dict[tuple[int, int, int], float] = {}
@@ -71,6 +75,33 @@ def regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str]):
     if strong_left_out:
         messages.append(f"{strong_left_out} strong disc-like peak(s) outside the regular chain were left out")
     return np.array(out_s), np.array(out_st), np.array(out_interp, dtype=bool)
+
+
+def _anchor_bonus(s: np.ndarray, strength: np.ndarray, through: tuple[float, str] | None):
+    """Return (peak positions, strengths, weight bonus per peak) that force a chain through an anchor.
+
+    A disc anchor takes the nearest peak within cfg.REFIT_SNAP_MM, or is added as a peak of median
+    strength; that peak gets cfg.REFIT_BONUS. A body anchor gives the bonus to the nearest peak on
+    each side within cfg.REFIT_BODY_REACH_MM (the discs above and below the body).
+    """
+    bonus = np.zeros(len(s))
+    if through is None or len(s) == 0:
+        return s, strength, bonus
+    position, kind = through
+    if kind == "disc":
+        k = int(np.argmin(np.abs(s - position)))
+        if abs(s[k] - position) > cfg.REFIT_SNAP_MM:
+            k = int(np.searchsorted(s, position))
+            s = np.insert(s, k, position)
+            strength = np.insert(strength, k, float(np.median(strength)))
+            bonus = np.zeros(len(s))
+        bonus[k] = cfg.REFIT_BONUS
+        return s, strength, bonus
+    for side in (s < position, s > position):
+        candidates = np.flatnonzero(side & (np.abs(s - position) <= cfg.REFIT_BODY_REACH_MM))
+        if candidates.size:
+            bonus[candidates[np.argmin(np.abs(s[candidates] - position))]] = cfg.REFIT_BONUS
+    return s, strength, bonus
 
 
 def extend_chain(chain: np.ndarray, chain_strength: np.ndarray, interpolated: np.ndarray, peaks: np.ndarray,

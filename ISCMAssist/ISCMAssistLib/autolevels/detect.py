@@ -11,17 +11,26 @@ from .chain import extend_chain, refine_discs, regular_chain
 from .records import Chain, Grid
 
 
-def best_chain(grid: "Grid", contrast: str) -> "Chain | None":
-    """Return the better of the T2 (bright CSF) and T1 (dark CSF) readings of ``grid``, or None."""
-    chains = [] if contrast == "t1" else [detect_chain(grid, 1)]
+def best_chain(grid: Grid, contrast: str, through: tuple[np.ndarray, str] | None = None) -> tuple[Chain | None, bool]:
+    """Return (the better of the T2 (bright CSF) and T1 (dark CSF) readings of ``grid`` or None,
+    whether the contrast is sure). ``contrast`` "t2" / "t1" takes that reading only (sure); "auto"
+    is not sure when the other reading also shows a canal on its side (brighter, resp. darker, than
+    the column) and a chain at least cfg.CONTRAST_RIVAL_SCORE as strong. ``through``: see detect_chain.
+    """
+    chains = [] if contrast == "t1" else [detect_chain(grid, 1, through)]
     # A clearly bright canal with a disc chain means a T2-like contrast: no need to try the T1 reading.
     t2_clear = (contrast == "auto" and chains[0] is not None and chains[0].csf_ratio >= cfg.T2_CSF_RATIO
                 and not not_a_spine(chains[0]))
     if contrast == "t1" or (contrast == "auto" and not t2_clear):
-        chains.append(detect_chain(grid, -1))
+        chains.append(detect_chain(grid, -1, through))
     chains = [c for c in chains if c is not None]
     # A reading that passes the spine checks beats one that does not; then the stronger chain.
-    return max(chains, key=lambda c: (not not_a_spine(c), c.score), default=None)
+    best = max(chains, key=lambda c: (not not_a_spine(c), c.score), default=None)
+    if best is None or contrast != "auto":
+        return best, True
+    rivals = [c for c in chains if c is not best and c.score >= cfg.CONTRAST_RIVAL_SCORE * best.score
+              and len(c.s) >= cfg.MIN_SEEN_DISCS]
+    return best, not rivals
 
 
 def dp_path(score: np.ndarray, penalty: float) -> np.ndarray:
@@ -50,28 +59,84 @@ def normalise(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.where(valid, image / scale if scale > 0 else 0.0, 0.0).astype(np.float32)
 
 
-def detect_chain(grid: Grid, polarity: int) -> Chain | None:
-    """Find the canal, straighten along it, and return the chain of disc peaks (or None)."""
+def detect_chain(grid: Grid, polarity: int, through: tuple[np.ndarray, str] | None = None) -> Chain | None:
+    """Find the canal, straighten along it, and return the chain of disc peaks (or None).
+
+    ``polarity`` is +1 for a bright canal (T2), -1 for a dark one (T1). ``through`` (RAS mm point,
+    "disc" | "body") is an anchor the chain must pass through: a disc anchor becomes one of the
+    chain's discs (at the nearest peak within cfg.REFIT_SNAP_MM, else at the anchor), a body anchor
+    lies between two of them.
+    """
     valid = np.isfinite(grid.image)
     if valid.sum() < 100:
         return None
     img = normalise(grid.image, valid)
-    rows, cols = img.shape
-    # Canal: CSF ridge along S-I, ~8-16 mm wide (bright on T2, dark on T1).
+    canal = _follow_canal(img, polarity)
+    straightened = _straighten(img, valid, canal)
+    if straightened is None:
+        return None
+    frame, straight, inside = straightened
+    found = _disc_profile(straight, inside, frame, polarity)
+    if found is None:
+        return None
+    profile, signed, edges, seen = found
+    s = np.arange(profile.size, dtype=float)
+    s_valid = (float(s[seen].min()), float(s[seen].max()))
+    noise = 1.4826 * float(np.median(np.abs(profile[seen] - np.median(profile[seen])))) + 1e-9
+    peaks, props = signal.find_peaks(profile, distance=8, prominence=0.5 * noise)
+    if peaks.size == 0:
+        return None
+    strength = props["prominences"] / noise
+    frame.update(profile=profile, peaks=peaks, strength=strength)  # for figures
+    messages: list[str] = []
+    column_arc = frame["column_arc"]
+    peak_c = column_arc[peaks]
+    anchor = None
+    if through is not None:
+        anchor_s = frame_s_of(grid, frame, through[0])
+        anchor = (float(np.interp(anchor_s, s, column_arc)), through[1])
+    chain_c, chain_strength, interpolated = regular_chain(peak_c, strength, messages, through=anchor)
+    if chain_c.size == 0:
+        return None
+    chain_c, chain_strength, interpolated = extend_chain(chain_c, chain_strength, interpolated, peak_c, strength,
+                                                         messages)
+    in_chain = np.isin(peak_c, chain_c)
+    weak_peaks, weak_strength = peaks[~in_chain].astype(float), strength[~in_chain]
+    chain_s = refine_discs(profile, signed, np.interp(chain_c, column_arc, s), interpolated)
+    if anchor is not None and anchor[1] == "disc":
+        # The reader's disc is where the reader put it, unless a detected disc centre is that close.
+        k = int(np.argmin(np.abs(chain_s - anchor_s)))
+        if abs(chain_s[k] - anchor_s) > cfg.REFIT_SNAP_MM:
+            chain_s[k] = anchor_s
+    csf_ratio = _csf_ratio(straight, frame, seen, polarity)
+    if csf_ratio is None:
+        return None
+    t_disc = np.array([_disc_t(edges, frame["t"], frame["column"], si) for si in chain_s])
+    seen_fraction = 1.0 - float(interpolated.mean())
+    score = float(np.median(chain_strength[~interpolated])) * seen_fraction if (~interpolated).any() else 0.0
+    return Chain(polarity, chain_s, t_disc, chain_strength, interpolated, score, frame, s_valid,
+                 weak_peaks, weak_strength, messages, csf_ratio)
+
+
+def _follow_canal(img: np.ndarray, polarity: int) -> np.ndarray:
+    """Return, per row of the sagittal image, the column of the spinal canal (dynamic programming).
+
+    The canal is a CSF ridge along S-I, ~8-16 mm wide (bright on T2, dark on T1), with disc-like
+    bands 6-40 mm in front of it and tissue (posterior elements) behind it, unlike the skin's fat.
+    """
+    cols = img.shape[1]
     along = ndimage.gaussian_filter(img, (6.0, 0.0))
     tube = np.maximum(-polarity * ndimage.gaussian_filter(along, (0.0, 4.0), order=(0, 2)), 0.0)
     tube /= float(np.percentile(tube, 99.5)) + 1e-9
-    # Discs: bands across the column, narrow along S-I.
     bands = polarity * (ndimage.gaussian_filter(img, (1.5, 3.0)) - ndimage.gaussian_filter(img, (5.0, 3.0)))
     energy = ndimage.gaussian_filter(np.maximum(bands, 0.0), (10.0, 4.0))
     energy /= float(np.percentile(energy, 99.5)) + 1e-9
     in_front = np.zeros_like(energy)
-    for offset in range(6, 41, 2):   # the column lies 6-40 mm anterior (lower column index) of the canal
+    for offset in range(6, 41, 2):   # anterior = lower column index
         if offset < cols:
             shifted = np.zeros_like(energy)
             shifted[:, offset:] = energy[:, : cols - offset]
             in_front = np.maximum(in_front, shifted)
-    # The canal has tissue behind it (posterior elements), unlike the skin's fat against the air.
     smooth = ndimage.gaussian_filter(img, 3.0)
     behind = np.full_like(img, np.inf)
     for offset in range(10, 26, 3):   # posterior = higher column index
@@ -80,10 +145,16 @@ def detect_chain(grid: Grid, polarity: int) -> Chain | None:
             shifted[:, : cols - offset] = smooth[:, offset:]
         behind = np.minimum(behind, shifted)
     tissue_behind = np.clip(behind / 0.08, 0.0, 1.0)
-    canal = dp_path(np.sqrt(tube * in_front) * tissue_behind, penalty=0.15)
+    return dp_path(np.sqrt(tube * in_front) * tissue_behind, penalty=0.15)
 
-    # Straighten along the (smoothed) canal path; t > 0 is anterior.
-    z = np.arange(rows, dtype=float)
+
+def _straighten(img: np.ndarray, valid: np.ndarray, canal: np.ndarray):
+    """Straighten the image along the (smoothed) canal path; t > 0 is anterior.
+
+    Returns (frame dict: canal path zs, ys and normals nz, ny per mm of arc s, t samples, canal;
+    straightened image (s, t); inside-the-volume mask (s, t)), or None for a path under 40 mm.
+    """
+    z = np.arange(img.shape[0], dtype=float)
     # A stiff path: local detours of the canal (lesion, conus) would stretch the arc length.
     y = ndimage.gaussian_filter1d(canal.astype(float), 15.0, mode="nearest")
     arc = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(z), np.diff(y)))])
@@ -101,16 +172,22 @@ def detect_chain(grid: Grid, polarity: int) -> Chain | None:
     cc = ys[:, None] + t[None] * ny[:, None]
     straight = ndimage.map_coordinates(img, [rr, cc], order=1, mode="constant", cval=0.0)
     inside = ndimage.map_coordinates(valid.astype(np.float32), [rr, cc], order=0, mode="constant", cval=0.0)
-    frame = {"zs": zs, "ys": ys, "nz": nz, "ny": ny, "t": t, "canal": canal}
+    return {"zs": zs, "ys": ys, "nz": nz, "ny": ny, "t": t, "canal": canal}, straight, inside
 
-    # Disc levels are where intensity changes along the spine (disc, endplates, body edges), bright
-    # or dark discs alike; body centres are uniform. Edge energy along s, smoothed across the column
-    # (discs are 15-40 mm wide bands) and along s (the two faces of one disc merge into one peak).
+
+def _disc_profile(straight: np.ndarray, inside: np.ndarray, frame: dict, polarity: int):
+    """Return (edge profile along s, signed gradient profile, edge image, seen mask) or None.
+
+    Disc levels are where intensity changes along the spine (disc, endplates, body edges), bright or
+    dark discs alike; body centres are uniform. Also stores the column path, the canal wall and the
+    arc length along the column (spacing is measured there: where the canal bends, arc length in
+    front of it differs from arc length along it) in ``frame``.
+    """
+    t = frame["t"]
     gradient = ndimage.gaussian_filter(straight, (1.0, cfg.BAND_T_SIGMA), order=(1, 0))
     edges = ndimage.gaussian_filter1d(np.abs(gradient), cfg.EDGE_S_SIGMA, axis=0)
-    # No edges from the border of the field of view.
-    edges[ndimage.binary_dilation(inside < 1, iterations=4)] = 0.0
-    # The column path keeps clear of the canal; the profile may start closer, at the canal's wall.
+    border = ndimage.binary_dilation(inside < 1, iterations=4)   # no edges from the field of view's border
+    edges[border] = 0.0
     column_energy = ndimage.gaussian_filter(np.where(t[None] < cfg.COLUMN_MIN_T_MM, 0.0, edges), (12.0, 3.0))
     # Row-normalised: the column is followed as well where its contrast is faint.
     column_energy /= column_energy.max(axis=1, keepdims=True) + 1e-12
@@ -118,53 +195,47 @@ def detect_chain(grid: Grid, polarity: int) -> Chain | None:
     wall = _canal_wall(straight, t, column, polarity)
     from_wall = t[None] - wall[:, None]
     near = (from_wall >= cfg.STRIP_FROM_WALL_MM[0]) & (from_wall <= cfg.STRIP_FROM_WALL_MM[1]) & (inside > 0)
-    # The profile's edges are smoothed less across the column than the path's: near the canal the
-    # strip is narrow (cervical bodies are 15-20 mm deep) and discs may be tilted.
+    # Less smoothing across the column than the path's: near the canal the strip is narrow
+    # (cervical bodies are 15-20 mm deep) and discs may be tilted.
     strip_gradient = ndimage.gaussian_filter(straight, (1.0, cfg.PROFILE_T_SIGMA), order=(1, 0))
     strip_edges = ndimage.gaussian_filter1d(np.abs(strip_gradient), cfg.EDGE_S_SIGMA, axis=0)
-    strip_edges[ndimage.binary_dilation(inside < 1, iterations=4)] = 0.0
-    profile = (strip_edges * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1)
-    seen = inside[np.arange(s.size), column] > 0
+    strip_edges[border] = 0.0
+    rows = np.arange(straight.shape[0])
+    seen = inside[rows, column] > 0
     if seen.sum() < 40:
         return None
-    s_valid = (float(s[seen].min()), float(s[seen].max()))
-    profile = np.where(seen, profile, 0.0)
-    noise = 1.4826 * float(np.median(np.abs(profile[seen] - np.median(profile[seen])))) + 1e-9
-    peaks, props = signal.find_peaks(profile, distance=8, prominence=0.5 * noise)
-    if peaks.size == 0:
-        return None
-    strength = props["prominences"] / noise
-    frame.update(profile=profile, peaks=peaks, strength=strength, column=column, wall=wall)  # for figures
-    messages: list[str] = []
-    signed = np.where(seen, (gradient * near).sum(axis=1) / np.maximum(near.sum(axis=1), 1), 0.0)
-    # Spacing is measured along the column (not the canal): where the canal bends, arc length in
-    # front of it differs from arc length along it.
+    count = np.maximum(near.sum(axis=1), 1)
+    profile = np.where(seen, (strip_edges * near).sum(axis=1) / count, 0.0)
+    signed = np.where(seen, (gradient * near).sum(axis=1) / count, 0.0)
     column_t = ndimage.gaussian_filter1d(t[column].astype(float), 5.0, mode="nearest")
-    column_arc = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(zs + column_t * nz), np.diff(ys + column_t * ny)))])
-    peak_s = peaks.astype(float)
-    peak_c = column_arc[peaks]
-    chain_c, chain_strength, interpolated = regular_chain(peak_c, strength, messages)
-    if chain_c.size == 0:
-        return None
-    chain_c, chain_strength, interpolated = extend_chain(chain_c, chain_strength, interpolated, peak_c, strength,
-                                                          messages)
-    in_chain = np.isin(peak_c, chain_c)
-    weak_peaks, weak_strength = peak_s[~in_chain], strength[~in_chain]
-    chain_s = np.interp(chain_c, column_arc, s)
-    chain_s = refine_discs(profile, signed, chain_s, interpolated)
-    frame["column_arc"] = column_arc
-    # Contrast check: CSF is brighter than the column on T2 and darker on T1.
-    canal_values = straight[:, np.abs(t) <= 3.0][seen]
-    column_values = straight[np.arange(s.size), column][seen]
-    canal_level, column_level = float(np.median(canal_values)), float(np.median(column_values))
+    steps = np.hypot(np.diff(frame["zs"] + column_t * frame["nz"]), np.diff(frame["ys"] + column_t * frame["ny"]))
+    frame.update(column=column, wall=wall, column_arc=np.concatenate([[0.0], np.cumsum(steps)]))
+    return profile, signed, edges, seen
+
+
+def _csf_ratio(straight: np.ndarray, frame: dict, seen: np.ndarray, polarity: int) -> float | None:
+    """Return canal / column median intensity, or None when the canal is not brighter (T2) or
+    darker (T1) than the column as ``polarity`` says."""
+    t, column = frame["t"], frame["column"]
+    canal_level = float(np.median(straight[:, np.abs(t) <= 3.0][seen]))
+    column_level = float(np.median(straight[np.arange(straight.shape[0]), column][seen]))
     if polarity * (canal_level - column_level) <= 0:
         return None
-    csf_ratio = canal_level / max(column_level, 1e-6)
-    t_disc = np.array([_disc_t(edges, t, column, si) for si in chain_s])
-    seen_fraction = 1.0 - float(interpolated.mean())
-    score = float(np.median(chain_strength[~interpolated])) * seen_fraction if (~interpolated).any() else 0.0
-    return Chain(polarity, chain_s, t_disc, chain_strength, interpolated, score, frame, s_valid,
-                  weak_peaks, weak_strength, messages, csf_ratio)
+    return canal_level / max(column_level, 1e-6)
+
+
+def frame_s_of(grid: Grid, frame: dict, point_ras: np.ndarray) -> float:
+    """Return the arc length s (mm along the straightened canal) of the foot of an RAS point: the
+    canal sample whose normal passes nearest the point (within 10 mm behind to 60 mm in front)."""
+    row = (grid.z0 - float(point_ras[2])) / cfg.STEP_MM
+    col = (grid.y0 - float(point_ras[1])) / cfg.STEP_MM
+    d_row, d_col = row - frame["zs"], col - frame["ys"]
+    across = d_row * frame["nz"] + d_col * frame["ny"]
+    along = np.hypot(d_row, d_col) ** 2 - across ** 2
+    along = np.where((across >= -10.0) & (across <= 60.0), along, np.inf)
+    if not np.isfinite(along).any():
+        along = np.hypot(d_row, d_col)
+    return float(np.argmin(along))
 
 
 def _canal_wall(straight: np.ndarray, t: np.ndarray, column: np.ndarray, polarity: int) -> np.ndarray:

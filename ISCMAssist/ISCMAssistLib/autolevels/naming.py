@@ -8,6 +8,7 @@ import numpy as np
 from ..vertebrae import disc_name, landmark_coordinate, level_name
 from . import settings as cfg
 from .grid import frame_to_ras
+from .orientation import lumbosacral_disc
 from .records import Chain, Grid, ProposedLandmark
 
 
@@ -31,16 +32,28 @@ def _spacing_log_likelihoods(gaps: np.ndarray, n_discs: int) -> dict[int, float]
     return out
 
 
-def name_from_anatomy(chain: Chain, messages: list[str]) -> tuple[int, float, bool]:
-    """Name the chain without an anchor; return (number above the top disc, name probability, confident)."""
-    n = len(chain.s)
-    gaps = np.diff(_column_position(chain))
-    scores = _spacing_log_likelihoods(gaps, n)
+def name_from_anatomy(chain: Chain, messages: list[str], tilt: np.ndarray,
+                      coherence: np.ndarray) -> tuple[int, float, bool, str]:
+    """Name the chain without an anchor.
+
+    Takes the chain and each disc's tilt and tilt coherence (orientation.disc_orientations). Returns
+    (number of the vertebra above the top disc, name probability, confident, label to confirm).
+    Names are confident only from a landmark seen in the image that the spacing prior does not
+    contradict: the lumbosacral disc by its tilt (orientation.lumbosacral_disc), or the dens above
+    C2/C3 (no disc for the height of C2). A long disc-free stretch at the bottom is not enough: on
+    real lumbar scans it was as often the L5 body above a missed, thin L5/S1 disc as the sacrum.
+    """
+    lumbosacral = lumbosacral_disc(tilt, coherence)
+    # Bands below the lumbosacral disc are in the sacrum: the spacing is weighed above it only.
+    n = len(chain.s) if lumbosacral is None else lumbosacral + 1
+    scores = _spacing_log_likelihoods(np.diff(_column_position(chain))[: n - 1], n)
     top_cue, bottom_cue = _end_cues(chain)
     for n0 in scores:
         if top_cue and n0 == 2:
             scores[n0] += cfg.CUE_BONUS
-        if bottom_cue and n0 + n - 1 == 24:
+        if lumbosacral is not None and n0 + lumbosacral == 24:
+            scores[n0] += 2 * cfg.CUE_BONUS
+        elif bottom_cue and n0 + n - 1 == 24:
             scores[n0] += cfg.CUE_BONUS
     numbers = np.array(list(scores))
     values = np.array([scores[k] for k in numbers])
@@ -48,18 +61,23 @@ def name_from_anatomy(chain: Chain, messages: list[str]) -> tuple[int, float, bo
     prob /= prob.sum()
     best = int(numbers[np.argmax(prob)])
     p_best = float(prob.max())
-    cue_agrees = (top_cue and best == 2) or (bottom_cue and best + n - 1 == 24)
-    if top_cue and best == 2:
+    from_dens = bool(top_cue and best == 2 and p_best >= 0.8)
+    from_sacrum = lumbosacral is not None and best + lumbosacral == 24 and p_best >= 0.8
+    if from_dens:
         messages.append("top disc named C2/C3: no disc above it for the height of C2 and the dens")
-    if bottom_cue and best + n - 1 == 24:
-        messages.append("bottom disc named L5/S1: the fused sacrum (no discs) lies below it")
-    confident = bool(cue_agrees and p_best >= 0.8)
-    if not confident:
-        messages.append(
-            f"names from disc spacing alone (probability {p_best:.2f}): not sure; "
-            "confirm one level (or give an anchor) and shift the labels if needed"
-        )
-    return best, p_best, confident
+    if from_sacrum:
+        below = len(chain.s) - 1 - lumbosacral
+        messages.append(f"disc named L5/S1 from its tilt: it leans {tilt[lumbosacral]:.0f} deg, "
+                        f"{tilt[lumbosacral] - tilt[lumbosacral - 1]:.0f} deg more than the disc above (the sacrum's "
+                        "upper surface)" + (f"; {below} band(s) below it in the sacrum left out" if below else ""))
+    if from_dens or from_sacrum:
+        return best, p_best, True, ""
+    last = best + n - 1
+    confirm = disc_name(min(last, 24)) if last >= 20 or best > 8 else disc_name(max(best, 2))
+    messages.append(f"not sure of the names (from disc spacing, probability {p_best:.2f}, no landmark seen): "
+                    f"confirm {confirm} (or give an anchor) and shift the labels if needed")
+    # Names without a landmark are a guess, whatever the spacing says: the points' confidences show it.
+    return best, min(p_best, cfg.UNSURE_NAME_PROBABILITY), False, confirm
 
 
 def _column_position(chain: Chain) -> np.ndarray:
@@ -119,40 +137,42 @@ def name_from_anchor(chain: Chain, positions: np.ndarray, label: str, point: np.
 
 
 def build_points(grid: Grid, chain: Chain, positions: np.ndarray, n0: int, name_prob: float,
-                  messages: list[str]) -> list[ProposedLandmark]:
-    """Return interleaved disc and body points, cranial first, with names and confidences."""
-    strength_conf = np.clip(chain.strength / 8.0, 0.0, 1.0)
-    strength_conf = np.where(chain.interpolated, 0.3, 0.5 + 0.5 * strength_conf)
+                 messages: list[str], normals: np.ndarray | None = None) -> list[ProposedLandmark]:
+    """Return interleaved disc and body points, cranial first, with names and confidences.
+
+    Takes the chain, its disc positions (N, 3) RAS mm, the number ``n0`` of the vertebra above the
+    top disc, the name probability, and optionally each disc's plane normal (N, 3) RAS (None rows:
+    not measured). Discs whose names would fall outside C1/C2..L5/S1 are left out, and said so.
+    """
+    keep = [k for k in range(len(chain.s)) if 1 <= n0 + k <= 24]
+    if len(keep) < len(chain.s):
+        messages.append(f"{len(chain.s) - len(keep)} disc-like band(s) beyond C1/C2..L5/S1 under these names "
+                        "were left out")
+    if not keep:
+        return []
+    first, last = keep[0], keep[-1] + 1
+    s, t, positions = chain.s[first:last], chain.t[first:last], positions[first:last]
+    n0 += first
+    strength_conf = np.clip(chain.strength[first:last] / 8.0, 0.0, 1.0)
+    strength_conf = np.where(chain.interpolated[first:last], 0.3, 0.5 + 0.5 * strength_conf)
+    normals = None if normals is None else normals[first:last]
+
+    def body(number: int, s_mm: float, t_mm: float, confidence: float) -> ProposedLandmark:
+        point = frame_to_ras(grid, chain.frame, np.array([s_mm]), np.array([t_mm]))[0]
+        return ProposedLandmark(level_name(number), point, round(float(confidence), 3), "body")
+
     points: list[ProposedLandmark] = []
-    s, t = chain.s, chain.t
-    # Body above the top disc and below the bottom disc, when inside the image (half a segment out).
-    extra_top = extra_bottom = None
-    if len(s) >= 2:
-        s_top = s[0] - 0.5 * (s[1] - s[0])
-        if s_top >= chain.s_valid[0] and n0 >= 1:
-            extra_top = frame_to_ras(grid, chain.frame, np.array([s_top]), t[:1])[0]
-        s_bottom = s[-1] + 0.5 * (s[-1] - s[-2])
-        if s_bottom <= chain.s_valid[1]:
-            extra_bottom = frame_to_ras(grid, chain.frame, np.array([s_bottom]), t[-1:])[0]
-    if extra_top is not None and 1 <= n0 <= 25:
-        points.append(ProposedLandmark(level_name(n0), extra_top, round(0.6 * strength_conf[0] * name_prob, 3), "body"))
-    dropped = 0
+    # Bodies above the top disc and below the bottom disc, when inside the image (half a segment out).
+    if len(s) >= 2 and 1 <= n0 and s[0] - 0.5 * (s[1] - s[0]) >= chain.s_valid[0]:
+        points.append(body(n0, s[0] - 0.5 * (s[1] - s[0]), t[0], 0.6 * strength_conf[0] * name_prob))
     for k in range(len(s)):
-        number = n0 + k
-        if not 1 <= number <= 24:
-            dropped += 1
-            continue
-        points.append(ProposedLandmark(disc_name(number), positions[k],
-                                       round(float(strength_conf[k] * name_prob), 3), "disc"))
-        if k + 1 < len(s) and number + 1 <= 25:
-            middle = frame_to_ras(grid, chain.frame, np.array([0.5 * (s[k] + s[k + 1])]),
-                                   np.array([0.5 * (t[k] + t[k + 1])]))[0]
+        normal = None if normals is None or normals[k] is None else np.asarray(normals[k], dtype=float)
+        points.append(ProposedLandmark(disc_name(n0 + k), positions[k],
+                                       round(float(strength_conf[k] * name_prob), 3), "disc", normal))
+        if k + 1 < len(s):
             conf = min(strength_conf[k], strength_conf[k + 1]) * name_prob
-            points.append(ProposedLandmark(level_name(number + 1), middle, round(float(conf), 3), "body"))
-    if dropped:
-        messages.append(f"{dropped} disc-like band(s) beyond C1/C2..L5/S1 under these names were left out")
-    if extra_bottom is not None and 1 <= n0 + len(s) <= 25:
-        number = n0 + len(s)
-        points.append(ProposedLandmark(level_name(number), extra_bottom,
-                                       round(0.6 * strength_conf[-1] * name_prob, 3), "body"))
+            points.append(body(n0 + k + 1, 0.5 * (s[k] + s[k + 1]), 0.5 * (t[k] + t[k + 1]), conf))
+    s_bottom = s[-1] + 0.5 * (s[-1] - s[-2]) if len(s) >= 2 else np.inf
+    if s_bottom <= chain.s_valid[1] and n0 + len(s) <= 25:
+        points.append(body(n0 + len(s), s_bottom, t[-1], 0.6 * strength_conf[-1] * name_prob))
     return points

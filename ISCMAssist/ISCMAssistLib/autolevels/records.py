@@ -17,12 +17,15 @@ class AutoLevelsError(ValueError):
 @dataclass
 class ProposedLandmark:
     """One proposed point: ``label`` ("T4/T5" disc or "T5" body), ``position_ras`` (3,) mm,
-    ``confidence`` 0..1 (position and name together), ``kind`` "disc" | "body"."""
+    ``confidence`` 0..1 (position and name together), ``kind`` "disc" | "body", and for discs
+    ``normal_ras``: the unit normal (3,) of the disc plane measured in the image (in the sagittal
+    plane, pointing superior), or None where it was not measured clearly."""
 
     label: str
     position_ras: np.ndarray
     confidence: float
     kind: str
+    normal_ras: np.ndarray | None = None   # discs: unit normal of the disc plane (RAS), pointing superior
 
     @property
     def description(self) -> str:
@@ -34,13 +37,18 @@ class ProposedLandmark:
 class LevelProposal:
     """The result of ``propose_levels``: ``points`` cranial to caudal (discs and bodies interleaved),
     ``naming_confident`` (names follow from an anchor or a found anatomical landmark and agree with
-    the spacing prior), ``messages`` for the reader, ``spine_found``, and the chosen ``contrast``."""
+    the spacing prior), ``messages`` for the reader, ``spine_found``, the chosen ``contrast`` ("t2":
+    CSF and discs bright, "t1": dark), ``contrast_sure`` (False: the image fits both, the reader should
+    say which with ``contrast=``), and ``confirm``: when the names are not sure, the label of the
+    proposed disc the reader should check (e.g. "L5/S1")."""
 
     points: list[ProposedLandmark]
     naming_confident: bool
     messages: list[str] = field(default_factory=list)
     spine_found: bool = True
     contrast: str = ""
+    contrast_sure: bool = True
+    confirm: str = ""          # when the names are not sure: the level the reader should confirm
 
     @property
     def labels(self) -> list[str]:

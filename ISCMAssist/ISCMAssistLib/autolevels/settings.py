@@ -39,3 +39,30 @@ RATIO_RANGE = (0.6, 1.6)   # allowed ratio of consecutive disc spacings in one c
 EXTEND_TOLERANCE = 0.25  # a peak continues the chain within this fraction of the end step ...
 EXTEND_MIN_FRACTION = 0.3  # ... and at least this fraction of the end discs' strength
 CUE_BONUS = 6.0          # log-likelihood bonus of a hypothesis that agrees with an anatomical cue
+
+# Disc orientation (orientation.py). Tuned on the TUNE half of real_lumbar (odd positions of the
+# sorted subjects; benchmarks/real_scans.py): there the L5/S1 disc leaned 23-55 deg and 23-44 deg more
+# than L4/L5; no other disc leaned more than 17 deg more than the disc above it.
+ORIENTATION_GRADIENT_SIGMA_MM = 1.5
+ORIENTATION_WINDOW_MM = (8.0, 14.0)   # Gaussian window half-widths (S-I, A-P) around a disc centre
+ORIENTATION_MIN_COHERENCE = 0.25      # below this the structure tensor has no clear direction
+ORIENTATION_MAX_TILT_DEG = 65.0       # beyond this the strongest edges are vertical walls, not a disc
+LS_MIN_TILT_DEG = 20.0                # L5/S1 leans at least this much from superior towards anterior
+LS_MIN_JUMP_DEG = 20.0                # ... and this much more than the disc above (lumbosacral angle)
+LS_BELOW_MARGIN_DEG = 10.0            # a clearly measured disc below L5/S1 leans less by this much
+
+# Anchor re-fit (propose.py, chain.py): a disc anchor farther than REFIT_FAR_MM along the spine from
+# every proposed disc (a body anchor: from every proposed body), or more than REFIT_LATERAL_MM to the
+# side of the slab, makes the chain be detected again through the anchor.
+REFIT_FAR_MM = 5.0
+REFIT_LATERAL_MM = 12.0
+REFIT_SNAP_MM = 4.0        # a detected disc this close to a disc anchor is taken as the anchor's disc
+REFIT_BONUS = 1000.0       # weight that makes the chain's dynamic programming keep the anchor
+REFIT_BODY_REACH_MM = 25.0  # the discs above and below a body anchor are sought this far from it
+
+# Contrast (detect.best_chain): when the T2 reading is not clear, the T1 reading is tried; the answer
+# is "not sure" (the reader is asked) when the losing reading's chain is this strong relative to the winner's.
+CONTRAST_RIVAL_SCORE = 0.6
+
+# Names not confirmed by a landmark (naming.name_from_anatomy): each point's confidence is at most this.
+UNSURE_NAME_PROBABILITY = 0.5

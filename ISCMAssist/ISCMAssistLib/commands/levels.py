@@ -18,7 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="write the proposed points as a Slicer .mrk.json point list")
     parser.add_argument("--figure", type=Path, help="also write a PNG of the sagittal slice with the proposed points")
     parser.add_argument("--contrast", choices=["auto", "t2", "t1"], default="auto",
-                        help="discs and CSF bright (t2) or dark (t1); default: decide from the image")
+                        help="CSF bright (t2, also T2-like water images) or dark (t1); default: decide from the "
+                             "image, and say so when it cannot")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -55,8 +56,15 @@ def run(args: argparse.Namespace) -> int:
     for point in proposal.points:
         r, a, s = point.position_ras
         print(f"{point.label:>8}  {point.kind:4}  {r:8.1f} {a:8.1f} {s:8.1f}  {point.confidence:.2f}")
-    naming = "from the anchor" if anchor else ("confident" if proposal.naming_confident else "NOT sure")
-    print(f"{len(proposal.discs())} discs, contrast {proposal.contrast}, names {naming}")
+    if anchor:
+        naming = "from the anchor"
+    elif proposal.naming_confident:
+        naming = "confident"
+    else:
+        naming = f"NOT sure: confirm {proposal.confirm}" if proposal.confirm else "NOT sure"
+    contrast = proposal.contrast if proposal.contrast_sure else (
+        f"{proposal.contrast} (NOT sure: give --contrast t2 or --contrast t1)")
+    print(f"{len(proposal.discs())} discs, contrast {contrast}, names {naming}")
     if args.out is not None:
         from ..markups_io import write_point_list
 
