@@ -33,17 +33,17 @@ def _spacing_log_likelihoods(gaps: np.ndarray, n_discs: int) -> dict[int, float]
 
 
 def name_from_anatomy(chain: Chain, messages: list[str], tilt: np.ndarray,
-                      coherence: np.ndarray) -> tuple[int, float, bool, str]:
+                      clarity: np.ndarray) -> tuple[int, float, bool, str]:
     """Name the chain without an anchor.
 
-    Takes the chain and each disc's tilt and tilt coherence (orientation.disc_orientations). Returns
+    Takes the chain and each disc's tilt and its clarity (orientation.disc_orientations). Returns
     (number of the vertebra above the top disc, name probability, confident, label to confirm).
     Names are confident only from a landmark seen in the image that the spacing prior does not
     contradict: the lumbosacral disc by its tilt (orientation.lumbosacral_disc), or the dens above
     C2/C3 (no disc for the height of C2). A long disc-free stretch at the bottom is not enough: on
     real lumbar scans it was as often the L5 body above a missed, thin L5/S1 disc as the sacrum.
     """
-    lumbosacral = lumbosacral_disc(tilt, coherence)
+    lumbosacral = lumbosacral_disc(tilt, clarity)
     # Bands below the lumbosacral disc are in the sacrum: the spacing is weighed above it only.
     n = len(chain.s) if lumbosacral is None else lumbosacral + 1
     scores = _spacing_log_likelihoods(np.diff(_column_position(chain))[: n - 1], n)

@@ -11,56 +11,66 @@ from .records import Grid
 
 
 def disc_orientations(grid: Grid, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Measure each disc's plane in the sagittal slab around its centre (structure tensor).
+    """Measure each disc's plane in the sagittal slab around its centre.
 
-    Takes the slab ``grid`` and disc centres ``positions`` (N, 3) RAS mm. Returns (normals (N, 3)
-    RAS unit vectors pointing superior, lying in the sagittal plane; tilt (N,) degrees by which each
-    normal leans from superior towards anterior; coherence (N,) 0..1, how clearly one direction
-    dominates: below cfg.ORIENTATION_MIN_COHERENCE the tilt is not to be trusted).
+    For each candidate tilt (every cfg.ORIENTATION_STEP_DEG up to cfg.ORIENTATION_MAX_TILT_DEG), the
+    image is averaged along the candidate plane over cfg.ORIENTATION_HALF_WIDTH_MM either side of the
+    centre, giving a profile across it (cfg.ORIENTATION_HALF_DEPTH_MM either side); the plane is the
+    tilt whose profile is sharpest (largest sum of squared steps): the disc's faces line up with it,
+    bright or dark discs alike. Takes the slab ``grid`` and disc centres ``positions`` (N, 3) RAS mm.
+    Returns (normals (N, 3) RAS unit vectors in the sagittal plane pointing superior; tilt (N,)
+    degrees by which each normal leans from superior towards anterior; clarity (N,) 0..1, how much
+    the best tilt stands out: (best - median) / best over the tilts; a best tilt at the end of the
+    searched range gets clarity 0).
     """
-    image = np.nan_to_num(grid.image.astype(float))
-    d_row = ndimage.gaussian_filter(image, cfg.ORIENTATION_GRADIENT_SIGMA_MM, order=(1, 0))
-    d_col = ndimage.gaussian_filter(image, cfg.ORIENTATION_GRADIENT_SIGMA_MM, order=(0, 1))
-    rows, cols = np.mgrid[0: image.shape[0], 0: image.shape[1]]
-    normals, tilts, coherences = [], [], []
-    half_si, half_ap = cfg.ORIENTATION_WINDOW_MM
+    image = ndimage.gaussian_filter(np.nan_to_num(grid.image.astype(float)), 1.0)
+    angles = np.radians(np.arange(-cfg.ORIENTATION_MAX_TILT_DEG, cfg.ORIENTATION_MAX_TILT_DEG + 1e-6,
+                                  cfg.ORIENTATION_STEP_DEG))
+    across = np.arange(-cfg.ORIENTATION_HALF_DEPTH_MM, cfg.ORIENTATION_HALF_DEPTH_MM + 1e-6, cfg.STEP_MM)
+    along = np.arange(-cfg.ORIENTATION_HALF_WIDTH_MM, cfg.ORIENTATION_HALF_WIDTH_MM + 1e-6, cfg.STEP_MM)
+    # Normal (pointing inferior) in (row, col) = (cos a, sin a): a > 0 leans posterior going down, i.e.
+    # the superior-pointing normal leans anterior. The plane runs along (-sin a, cos a).
+    n_row, n_col = np.cos(angles), np.sin(angles)
+    d_row = across[None, :, None] * n_row[:, None, None] - along[None, None, :] * n_col[:, None, None]
+    d_col = across[None, :, None] * n_col[:, None, None] + along[None, None, :] * n_row[:, None, None]
+    normals, tilts, clarity = [], [], []
     for point in np.asarray(positions, dtype=float).reshape(-1, 3):
         row, col = (grid.z0 - point[2]) / cfg.STEP_MM, (grid.y0 - point[1]) / cfg.STEP_MM
-        weight = np.exp(-0.5 * (((rows - row) / half_si) ** 2 + ((cols - col) / half_ap) ** 2))
-        tensor = np.array([[np.sum(weight * d_row * d_row), np.sum(weight * d_row * d_col)],
-                           [np.sum(weight * d_row * d_col), np.sum(weight * d_col * d_col)]])
-        values, vectors = np.linalg.eigh(tensor)
-        n_row, n_col = vectors[:, 1] if vectors[0, 1] >= 0 else -vectors[:, 1]   # pointing inferior
-        # Rows run S->I and columns A->P: the superior-pointing normal is (0, +n_col, +n_row) in RAS.
-        normal = np.array([0.0, n_col, n_row])
-        normals.append(normal / max(float(np.linalg.norm(normal)), 1e-12))
-        tilts.append(float(np.degrees(np.arctan2(n_col, n_row))))
-        coherences.append(float((values[1] - values[0]) / max(values[1] + values[0], 1e-12)))
-    return np.array(normals).reshape(-1, 3), np.array(tilts), np.array(coherences)
+        samples = ndimage.map_coordinates(image, [row + d_row, col + d_col], order=1, mode="nearest")
+        sharpness = np.sum(np.diff(samples.mean(axis=2), axis=1) ** 2, axis=1)
+        best = int(np.argmax(sharpness))
+        stands_out = (sharpness[best] - np.median(sharpness)) / max(float(sharpness[best]), 1e-12)
+        at_end = best in (0, len(angles) - 1)
+        a = float(angles[best])
+        normals.append(np.array([0.0, np.sin(a), np.cos(a)]))
+        tilts.append(float(np.degrees(a)))
+        clarity.append(0.0 if at_end else float(stands_out))
+    return np.array(normals).reshape(-1, 3), np.array(tilts), np.array(clarity)
 
 
-def lumbosacral_disc(tilt: np.ndarray, coherence: np.ndarray) -> int | None:
+def lumbosacral_disc(tilt: np.ndarray, clarity: np.ndarray) -> int | None:
     """Return the index of the chain disc that is L5/S1 by its tilt, or None when none clearly is.
 
-    In a lumbar lordosis the L5/S1 disc sits on the sacrum's upper surface, which faces forwards:
-    it is the most tilted disc, tilted at least cfg.LS_MIN_TILT_DEG and at least
-    cfg.LS_MIN_JUMP_DEG more than the disc above it (both measured clearly). Any clearly measured disc
-    below it must be tilted less (by cfg.LS_BELOW_MARGIN_DEG): a disc as tilted below it could be the
-    real L5/S1. A tilt beyond cfg.ORIENTATION_MAX_TILT_DEG counts as not measured. Discs above must be tilted less by cfg.LS_MIN_JUMP_DEG. The chain's top disc (at the
-    edge of the view) is never taken.
+    In a lumbar lordosis the L5/S1 disc sits on the sacrum's upper surface, which faces forwards: it
+    leans at least cfg.LS_MIN_TILT_DEG and at least cfg.LS_MIN_JUMP_DEG more than the disc above it
+    (both measured clearly: clarity >= cfg.ORIENTATION_MIN_CLARITY), and every clearly measured disc
+    above it leans at least cfg.LS_MIN_JUMP_DEG less. Exactly one disc of the chain may look like that,
+    and no clearly measured band below it may lean within cfg.LS_BELOW_MARGIN_DEG of it (that band
+    could be the real L5/S1, or a sacral fusion line: the tilt cannot tell); otherwise None. The chain's top disc (at
+    the edge of the view) is never taken. Takes tilts (deg) and their clarity (disc_orientations).
     """
-    # A "disc" leaning more than cfg.ORIENTATION_MAX_TILT_DEG is the column's or canal's walls, not a disc.
-    clear = (coherence >= cfg.ORIENTATION_MIN_COHERENCE) & (np.abs(tilt) <= cfg.ORIENTATION_MAX_TILT_DEG)
+    clear = clarity >= cfg.ORIENTATION_MIN_CLARITY
+    candidates = []
     for k in range(2, len(tilt)):
         if not (clear[k] and clear[k - 1]) or tilt[k] < cfg.LS_MIN_TILT_DEG:
             continue
         if tilt[k] - tilt[k - 1] < cfg.LS_MIN_JUMP_DEG:
             continue
-        above = [tilt[j] for j in range(1, k - 1) if clear[j]]
-        below = [tilt[j] for j in range(k + 1, len(tilt)) if clear[j]]
-        if any(a > tilt[k] - cfg.LS_MIN_JUMP_DEG for a in above):
+        if any(clear[j] and tilt[j] > tilt[k] - cfg.LS_MIN_JUMP_DEG for j in range(1, k - 1)):
             continue
-        if any(b > tilt[k] - cfg.LS_BELOW_MARGIN_DEG for b in below):
-            continue
-        return k
-    return None
+        # A clearly measured band below as tilted may be the real L5/S1 (this one L4/L5) or a sacral
+        # fusion line: the tilt cannot tell which, so neither is taken.
+        if any(clear[j] and tilt[j] >= tilt[k] - cfg.LS_BELOW_MARGIN_DEG for j in range(k + 1, len(tilt))):
+            return None
+        candidates.append(k)
+    return candidates[0] if len(candidates) == 1 else None

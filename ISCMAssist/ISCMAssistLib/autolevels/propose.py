@@ -58,15 +58,14 @@ def propose_levels(
     detection_x = grid.x
     grid.x = lateral_centre(volume, grid, chain)
     positions = chain_positions(grid, chain)
-    normals, tilt, coherence = disc_orientations(Grid(grid.image, grid.z0, grid.y0, detection_x), positions)
+    normals, tilt, clarity = disc_orientations(Grid(grid.image, grid.z0, grid.y0, detection_x), positions)
     confirm = ""
     if anchor_label is not None:
         first_number, name_prob, confident = name_from_anchor(chain, positions, anchor_label, anchor_ras, messages)
     else:
-        first_number, name_prob, confident, confirm = name_from_anatomy(chain, messages, tilt, coherence)
+        first_number, name_prob, confident, confirm = name_from_anatomy(chain, messages, tilt, clarity)
     report(4, total)
-    clear = [n if c >= cfg.ORIENTATION_MIN_COHERENCE and abs(a) <= cfg.ORIENTATION_MAX_TILT_DEG else None
-             for n, a, c in zip(normals, tilt, coherence)]
+    clear = [n if c >= cfg.ORIENTATION_MIN_CLARITY else None for n, c in zip(normals, clarity)]
     points = build_points(grid, chain, positions, first_number, name_prob, messages, clear)
     if not sure:
         messages.append(f"contrast not sure: read as {_contrast(chain).upper()} (canal/column brightness "

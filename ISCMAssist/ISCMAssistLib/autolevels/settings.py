@@ -41,15 +41,17 @@ EXTEND_MIN_FRACTION = 0.3  # ... and at least this fraction of the end discs' st
 CUE_BONUS = 6.0          # log-likelihood bonus of a hypothesis that agrees with an anatomical cue
 
 # Disc orientation (orientation.py). Tuned on the TUNE half of real_lumbar (odd positions of the
-# sorted subjects; benchmarks/real_scans.py): there the L5/S1 disc leaned 23-55 deg and 23-44 deg more
-# than L4/L5; no other disc leaned more than 17 deg more than the disc above it.
-ORIENTATION_GRADIENT_SIGMA_MM = 1.5
-ORIENTATION_WINDOW_MM = (8.0, 14.0)   # Gaussian window half-widths (S-I, A-P) around a disc centre
-ORIENTATION_MIN_COHERENCE = 0.25      # below this the structure tensor has no clear direction
-ORIENTATION_MAX_TILT_DEG = 65.0       # beyond this the strongest edges are vertical walls, not a disc
+# sorted subjects; benchmarks/real_scans.py): there the L5/S1 disc leaned 22-60 deg, and where it was
+# recognised 24-42 deg more than L4/L5; one L4/L5 (sub-37) leaned 24 deg more than L3/L4, with a
+# tilted band (the real L5/S1, 22 deg) below it: hence the rule on bands below.
+ORIENTATION_STEP_DEG = 2.0
+ORIENTATION_MAX_TILT_DEG = 70.0       # tilts searched: +-70 deg from axial; a best tilt at the end is unclear
+ORIENTATION_HALF_WIDTH_MM = 10.0      # the plane is averaged +-10 mm A-P around the disc centre
+ORIENTATION_HALF_DEPTH_MM = 12.0      # ... giving a profile +-12 mm across it
+ORIENTATION_MIN_CLARITY = 0.3         # below this no tilt stands out
 LS_MIN_TILT_DEG = 20.0                # L5/S1 leans at least this much from superior towards anterior
 LS_MIN_JUMP_DEG = 20.0                # ... and this much more than the disc above (lumbosacral angle)
-LS_BELOW_MARGIN_DEG = 10.0            # a clearly measured disc below L5/S1 leans less by this much
+LS_BELOW_MARGIN_DEG = 10.0            # no clearly measured band below it leans within this of it
 
 # Anchor re-fit (propose.py, chain.py): a disc anchor farther than REFIT_FAR_MM along the spine from
 # every proposed disc (a body anchor: from every proposed body), or more than REFIT_LATERAL_MM to the
