@@ -66,10 +66,16 @@ def match(proposal, truth: dict[str, np.ndarray]) -> dict[str, tuple[str, float]
     return out
 
 
-def names_wrong(matched: dict) -> bool:
-    """Return whether a matched proposal names any found disc wrongly, or finds none."""
+def misplaced(proposal, truth: dict[str, np.ndarray]) -> int:
+    """Return how many proposed discs carry a ground-truth disc's name but lie more than 8 mm (S-I,
+    about a quarter of a lumbar segment) from that disc: a wrong name on a disc no truth disc is near."""
+    return sum(1 for d in proposal.discs() if d.label in truth and abs(d.position_ras[2] - truth[d.label][2]) > 8.0)
+
+
+def names_wrong(matched: dict, misplaced_count: int = 0) -> bool:
+    """Return whether a proposal names any found disc wrongly, misplaces a name, or finds none."""
     found = {k: v for k, v in matched.items() if v is not None}
-    return not found or any(v[0] != k for k, v in found.items())
+    return not found or misplaced_count > 0 or any(v[0] != k for k, v in found.items())
 
 
 def evaluate(folder: Path, subject: str, figure_dir: Path | None = None) -> dict:
@@ -83,7 +89,8 @@ def evaluate(folder: Path, subject: str, figure_dir: Path | None = None) -> dict
     anchored = {}
     for label in GT_DISCS:
         proposal = propose_levels(volume, anchor=(label, truth[label]))
-        anchored[label] = (match(proposal, truth), any("re-detected" in m for m in proposal.messages))
+        anchored[label] = (match(proposal, truth), any("re-detected" in m for m in proposal.messages),
+                           misplaced(proposal, truth))
     if figure_dir is not None:
         from ISCMAssistLib.figures import draw_levels_figure
 
@@ -91,33 +98,35 @@ def evaluate(folder: Path, subject: str, figure_dir: Path | None = None) -> dict
         draw_levels_figure(figure_dir / f"{subject}.png", volume, free, f"{subject} (no anchor)", truth=truth)
     bottom = free.discs()[-1] if free.discs() else None
     return {"subject": subject, "free": free, "free_match": free_match, "anchored": anchored, "seconds": seconds,
+            "free_misplaced": misplaced(free, truth),
             "bottom": None if bottom is None else (bottom.label, float(bottom.position_ras[2]))}
 
 
 def summarise(name: str, rows: list[dict]) -> None:
     """Print one half's figures."""
     def anchored_counts(labels):
-        found = right = total = refits = 0
+        found = right = total = refits = wrong_places = 0
         for row in rows:
             for anchor in labels:
-                matched, refit = row["anchored"][anchor]
+                matched, refit, wrong_place = row["anchored"][anchor]
+                wrong_places += wrong_place
                 total += len(matched)
                 found += sum(v is not None for v in matched.values())
                 right += sum(v is not None and v[0] == k for k, v in matched.items())
                 refits += refit
-        return found, right, total, refits
+        return found, right, total, refits, wrong_places
 
     print(f"\n== {name} half ({len(rows)} scans: {', '.join(r['subject'] for r in rows)})")
     for title, labels in (("anchor at L3/L4", ("L3/L4",)), ("anchor at each disc in turn", GT_DISCS)):
-        found, right, total, refits = anchored_counts(labels)
+        found, right, total, refits, wrong_places = anchored_counts(labels)
         print(f"{title:30}: found within {TOLERANCE_MM:.0f} mm {found}/{total} ({100 * found / total:.1f}%), "
-              f"named right {right}/{found} ({100 * right / max(found, 1):.1f}%), chain re-detected through the "
-              f"anchor {refits}x")
+              f"named right {right}/{found} ({100 * right / max(found, 1):.1f}%), truth names put > 8 mm from "
+              f"their disc {wrong_places}, chain re-detected through the anchor {refits}x")
     confident = [r for r in rows if r["free"].naming_confident]
-    wrong = [r for r in confident if names_wrong(r["free_match"])]
+    wrong = [r for r in confident if names_wrong(r["free_match"], r["free_misplaced"])]
     free_found = sum(v is not None for r in rows for v in r["free_match"].values())
     free_right = sum(v is not None and v[0] == k for r in rows for k, v in r["free_match"].items())
-    all_right = sum(not names_wrong(r["free_match"]) for r in rows)
+    all_right = sum(not names_wrong(r["free_match"], r["free_misplaced"]) for r in rows)
     no_spine = sum(not r["free"].spine_found for r in rows)
     contrasts = {}
     for r in rows:
@@ -136,7 +145,7 @@ def table(rows: list[dict]) -> None:
         half = "tune" if r["subject"] in split["tune"] else "held-out"
         cells = " ".join(f"{k}:{'-' if v is None else ('ok' if v[0] == k else v[0])}"
                          f"{'' if v is None else f'{v[1]:+.0f}'}" for k, v in r["free_match"].items())
-        matched, _ = r["anchored"]["L3/L4"]
+        matched, _, _ = r["anchored"]["L3/L4"]
         anchored = " ".join("-" if v is None else ("ok" if v[0] == k else "X") for k, v in matched.items())
         bottom = "-" if r["bottom"] is None else f"{r['bottom'][0]}@{r['bottom'][1]:.0f}"
         ask = next((m.split("confirm ")[1].split()[0] for m in r["free"].messages if "confirm " in m), "")

@@ -228,7 +228,7 @@ def draw_levels_figure(path: str | Path, volume: Volume, proposal, title: str,
     positions = np.array([point.position_ras for point in proposal.points]) if proposal.points else None
     view = sagittal_view(volume, None if positions is None else positions.mean(axis=0))
     height = 13.0 if view.image.shape[0] > 400 else 9.5
-    width = max(7.5, height * view.image.shape[1] / view.image.shape[0] + 2.5)
+    width = max(7.5, height * view.image.shape[1] / view.image.shape[0] + 5.0)   # + the legend beside the image
     figure, axes = plt.subplots(figsize=(width, height))
     low, high = np.nanpercentile(view.image, [1, 99.5])
     axes.imshow(np.nan_to_num(view.image), cmap="gray", extent=view.extent, origin="lower", vmin=low, vmax=high)
@@ -301,6 +301,5 @@ def _levels_legend(axes, proposal, truth, posterior, colours) -> None:
     if posterior:
         handles.append(Line2D([], [], marker="^", ls="", color="#ffd040", fillstyle="none", ms=8,
                               label="reference posterior disc tip"))
-    legend = axes.legend(handles=handles, loc="lower left", fontsize=9, framealpha=0.75, facecolor="#202020",
-                         edgecolor="white", labelcolor="white")
-    legend.set_zorder(5)
+    axes.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9, facecolor="#202020",
+                edgecolor="black", labelcolor="white", borderaxespad=0.0)

@@ -3,9 +3,9 @@
 Ground truth: discs L1/L2..L4/L5 derived from expert body masks (the data's README). The figures
 these tests hold are printed, per half (tune / held-out), by benchmarks/real_scans.py; the bars here
 sit at or just under what was measured, so a change that makes them worse fails.
-Measured (both halves): with the L3/L4 disc as anchor 91/96 discs found within 4 mm, every one of
-them named right (held-out 48/48; sub-49, strong scoliosis, and one disc of sub-45 are missed);
-without an anchor, names confident in 12/24 scans and never wrong.
+Measured (both halves): with the L3/L4 disc as anchor 92/96 discs found within 4 mm, every one of
+them named right (held-out 48/48; three discs of sub-49, strong scoliosis, and one of sub-45 are
+missed); without an anchor, names confident in 13/24 scans (6 tune, 7 held-out) and never wrong.
 """
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ def _match(proposal, truth):
     return out
 
 
+def _misplaced(proposal, truth):
+    """Proposed discs with a ground-truth disc's name more than 8 mm (S-I) from that disc."""
+    return [d.label for d in proposal.discs() if d.label in truth and abs(d.position_ras[2] - truth[d.label][2]) > 8.0]
+
+
 @pytest.fixture(scope="module")
 def results(real_lumbar):
     """Subject -> (truth, unanchored proposal, proposal anchored at the true L3/L4 disc), sorted by name."""
@@ -61,9 +66,13 @@ def test_anchored_discs_found_within_4mm_and_named_right(results):
     held_out = names[1::2]   # the split fixed before tuning: odd positions tune, even positions held out
     found = {name: _match(anchored, truth) for name, (_, truth, _, anchored) in results.items()}
     hits = [(name, label, got) for name, matched in found.items() for label, got in matched.items() if got]
+    # A wrong name on a disc no truth is near: measured twice, both in sub-49 (strong scoliosis: the
+    # spine leaves any one sagittal slab), never in the held-out half.
+    misplaced = {name: _misplaced(anchored, truth) for name, (_, truth, _, anchored) in results.items()}
+    assert sum(len(v) for v in misplaced.values()) <= 2 and not any(misplaced[name] for name in held_out), misplaced
     assert all(got == label for _, label, got in hits), [h for h in hits if h[1] != h[2]]
     total = sum(len(m) for m in found.values())
-    assert len(hits) >= 0.94 * total, f"{len(hits)}/{total} found within 4 mm"
+    assert len(hits) >= 0.95 * total, f"{len(hits)}/{total} found within 4 mm"
     held_hits = sum(1 for name, _, _ in hits if name in held_out)
     assert held_hits >= 0.97 * 4 * len(held_out), f"held-out {held_hits}/{4 * len(held_out)}"
 
@@ -78,6 +87,7 @@ def test_unanchored_names_confident_are_never_wrong(results):
             matched = _match(free, truth)
             assert any(matched.values()) and all(got in (None, label) for label, got in matched.items()), \
                 f"{name}: confident but {matched}"
+            assert not _misplaced(free, truth), f"{name}: confident, and a name lies > 8 mm from its disc"
         else:
             assert free.confirm and any(f"confirm {free.confirm}" in m for m in free.messages), name
     assert confident >= 12, f"names confident in {confident}/24 scans"

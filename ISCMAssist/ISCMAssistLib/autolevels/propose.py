@@ -56,8 +56,14 @@ def propose_levels(
         grid, chain, sure = _refit_through_anchor(volume, grid, chain, sure, contrast, anchor_label, anchor_ras)
     messages = list(chain.messages)
     detection_x = grid.x
-    grid.x = lateral_centre(volume, grid, chain)
+    # A slab centred on the reader's anchor stays there; otherwise the points go to the mid-sagittal plane.
+    if anchor_label is None or abs(float(anchor_ras[0]) - grid.x) > cfg.REFIT_LATERAL_MM / 2:
+        grid.x = lateral_centre(volume, grid, chain)
     positions = chain_positions(grid, chain)
+    if anchor_label is not None and landmark_coordinate(anchor_label) % 1:
+        # The reader's disc is where the reader put it.
+        k = int(np.argmin(np.abs(chain.s - frame_s_of(grid, chain.frame, anchor_ras))))
+        positions[k] = anchor_ras
     normals, tilt, clarity = disc_orientations(Grid(grid.image, grid.z0, grid.y0, detection_x), positions)
     confirm = ""
     if anchor_label is not None:
