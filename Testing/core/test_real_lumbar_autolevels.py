@@ -3,9 +3,9 @@
 Ground truth: discs L1/L2..L4/L5 derived from expert body masks (the data's README). The figures
 these tests hold are printed, per half (tune / held-out), by benchmarks/real_scans.py; the bars here
 sit at or just under what was measured, so a change that makes them worse fails.
-Measured (both halves): with the L3/L4 disc as anchor 92/96 discs found within 4 mm, every one of
-them named right (held-out 48/48; three discs of sub-49, strong scoliosis, and one of sub-45 are
-missed); without an anchor, names confident in 13/24 scans (6 tune, 7 held-out) and never wrong.
+Measured (both halves): with the L3/L4 disc as anchor 93/96 discs found within 4 mm, every one of
+them named right (held-out 48/48; three discs of sub-49, strong scoliosis, are missed); without an
+anchor, names confident in 13/24 scans (6 tune, 7 held-out) and never wrong.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_anchored_discs_found_within_4mm_and_named_right(results):
     assert sum(len(v) for v in misplaced.values()) <= 2 and not any(misplaced[name] for name in held_out), misplaced
     assert all(got == label for _, label, got in hits), [h for h in hits if h[1] != h[2]]
     total = sum(len(m) for m in found.values())
-    assert len(hits) >= 0.95 * total, f"{len(hits)}/{total} found within 4 mm"
+    assert len(hits) >= 0.96 * total, f"{len(hits)}/{total} found within 4 mm"
     held_hits = sum(1 for name, _, _ in hits if name in held_out)
     assert held_hits >= 0.97 * 4 * len(held_out), f"held-out {held_hits}/{4 * len(held_out)}"
 

@@ -28,6 +28,9 @@ def regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str],
     local_max = np.array([strength[np.abs(s - si) <= 40.0].max() for si in s])
     threshold = 0.35 * local_max
     weight = strength - threshold + bonus
+    # Forced through an anchor, the spacing next to it is noisier (the anchor is a disc centre, its
+    # neighbours are profile peaks, as often on a disc face): a wider range is allowed there.
+    low, high = cfg.RATIO_RANGE if through is None else cfg.REFIT_RATIO_RANGE
     best_single = int(np.argmax(strength))
     # state (i, j, m): chain ends with peaks i < j, m segments (1, or 2 = one unseen disc) between them.
     score: dict[tuple[int, int, int], float] = {}
@@ -46,7 +49,7 @@ def regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str],
                     if i2 != i or h >= i:
                         continue
                     ratio = step / ((s[i] - s[h]) / m2)
-                    if cfg.RATIO_RANGE[0] <= ratio <= cfg.RATIO_RANGE[1]:
+                    if low <= ratio <= high:
                         candidate = prior_value + weight[j] - (3.0 if m == 2 else 0.0) - 2.0 * abs(np.log(ratio))
                         if candidate > value:
                             value, previous = candidate, (h, i2, m2)
@@ -63,17 +66,23 @@ def regular_chain(s: np.ndarray, strength: np.ndarray, messages: list[str],
             members.append((i, 1))
         key = previous
     members.reverse()
+    chosen = [peak for peak, _ in members]
+    strong_left_out = int(np.sum((strength >= 0.8 * local_max) & ~np.isin(np.arange(n), chosen)))
+    if strong_left_out:
+        messages.append(f"{strong_left_out} strong disc-like peak(s) outside the regular chain were left out")
+    return _unroll(members, s, strength, messages)
+
+
+def _unroll(members: list[tuple[int, int]], s: np.ndarray, strength: np.ndarray, messages: list[str]):
+    """Turn chain members (peak index, segments before it) into (positions, strengths, interpolated),
+    inserting the unseen disc midway across each two-segment step (and saying so)."""
     out_s, out_st, out_interp = [], [], []
     for index, (peak, m) in enumerate(members):
         if index > 0 and m == 2:
-            middle = 0.5 * (out_s[-1] + s[peak])
             messages.append(f"a disc was not seen between two others {s[peak] - out_s[-1]:.0f} mm apart; "
                             "its position is interpolated")
-            out_s.append(middle), out_st.append(0.0), out_interp.append(True)
+            out_s.append(0.5 * (out_s[-1] + s[peak])), out_st.append(0.0), out_interp.append(True)
         out_s.append(float(s[peak])), out_st.append(float(strength[peak])), out_interp.append(False)
-    strong_left_out = np.sum((strength >= 0.8 * local_max) & ~np.isin(np.arange(n), [p for p, _ in members]))
-    if strong_left_out:
-        messages.append(f"{strong_left_out} strong disc-like peak(s) outside the regular chain were left out")
     return np.array(out_s), np.array(out_st), np.array(out_interp, dtype=bool)
 
 

@@ -103,11 +103,6 @@ def detect_chain(grid: Grid, polarity: int, through: tuple[np.ndarray, str] | No
     in_chain = np.isin(peak_c, chain_c)
     weak_peaks, weak_strength = peaks[~in_chain].astype(float), strength[~in_chain]
     chain_s = refine_discs(profile, signed, np.interp(chain_c, column_arc, s), interpolated)
-    if anchor is not None and anchor[1] == "disc":
-        # The reader's disc is where the reader put it, unless a detected disc centre is that close.
-        k = int(np.argmin(np.abs(chain_s - anchor_s)))
-        if abs(chain_s[k] - anchor_s) > cfg.REFIT_SNAP_MM:
-            chain_s[k] = anchor_s
     csf_ratio = _csf_ratio(straight, frame, seen, polarity)
     if csf_ratio is None:
         return None

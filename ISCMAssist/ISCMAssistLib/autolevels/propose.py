@@ -35,51 +35,53 @@ def propose_levels(
     it has no points, ``spine_found`` False and a message saying so. Raises AutoLevelsError for an
     unusable volume, anchor or contrast.
     """
-    total = 5
     report = progress or (lambda done, total: None)
     if contrast not in ("auto", "t2", "t1"):
         raise AutoLevelsError(f"contrast: '{contrast}' is not one of auto, t2, t1")
     anchor_label, anchor_ras = check_anchor(anchor)
-    report(0, total)
+    report(0, 5)
     step = si_step_mm(volume)
     if step > cfg.MAX_SI_STEP_MM:
-        report(total, total)
-        return LevelProposal([], False, [f"no spine found: the image samples the spine's length every {step:.1f} mm; "
-                                         f"discs (4-10 mm high) need {cfg.MAX_SI_STEP_MM:.0f} mm or finer (use a sagittal series)"],
-                             spine_found=False, contrast="")
+        report(5, 5)
+        return _no_spine(f"the image samples the spine's length every {step:.1f} mm; discs (4-10 mm high) need "
+                         f"{cfg.MAX_SI_STEP_MM:.0f} mm or finer (use a sagittal series)")
     grid, chain, sure, problem = _find_spine(volume, contrast, report)
-    report(3, total)
+    report(3, 5)
     if problem or grid is None or chain is None:
-        report(total, total)
-        return LevelProposal([], False, [f"no spine found: {problem}"], spine_found=False, contrast="")
+        report(5, 5)
+        return _no_spine(problem)
     if anchor_label is not None:
         grid, chain, sure = _refit_through_anchor(volume, grid, chain, sure, contrast, anchor_label, anchor_ras)
     messages = list(chain.messages)
     detection_x = grid.x
-    # A slab centred on the reader's anchor stays there; otherwise the points go to the mid-sagittal plane.
-    if anchor_label is None or abs(float(anchor_ras[0]) - grid.x) > cfg.REFIT_LATERAL_MM / 2:
-        grid.x = lateral_centre(volume, grid, chain)
-    positions = chain_positions(grid, chain)
+    # The points go on the reader's plane (the anchor's R), else on the mid-sagittal plane near the discs.
+    grid.x = float(anchor_ras[0]) if anchor_label is not None else lateral_centre(volume, grid, chain)
     if anchor_label is not None and landmark_coordinate(anchor_label) % 1:
-        # The reader's disc is where the reader put it.
-        k = int(np.argmin(np.abs(chain.s - frame_s_of(grid, chain.frame, anchor_ras))))
-        positions[k] = anchor_ras
+        # The reader's disc is where the reader put it along the spine (A-P stays the image's: a click
+        # on the disc's back or on the cord names the same disc).
+        s_anchor = frame_s_of(grid, chain.frame, anchor_ras)
+        chain.s[int(np.argmin(np.abs(chain.s - s_anchor)))] = s_anchor
+    positions = chain_positions(grid, chain)
     normals, tilt, clarity = disc_orientations(Grid(grid.image, grid.z0, grid.y0, detection_x), positions)
     confirm = ""
     if anchor_label is not None:
         first_number, name_prob, confident = name_from_anchor(chain, positions, anchor_label, anchor_ras, messages)
     else:
         first_number, name_prob, confident, confirm = name_from_anatomy(chain, messages, tilt, clarity)
-    report(4, total)
+    report(4, 5)
     clear = [n if c >= cfg.ORIENTATION_MIN_CLARITY else None for n, c in zip(normals, clarity)]
     points = build_points(grid, chain, positions, first_number, name_prob, messages, clear)
     if not sure:
         messages.append(f"contrast not sure: read as {_contrast(chain).upper()} (canal/column brightness "
                         f"{chain.csf_ratio:.2f}); if the CSF is {'dark' if chain.polarity > 0 else 'bright'} on this "
                         f"series, run again with contrast {'t1' if chain.polarity > 0 else 't2'} (--contrast)")
-    report(total, total)
+    report(5, 5)
     return LevelProposal(points, confident, messages, spine_found=True, contrast=_contrast(chain),
                          contrast_sure=sure, confirm=confirm)
+
+
+def _no_spine(why: str) -> LevelProposal:
+    return LevelProposal([], False, [f"no spine found: {why}"], spine_found=False, contrast="")
 
 
 def _contrast(chain: Chain) -> str:

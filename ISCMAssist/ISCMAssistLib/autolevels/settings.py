@@ -35,7 +35,7 @@ PROFILE_T_SIGMA = 2.0    # ... of the edge filter whose strip average is the dis
 COLUMN_MIN_T_MM = 8.0    # the column path stays at least this far (mm) in front of the canal
 STRIP_FROM_WALL_MM = (2.0, 18.0)   # the disc profile averages the column from 2 to 18 mm in front of the canal's anterior wall
 WALL_SEARCH_MM = (16.0, 2.0)       # the wall is sought 16 to 2 mm behind the column path
-RATIO_RANGE = (0.6, 1.8)   # allowed ratio of consecutive disc spacings in one chain
+RATIO_RANGE = (0.6, 1.6)   # allowed ratio of consecutive disc spacings in one chain
 EXTEND_TOLERANCE = 0.25  # a peak continues the chain within this fraction of the end step ...
 EXTEND_MIN_FRACTION = 0.3  # ... and at least this fraction of the end discs' strength
 CUE_BONUS = 6.0          # log-likelihood bonus of a hypothesis that agrees with an anatomical cue
@@ -61,6 +61,7 @@ REFIT_LATERAL_MM = 12.0
 REFIT_SNAP_MM = 4.0        # a detected disc this close to a disc anchor is taken as the anchor's disc
 REFIT_BONUS = 1000.0       # weight that makes the chain's dynamic programming keep the anchor
 REFIT_BODY_REACH_MM = 25.0  # the discs above and below a body anchor are sought this far from it
+REFIT_RATIO_RANGE = (0.5, 2.0)  # consecutive spacing ratios allowed in a chain forced through an anchor
 
 # Contrast (detect.best_chain): when the T2 reading is not clear, the T1 reading is tried; the answer
 # is "not sure" (the reader is asked) when the losing reading's chain is this strong relative to the winner's.
