@@ -526,3 +526,27 @@ def test_levels_figure_shows_confidence_and_legend(tmp_path):
                               truth={k: v for k, v in phantom.landmarks.items() if "/" in k})
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert _levels_verdict(proposal) == "names NOT sure: confirm L5/S1; contrast t2"
+
+
+def test_tutorial_t2_lumbar_contrast_is_asked_and_the_answer_is_taken(shared_data):
+    """tutorial/t2_lumbar fits both readings: the tool says the contrast is not sure and how to say it;
+    told t2, it reads the (faint) bright canal and proposes the same discs."""
+    from ISCMAssistLib.volumes import load_volume
+
+    volume = load_volume(shared_data / "tutorial" / "t2_lumbar.nii.gz")
+    auto = propose_levels(volume)
+    assert auto.spine_found and not auto.contrast_sure
+    assert any("contrast not sure" in m and "--contrast" in m for m in auto.messages)
+    told = propose_levels(volume, contrast="t2")
+    assert told.spine_found and told.contrast == "t2" and told.contrast_sure
+    z_auto = np.array([d.position_ras[2] for d in auto.discs()])
+    for disc in told.discs():
+        assert np.min(np.abs(z_auto - disc.position_ras[2])) <= 4.0
+
+
+@pytest.mark.parametrize("contrast", ["t2", "t1"])
+def test_no_spine_in_noise_even_when_the_contrast_is_given(contrast):
+    rng = np.random.default_rng(7)
+    array = rng.normal(100.0, 10.0, (15, 300, 160)).astype(np.float32)
+    matrix = np.array([[0, 0, 3.0, -21], [-0.9, 0, 0, 70], [0, -0.9, 0, 135], [0, 0, 0, 1]])
+    assert not propose_levels(Volume(array=array, ijk_to_ras=matrix), contrast=contrast).spine_found

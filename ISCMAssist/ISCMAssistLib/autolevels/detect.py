@@ -252,7 +252,7 @@ def _canal_wall(straight: np.ndarray, t: np.ndarray, column: np.ndarray, polarit
     return ndimage.median_filter(wall, 31, mode="nearest")
 
 
-def not_a_spine(chain: Chain, strict: bool = False) -> str:
+def not_a_spine(chain: Chain, strict: bool = False, told: bool = False) -> str:
     """Return why ``chain`` is not taken for a spine, or "" when it is.
 
     A spine has at least cfg.MIN_SEEN_DISCS discs actually seen (at most a quarter interpolated;
@@ -260,15 +260,19 @@ def not_a_spine(chain: Chain, strict: bool = False) -> str:
     canal clearly brighter (T2) or darker (T1) than the column, and disc peaks standing out of the
     profile noise. When this was tuned, noise, smooth random blobs and a plain sphere gave a
     canal/column contrast of 0.9-1.2; real and synthetic spines >= 1.3 (T2) or <= 0.65 (T1).
+    ``told``: the reader gave the contrast, so a fainter canal and fainter discs are accepted
+    (cfg.TOLD_CSF_RATIO, cfg.TOLD_MIN_SCORE; the tutorial t2_lumbar measures 1.16 and 1.9 on its T2
+    reading).
     """
     seen = int((~chain.interpolated).sum())
     if seen < (cfg.MIN_SEEN_DISCS_BESIDE if strict else cfg.MIN_SEEN_DISCS) or chain.interpolated.mean() > 0.25:
         return f"only {seen} disc-like bands in a regular chain ({int(chain.interpolated.sum())} gaps)"
     if len(chain.s) > 24:
         return f"{len(chain.s)} disc-like bands in a row, more than a spine has (24)"
-    if chain.polarity > 0 and chain.csf_ratio < cfg.T2_CSF_RATIO or chain.polarity < 0 and chain.csf_ratio > 1.0 / cfg.T2_CSF_RATIO:
+    ratio = cfg.TOLD_CSF_RATIO if told else cfg.T2_CSF_RATIO
+    if chain.polarity > 0 and chain.csf_ratio < ratio or chain.polarity < 0 and chain.csf_ratio > 1.0 / ratio:
         return f"no spinal canal standing out from the column (canal/column contrast {chain.csf_ratio:.2f})"
-    if chain.score < (cfg.MIN_SCORE_BESIDE if strict else cfg.MIN_SCORE):
+    if chain.score < (cfg.MIN_SCORE_BESIDE if strict else cfg.TOLD_MIN_SCORE if told else cfg.MIN_SCORE):
         return f"disc-like bands too faint (strength {chain.score:.1f} x noise)"
     return ""
 

@@ -102,7 +102,7 @@ def _find_spine(volume, contrast: str, report) -> tuple[Grid | None, Chain | Non
             continue
         candidate, candidate_sure = best_chain(candidate_grid, contrast)
         candidate_problem = ("no regular chain of intervertebral discs" if candidate is None
-                             else not_a_spine(candidate, strict=bool(offset)))
+                             else not_a_spine(candidate, strict=bool(offset), told=contrast != "auto"))
         if grid is None or not candidate_problem:
             grid, chain, sure, problem = candidate_grid, candidate, candidate_sure, candidate_problem
         report(min(1 + n, 3), 5)
