@@ -97,8 +97,11 @@ def evaluate(folder: Path, subject: str, figure_dir: Path | None = None) -> dict
         figure_dir.mkdir(parents=True, exist_ok=True)
         draw_levels_figure(figure_dir / f"{subject}.png", volume, free, f"{subject} (no anchor)", truth=truth)
     bottom = free.discs()[-1] if free.discs() else None
+    # R offset of the points from the truth's R (the slab centre of the body masks): the sideways error.
+    lateral = [abs(d.position_ras[0] - truth[label][0]) for label in truth
+               for d in free.discs()[:1]] if free.discs() else [float("nan")]
     return {"subject": subject, "free": free, "free_match": free_match, "anchored": anchored, "seconds": seconds,
-            "free_misplaced": misplaced(free, truth),
+            "free_misplaced": misplaced(free, truth), "lateral_mm": float(np.median(lateral)),
             "bottom": None if bottom is None else (bottom.label, float(bottom.position_ras[2]))}
 
 
@@ -131,6 +134,9 @@ def summarise(name: str, rows: list[dict]) -> None:
     contrasts = {}
     for r in rows:
         contrasts[r["free"].contrast or "-"] = contrasts.get(r["free"].contrast or "-", 0) + 1
+    lateral = [r["lateral_mm"] for r in rows]
+    print(f"{'points off the truth sideways':30}: median {np.nanmedian(lateral):.1f} mm, more than 5 mm in "
+          f"{sum(v > 5 for v in lateral)} scan(s)")
     print(f"{'no anchor':30}: found {free_found}/{4 * len(rows)}, named right {free_right}/{free_found}; all names "
           f"right in {all_right}/{len(rows)} scans; names confident {len(confident)}/{len(rows)}, of which wrong "
           f"{len(wrong)}; no spine found {no_spine}; contrast read {contrasts}")
@@ -139,7 +145,7 @@ def summarise(name: str, rows: list[dict]) -> None:
 def table(rows: list[dict]) -> None:
     """Print the per-subject table."""
     print(f"\n{'subject':8} {'half':8} {'contrast':8} {'conf':5} {'s':>5}  {'no anchor: per truth disc (name, S-I mm)':58}"
-          f"  bottom disc   anchored@L3/L4  confirm")
+          f"  bottom disc   anchored@L3/L4  R off  confirm")
     split = halves([r["subject"] for r in rows])
     for r in rows:
         half = "tune" if r["subject"] in split["tune"] else "held-out"
@@ -150,7 +156,7 @@ def table(rows: list[dict]) -> None:
         bottom = "-" if r["bottom"] is None else f"{r['bottom'][0]}@{r['bottom'][1]:.0f}"
         ask = next((m.split("confirm ")[1].split()[0] for m in r["free"].messages if "confirm " in m), "")
         print(f"{r['subject']:8} {half:8} {r['free'].contrast or '-':8} {str(r['free'].naming_confident):5} "
-              f"{r['seconds']:5.2f}  {cells:58}  {bottom:12}  {anchored:14}  {ask}")
+              f"{r['seconds']:5.2f}  {cells:58}  {bottom:12}  {anchored:14}  {r['lateral_mm']:5.1f}  {ask}")
 
 
 def main() -> None:
