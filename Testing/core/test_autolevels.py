@@ -499,6 +499,9 @@ def test_lumbosacral_disc_is_the_disc_that_leans_most_and_suddenly():
     # The top disc (edge of view) is never taken, however tilted; an unclear disc above blocks the jump.
     assert lumbosacral_disc(np.array([60.0, -5.0, -4.0]), np.full(3, 0.8)) is None
     assert lumbosacral_disc(np.array([-12.0, -9.0, -4.0, 30.0]), np.array([0.8, 0.8, 0.1, 0.8])) is None
+    # A segment as short as a cervical one is no L5.
+    assert lumbosacral_disc(tilt, clarity, np.array([np.inf, 33, 35, 36, 37, 36, 20.0])) == 5
+    assert lumbosacral_disc(tilt, clarity, np.array([np.inf, 16, 17, 17, 18, 17, 17.0])) is None
 
 
 def test_disc_orientations_measure_a_tilted_band():

@@ -5,7 +5,7 @@ these tests hold are printed, per half (tune / held-out), by benchmarks/real_sca
 sit at or just under what was measured, so a change that makes them worse fails.
 Measured (both halves): with the L3/L4 disc as anchor 93/96 discs found within 4 mm, every one of
 them named right (held-out 48/48; three discs of sub-49, strong scoliosis, are missed); without an
-anchor, names confident in 13/24 scans (6 tune, 7 held-out) and never wrong.
+anchor, names confident in 14/24 scans (6 tune, 8 held-out) and never wrong.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def test_unanchored_names_confident_are_never_wrong(results):
             assert not _misplaced(free, truth), f"{name}: confident, and a name lies > 8 mm from its disc"
         else:
             assert free.confirm and any(f"confirm {free.confirm}" in m for m in free.messages), name
-    assert confident >= 12, f"names confident in {confident}/24 scans"
+    assert confident >= 13, f"names confident in {confident}/24 scans"
 
 
 def test_a_far_anchor_makes_the_chain_pass_through_it(results):

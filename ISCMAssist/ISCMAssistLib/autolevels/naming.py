@@ -43,10 +43,11 @@ def name_from_anatomy(chain: Chain, messages: list[str], tilt: np.ndarray,
     C2/C3 (no disc for the height of C2). A long disc-free stretch at the bottom is not enough: on
     real lumbar scans it was as often the L5 body above a missed, thin L5/S1 disc as the sacrum.
     """
-    lumbosacral = lumbosacral_disc(tilt, clarity)
+    column = _column_position(chain)
+    lumbosacral = lumbosacral_disc(tilt, clarity, np.concatenate([[np.inf], np.diff(column)]))
     # Bands below the lumbosacral disc are in the sacrum: the spacing is weighed above it only.
     n = len(chain.s) if lumbosacral is None else lumbosacral + 1
-    scores = _spacing_log_likelihoods(np.diff(_column_position(chain))[: n - 1], n)
+    scores = _spacing_log_likelihoods(np.diff(column)[: n - 1], n)
     top_cue, bottom_cue = _end_cues(chain)
     for n0 in scores:
         if top_cue and n0 == 2:

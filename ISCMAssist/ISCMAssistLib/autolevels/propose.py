@@ -62,7 +62,14 @@ def propose_levels(
         s_anchor = frame_s_of(grid, chain.frame, anchor_ras)
         chain.s[int(np.argmin(np.abs(chain.s - s_anchor)))] = s_anchor
     positions = chain_positions(grid, chain)
-    normals, tilt, clarity = disc_orientations(Grid(grid.image, grid.z0, grid.y0, detection_x), positions)
+    gaps = np.diff(chain.s)
+    local = np.minimum(np.concatenate([[np.inf], gaps]), np.concatenate([gaps, [np.inf]]))
+    normals, tilt, clarity = disc_orientations(Grid(grid.image, grid.z0, grid.y0, detection_x), positions, local)
+    # A disc crosses the spine: a "plane" leaning far from the canal's own direction is a wall, not a disc.
+    index = np.arange(chain.frame["zs"].size, dtype=float)
+    axis = np.degrees(np.arctan2(np.interp(chain.s, index, np.gradient(chain.frame["ys"])),
+                                 np.interp(chain.s, index, np.gradient(chain.frame["zs"]))))
+    clarity = np.where(np.abs(tilt - axis) <= cfg.ORIENTATION_MAX_FROM_AXIS_DEG, clarity, 0.0)
     confirm = ""
     if anchor_label is not None:
         first_number, name_prob, confident = name_from_anchor(chain, positions, anchor_label, anchor_ras, messages)

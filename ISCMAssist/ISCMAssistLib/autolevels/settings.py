@@ -51,9 +51,12 @@ ORIENTATION_MAX_TILT_DEG = 70.0       # tilts searched: +-70 deg from axial; a b
 ORIENTATION_HALF_WIDTH_MM = 10.0      # the plane is averaged +-10 mm A-P around the disc centre
 ORIENTATION_HALF_DEPTH_MM = 12.0      # ... giving a profile +-12 mm across it
 ORIENTATION_MIN_CLARITY = 0.3         # below this no tilt stands out
+ORIENTATION_MAX_FROM_AXIS_DEG = 45.0  # a disc plane's normal within this of the canal's direction
+ORIENTATION_WINDOW_PER_SPACING = (0.45, 0.5)  # closer discs: depth and width at most these shares of the spacing
 LS_MIN_TILT_DEG = 20.0                # L5/S1 leans at least this much from superior towards anterior
 LS_MIN_JUMP_DEG = 20.0                # ... and this much more than the disc above (lumbosacral angle)
 LS_BELOW_MARGIN_DEG = 10.0            # no clearly measured band below it leans within this of it
+LS_MIN_SEGMENT_MM = 24.0              # the L5 segment (L4/L5 to L5/S1) is at least this long (tune: 30-39)
 
 # Anchor re-fit (propose.py, chain.py): a disc anchor farther than REFIT_FAR_MM along the spine from
 # every proposed disc (a body anchor: from every proposed body), or more than REFIT_LATERAL_MM to the
