@@ -62,22 +62,14 @@ def propose_levels(
         s_anchor = frame_s_of(grid, chain.frame, anchor_ras)
         chain.s[int(np.argmin(np.abs(chain.s - s_anchor)))] = s_anchor
     positions = chain_positions(grid, chain)
-    gaps = np.diff(chain.s)
-    local = np.minimum(np.concatenate([[np.inf], gaps]), np.concatenate([gaps, [np.inf]]))
-    normals, tilt, clarity = disc_orientations(Grid(grid.image, grid.z0, grid.y0, detection_x), positions, local)
-    # A disc crosses the spine: a "plane" leaning far from the canal's own direction is a wall, not a disc.
-    index = np.arange(chain.frame["zs"].size, dtype=float)
-    axis = np.degrees(np.arctan2(np.interp(chain.s, index, np.gradient(chain.frame["ys"])),
-                                 np.interp(chain.s, index, np.gradient(chain.frame["zs"]))))
-    clarity = np.where(np.abs(tilt - axis) <= cfg.ORIENTATION_MAX_FROM_AXIS_DEG, clarity, 0.0)
+    normals, tilt, clarity = _disc_planes(Grid(grid.image, grid.z0, grid.y0, detection_x), chain, positions)
     confirm = ""
     if anchor_label is not None:
         first_number, name_prob, confident = name_from_anchor(chain, positions, anchor_label, anchor_ras, messages)
     else:
         first_number, name_prob, confident, confirm = name_from_anatomy(chain, messages, tilt, clarity)
     report(4, 5)
-    clear = [n if c >= cfg.ORIENTATION_MIN_CLARITY else None for n, c in zip(normals, clarity)]
-    points = build_points(grid, chain, positions, first_number, name_prob, messages, clear)
+    points = build_points(grid, chain, positions, first_number, name_prob, messages, normals)
     if not sure:
         messages.append(f"contrast not sure: read as {_contrast(chain).upper()} (canal/column brightness "
                         f"{chain.csf_ratio:.2f}); if the CSF is {'dark' if chain.polarity > 0 else 'bright'} on this "
@@ -85,6 +77,23 @@ def propose_levels(
     report(5, 5)
     return LevelProposal(points, confident, messages, spine_found=True, contrast=_contrast(chain),
                          contrast_sure=sure, confirm=confirm)
+
+
+def _disc_planes(slab: Grid, chain: Chain, positions: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
+    """Return (each disc's plane normal (3,) RAS or None where not measured clearly, tilt deg, clarity)
+    measured on the detection ``slab`` (orientation.disc_orientations, window scaled to the local
+    disc spacing). A disc crosses the spine: a "plane" whose normal leans more than
+    cfg.ORIENTATION_MAX_FROM_AXIS_DEG from the canal's own direction is a wall, not a disc (clarity 0).
+    """
+    gaps = np.diff(chain.s)
+    local = np.minimum(np.concatenate([[np.inf], gaps]), np.concatenate([gaps, [np.inf]]))
+    normals, tilt, clarity = disc_orientations(slab, positions, local)
+    index = np.arange(chain.frame["zs"].size, dtype=float)
+    axis = np.degrees(np.arctan2(np.interp(chain.s, index, np.gradient(chain.frame["ys"])),
+                                 np.interp(chain.s, index, np.gradient(chain.frame["zs"]))))
+    clarity = np.where(np.abs(tilt - axis) <= cfg.ORIENTATION_MAX_FROM_AXIS_DEG, clarity, 0.0)
+    clear = [n if c >= cfg.ORIENTATION_MIN_CLARITY else None for n, c in zip(normals, clarity)]
+    return clear, tilt, clarity
 
 
 def _no_spine(why: str) -> LevelProposal:
