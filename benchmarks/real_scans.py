@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ISCMAssistLib.autolevels import propose_levels
-from ISCMAssistLib.volumes import load_volume
+from ISCMAssistLib.images import load_volume
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = Path(os.environ.get("ISCM_SHARED_DATA", REPO.parent / "shared" / "data")) / "real_lumbar"

@@ -534,7 +534,7 @@ def test_levels_figure_shows_confidence_and_legend(tmp_path):
 def test_tutorial_t2_lumbar_contrast_is_asked_and_the_answer_is_taken(shared_data):
     """tutorial/t2_lumbar fits both readings: the tool says the contrast is not sure and how to say it;
     told t2, it reads the (faint) bright canal and proposes the same discs."""
-    from ISCMAssistLib.volumes import load_volume
+    from ISCMAssistLib.images import load_volume
 
     volume = load_volume(shared_data / "tutorial" / "t2_lumbar.nii.gz")
     auto = propose_levels(volume)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from ISCMAssistLib.autolevels import propose_levels
-from ISCMAssistLib.volumes import load_volume
+from ISCMAssistLib.images import load_volume
 
 TOLERANCE_MM = 4.0
 

@@ -105,8 +105,10 @@ def _project_imports() -> dict[str, set[str]]:
                 if node.level:
                     anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                     base = ".".join(anchor + ([node.module] if node.module else []))
-                targets.add(base)
-                targets.update(f"{base}.{alias.name}" for alias in node.names)
+                submodules = {f"{base}.{alias.name}" for alias in node.names} & set(paths)
+                targets.update(submodules)
+                if len(submodules) < len(node.names):  # a name defined in the module itself
+                    targets.add(base)
         graph[name] = {target for target in targets if target in paths and target != name}
     return graph
 
