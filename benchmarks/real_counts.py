@@ -10,7 +10,8 @@ levels given five ways:
 - points+image: the same points, disc planes from the image (what ``measure`` does);
 - lines: each disc as a line from its anterior to its posterior margin;
 - body map: the expert body-mask label map (touching or not);
-- canal map: the sac labelled by level, L1 and L5 cut by the field of view.
+- canal map: the sac labelled by level, L1 and L5 cut by the field of view;
+- automatic: ``propose_levels`` with one anchor at the true L3/L4 disc, planes from the image.
 
 It prints, for the tuning half and the held-out half separately (alternate subjects), how many
 counts are right, and how far the masks reach past their discs in the level coordinate (mm and
@@ -34,12 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "Testing"))
 import real_lumbar  # noqa: E402
 import ISCMAssistLib.levels as levels_module  # noqa: E402
 from ISCMAssistLib.levels import OVERLAP_TOLERANCE, LevelModel  # noqa: E402
+from ISCMAssistLib.autolevels import propose_levels  # noqa: E402
 from ISCMAssistLib.measurements import mask_measurements  # noqa: E402
 
 CASES = (("lesion", "L2/L3", "L4/L5", 2, "L3-L4", 21.5, 23.5), ("edema", "L1/L2", "L4/L5", 3, "L2-L4", 20.5, 23.5))
 #: Overlap allowances (segments) tried, to show what the rule's constant costs and buys.
 TOLERANCES = (0.10, 0.15, 0.20, 0.25)
-SOURCES = ("points", "points+image", "lines", "body map", "canal map")
+SOURCES = ("points", "points+image", "lines", "body map", "canal map", "automatic")
 
 
 def models(subject: real_lumbar.Subject) -> dict[str, LevelModel]:
@@ -49,7 +51,9 @@ def models(subject: real_lumbar.Subject) -> dict[str, LevelModel]:
     by_points = LevelModel.from_landmarks(labels, points)
     line_labels = [label for label in labels for _ in range(2)]
     line_points = np.array([end for label in labels for end in subject.disc_lines[label]])
+    proposal = propose_levels(subject.image, anchor=("L3/L4", subject.disc_centres["L3/L4"]))
     return {
+        "automatic": LevelModel.from_landmarks(proposal.labels, proposal.positions_ras).with_image_planes(subject.image),
         "points": by_points,
         "points+image": by_points.with_image_planes(subject.image),
         "lines": LevelModel.from_landmarks(line_labels, line_points),

@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import real_lumbar  # noqa: E402
 from ISCMAssistLib.levels import LevelModel  # noqa: E402
+from ISCMAssistLib.autolevels import propose_levels  # noqa: E402
 from ISCMAssistLib.measurements import mask_measurements  # noqa: E402
 
 CASES = {"lesion": ("L2/L3", "L4/L5", 2, "L3-L4"), "edema": ("L1/L2", "L4/L5", 3, "L2-L4")}
@@ -47,6 +48,10 @@ def counted(lumbar_root) -> dict[tuple[str, str, str], tuple[int, str]]:
             "body map": LevelModel.from_label_map(subject.bodies),
             "canal map": LevelModel.from_label_map(real_lumbar.canal_label_map(subject)),
         }
+        proposal = propose_levels(subject.image, anchor=("L3/L4", subject.disc_centres["L3/L4"]))
+        if proposal.spine_found:
+            models["automatic"] = LevelModel.from_landmarks(
+                proposal.labels, proposal.positions_ras).with_image_planes(subject.image)
         for case, (top, bottom, _, _) in CASES.items():
             for bound in real_lumbar.BOUNDS:
                 mask = real_lumbar.lesion_mask(subject, top, bottom, bound)
@@ -79,3 +84,14 @@ def test_canal_map_end_levels_are_cut_and_say_so(lumbar_root):
     labels = [label for label, _ in model.landmarks]
     assert labels[0] == "L1/L2" and labels[-1] == "L4/L5"  # no L1 or L5 body centre
     assert any("L1, L5 cut by the field of view" in note for note in model.plane_notes)
+
+
+def test_the_anchored_automatic_proposal_counts_right_on_all_but_the_scoliotic_scan(counted):
+    """Levels proposed with one anchor (the true L3/L4): disc-bounded masks count right on every
+    subject whose discs the proposal finds; docs/autolevels.md names the limit (sub-49's strong
+    scoliosis leaves the sagittal slab, so its discs are missed), hence at most one subject wrong."""
+    subjects = {key[0] for key in counted}
+    wrong = {key[0] for key, got in counted.items()
+             if key[1] == "automatic" and key[3] == "disc" and got != CASES[key[2]][2:]}
+    missing = {name for name in subjects if (name, "automatic", "lesion", "disc") not in counted}
+    assert len(wrong | missing) <= 1, f"automatic levels counted wrong on {sorted(wrong | missing)}"

@@ -27,6 +27,8 @@ from .state import SceneState
 
 NAMING_UNCERTAIN_MESSAGE = ("automatic levels: the names are not certain; check one level and rename "
                             "that point (the others follow) or shift the labels up/down")
+CONTRAST_UNSURE_MESSAGE = ("automatic levels: the image fits both T2 (bright CSF) and T1 (dark CSF); check the "
+                           "points, and give the series' weighting if they sit on the wrong structures")
 
 
 def nextLevelLabel(label: str) -> str:
@@ -94,7 +96,9 @@ def proposeLevels(state: SceneState, role: str = "t2_sagittal", progress: PanelP
                               progress=steps_to_panel(progress, "Finding the discs", span=0.9))
     messages = [f"automatic levels: {message}" for message in proposal.messages]
     if proposal.spine_found and not proposal.naming_confident:
-        messages.insert(0, NAMING_UNCERTAIN_MESSAGE)
+        messages.insert(0, NAMING_UNCERTAIN_MESSAGE + (f" (confirm {proposal.confirm})" if proposal.confirm else ""))
+    if proposal.spine_found and not proposal.contrast_sure:
+        messages.insert(0, CONTRAST_UNSURE_MESSAGE)
     node = levelsNode(state)
     with state.batch():
         if proposal.points:
