@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "session": ("session", "research annotation sessions: create, next, status, done"),
     "agreement": ("agreement", "inter-reader agreement of a session's reads"),
     "cohort": ("cohort", "the study's Tables 1-3 and comparisons for a folder of case JSON files"),
+    "web": ("web", "the read in a browser: a web panel on an exam, a session or the demo"),
 }
 
 

@@ -1,0 +1,378 @@
+"""State wiring of the web panel: the page's controls call the Logic; the Logic's results go to the
+page's state. Nothing is decided here: every count, size, hint, checklist value and file comes from
+the Logic (or ``needs_logic``, on the Logic's public methods), as in the Slicer module Widget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from . import needs_logic
+from .logic_link import ACTIVE_LESION_PARAMETER, AUTOSAVE_INTERVAL_S, NEXT_LEVEL_PARAMETER, lesionColor
+
+#: the series the views can show (the T2 / T1 post switch)
+VIEW_SERIES = {"t2_sagittal": "T2", "t1_post": "T1 post", "t1_pre": "T1 pre"}
+CHECKLIST_SECTIONS = ("lesion", "patient_findings", "clinical")
+
+
+def _rgb(color: tuple[float, float, float]) -> str:
+    return "#" + "".join(f"{round(255 * c):02x}" for c in color)
+
+
+def action(method: Callable) -> Callable:
+    """Run a panel action; show a failure (the project's errors name the file or field) as one line."""
+
+    @functools.wraps(method)
+    def run(self: "PanelState", *args: Any, **kwargs: Any) -> Any:
+        with self.state:
+            self.state.error = ""
+        try:
+            return method(self, *args, **kwargs)
+        except (OSError, ValueError, RuntimeError) as error:
+            with self.state:
+                self.state.error = f"{method.__name__.replace('_', ' ')}: {error}"
+            return None
+        finally:
+            self.refresh()
+
+    return run
+
+
+class PanelState:
+    """Binds the trame server's state and controller to the Logic of ``scene_app``.
+
+    options: out (output folder: read/, exports/), read_folder, and for a session session_dir and
+    reader. Call :meth:`start` once the server is ready (loads what the command asked for).
+    """
+
+    def __init__(self, server: Any, scene_app: Any, gate: Any, out: Path) -> None:
+        self.server, self.state, self.ctrl = server, server.state, server.controller
+        self.app, self.logic, self.gate = scene_app, scene_app.logic, gate
+        self.out = Path(out)
+        self.history = needs_logic.CaseHistory(self.logic)
+        self.autosaver = needs_logic.ReadAutosaver(self.logic, self.out / "read")
+        self.session = None
+        self._refreshing = False
+        self.timings: dict[str, float] = {}
+        self._defaults()
+        for name in ("add_lesion", "remove_lesion", "place", "stop_placing", "delete_markup",
+                     "delete_level_point", "propose_levels", "shift_levels", "undo", "set_value",
+                     "revert_value", "save_read", "open_read", "export", "next_case", "mark_done",
+                     "open_case", "focus_lesion"):
+            self.ctrl[name] = getattr(self, name)
+            server.trigger(name)(getattr(self, name))  # the page calls trigger('name', [args])
+        self.state.change("active_lesion")(self._on_active_lesion)
+        self.state.change("series_role")(self._on_series_role)
+        self.state.change("wl_window", "wl_level")(self._on_window_level)
+        self.state.change("next_level_label")(self._on_next_level_label)
+        parameter_node = self.logic.getParameterNode()
+        parameter_node.AddObserver("ModifiedEvent", lambda *_: self.refresh())
+        self._fit_until = 0.0
+        for name, view in self.app.slice_views().items():
+            view.interactor().AddObserver("WindowResizeEvent", lambda *_: self._fit_after_resize(), -1.0)
+            view.get_view_node().AddObserver("ModifiedEvent", lambda node, _e, name=name: self._view_moved(name, node))
+
+    def _defaults(self) -> None:
+        s = self.state
+        s.trame__title = "ISCMAssist"
+        s.update({
+            "error": "", "progress_text": "", "lesion_ids": [], "lesion_colors": {}, "active_lesion": "",
+            "table_headers": [], "table_rows": [], "hints": [], "warnings": [],
+            "checklist_lesion": [], "checklist_patient_findings": [], "checklist_clinical": [],
+            "series_role": "t2_sagittal", "series_choices": [], "wl_window": 1.0, "wl_level": 0.0,
+            "wl_min": 0.0, "wl_max": 1.0, "placing": False, "next_level_label": "", "level_points": [],
+            "files": [], "read_folder": str(self.out / "read"), "session_open": False,
+            "session_progress": "", "session_cases": [], "session_case": "", "can_undo": False,
+            "saved_at": "", "refresh_count": 0, "view_geometry": {},
+        })
+
+    # ------------------------------------------------------------------ Logic -> page
+
+    def refresh(self) -> None:
+        """Copy the Logic's read (table, hints, warnings, checklists, lesions, levels) into the page state."""
+        if self._refreshing:
+            return
+        self._refreshing = True
+        started = time.perf_counter()
+        try:
+            logic, s = self.logic, self.state
+            with s:
+                lesion_ids = logic.lesionIds()
+                active = logic.getParameterNode().GetParameter(ACTIVE_LESION_PARAMETER) or ""
+                s.lesion_ids = lesion_ids
+                s.lesion_colors = {i: _rgb(lesionColor(i)) for i in lesion_ids}
+                s.active_lesion = active if active in lesion_ids else ""
+                s.table_headers = [column[0] for column in logic.tableColumns()]
+                s.table_rows = [["" if cell == "nan" else cell for cell in row.values()] for row in logic.tableRows()]
+                s.hints = [{"direction": hint["direction"], "text": hint["text"],
+                            "lesion": hint.get("lesion_id") or "",
+                            "evidence": [item["line"] for item in hint.get("evidence", [])]}
+                           for hint in logic.hints()]
+                s.warnings = logic.warnings()
+                s.checklist_lesion = logic.checklistRows("lesion", s.active_lesion) if s.active_lesion else []
+                s.checklist_patient_findings = logic.checklistRows("patient_findings")
+                s.checklist_clinical = logic.checklistRows("clinical")
+                s.level_points = needs_logic.level_points(logic)
+                s.next_level_label = logic.getParameterNode().GetParameter(NEXT_LEVEL_PARAMETER) or ""
+                s.placing = needs_logic.placing(logic)
+                s.can_undo = self.history.can_undo()
+                s.refresh_count = (s.refresh_count or 0) + 1
+        finally:
+            self._refreshing = False
+            self.timings["refresh_ms"] = 1000 * (time.perf_counter() - started)
+
+    def show_series(self, role: str | None = None, focus: bool = True) -> None:
+        """Show the series of ``role`` (default: the switch's) in both views, fitted, and centre the
+        slices on the active lesion (else the level points)."""
+        import slicer
+
+        s = self.state
+        loaded = [r for r in VIEW_SERIES if self.logic.seriesVolume(r) is not None]
+        s.series_choices = [{"title": VIEW_SERIES[r], "value": r} for r in loaded]
+        role = role or s.series_role
+        if role not in loaded and loaded:
+            role = loaded[0]
+        volume = self.logic.seriesVolume(role) if role in loaded else None
+        for view in self.app.slice_views().values():
+            view.set_background_volume_id(volume.GetID() if volume is not None else None)
+            view.fit_view_to_content()
+        if volume is not None:
+            with s:
+                s.series_role = role
+                s.update({f"wl_{k}": v for k, v in needs_logic.series_display(volume).items()})
+        point = needs_logic.focus_point_ras(self.logic, s.active_lesion) if focus else None
+        if point is not None:
+            slicer.vtkMRMLSliceNode.JumpAllSlices(self.logic.scene, *point, slicer.vtkMRMLSliceNode.OffsetJumpSlice)
+        self._fit_until = time.monotonic() + 10.0  # the browser sizes the views after the first load
+
+    def _view_moved(self, name: str, slice_node: Any) -> None:
+        """Publish a view's screen geometry (its XY -> RAS matrix, mm per pixel) for the page's tests
+        and scale; the slice's S/R/A offset for the reader."""
+        matrix = slice_node.GetXYToRAS()
+        geometry = dict(self.state.view_geometry or {})
+        width, height = slice_node.GetDimensions()[:2]
+        geometry[name] = {"xy_to_ras": [matrix.GetElement(r, c) for r in range(4) for c in range(4)],
+                          "width": width, "height": height,
+                          "mm_per_pixel": slice_node.GetFieldOfView()[0] / max(width, 1)}
+        with self.state:
+            self.state.view_geometry = geometry
+
+    def _fit_after_resize(self) -> None:
+        if time.monotonic() < self._fit_until:
+            self.show_series(focus=True)
+
+    def _opened(self, message: str) -> None:
+        self.history.reset()
+        self.show_series()
+        with self.state:
+            self.state.progress_text = message
+
+    def _progress(self, fraction: float, message: str) -> None:
+        with self.state:
+            self.state.progress_text = f"{message} ({100 * fraction:.0f}%)"
+
+    # ------------------------------------------------------------------ page -> Logic
+
+    def _on_active_lesion(self, active_lesion: str = "", **_: Any) -> None:
+        if active_lesion and active_lesion != self.logic.getParameterNode().GetParameter(ACTIVE_LESION_PARAMETER):
+            self.logic.getParameterNode().SetParameter(ACTIVE_LESION_PARAMETER, active_lesion)
+
+    def _on_series_role(self, series_role: str = "", **_: Any) -> None:
+        volume = self.logic.seriesVolume(series_role) if series_role in VIEW_SERIES else None
+        views = self.app.slice_views().values()
+        if volume is not None and any(v.get_background_volume_id() != volume.GetID() for v in views):
+            self.show_series(series_role, focus=False)
+
+    def _on_window_level(self, wl_window: float = 1.0, wl_level: float = 0.0, **_: Any) -> None:
+        needs_logic.set_window_level(self.logic.seriesVolume(self.state.series_role), wl_window, wl_level)
+
+    def _on_next_level_label(self, next_level_label: str = "", **_: Any) -> None:
+        parameter_node = self.logic.getParameterNode()
+        if (next_level_label or "") != (parameter_node.GetParameter(NEXT_LEVEL_PARAMETER) or ""):
+            parameter_node.SetParameter(NEXT_LEVEL_PARAMETER, next_level_label or "")
+
+    @action
+    def add_lesion(self) -> None:
+        """Add a lesion and make it the active one."""
+        self.logic.addLesion()
+
+    @action
+    def remove_lesion(self) -> None:
+        """Remove the active lesion with its markups and checklist."""
+        if self.state.active_lesion:
+            self.logic.removeLesion(self.state.active_lesion)
+
+    @action
+    def place(self, role: str) -> None:
+        """Place a line of the active lesion (a new lesion when none) or level points, with the mouse."""
+        needs_logic.place_markup(self.logic, role, self.state.active_lesion or None)
+
+    @action
+    def stop_placing(self) -> None:
+        """Leave place mode."""
+        needs_logic.stop_placement(self.logic)
+
+    @action
+    def delete_markup(self, role: str) -> None:
+        """Delete one line of the active lesion."""
+        needs_logic.remove_lesion_markup(self.logic, self.state.active_lesion, role)
+
+    @action
+    def delete_level_point(self, index: int) -> None:
+        """Delete one level point."""
+        needs_logic.remove_control_point(self.logic, "levels", int(index))
+
+    @action
+    def propose_levels(self) -> None:
+        """Propose the level points on the sagittal T2 (the Logic's automatic levels)."""
+        self.logic.proposeLevels("t2_sagittal", progress=self._progress)
+
+    @action
+    def shift_levels(self, by: int) -> None:
+        """Rename every level point one level up (-1) or down (+1)."""
+        self.logic.shiftLevelLabels(int(by))
+
+    @action
+    def undo(self) -> None:
+        """Undo the last change of the read."""
+        if self.history.undo():
+            self.show_series(focus=False)
+
+    @action
+    def set_value(self, section: str, field: str, text: Any) -> None:
+        """Set a checklist value as the reader's."""
+        lesion = self.state.active_lesion if section == "lesion" else None
+        self.logic.setReaderText(section, field, "" if text is None else str(text), lesion)
+
+    @action
+    def revert_value(self, section: str, field: str) -> None:
+        """Let the tool derive a value again (drop the reader's)."""
+        lesion = self.state.active_lesion if section == "lesion" else None
+        self.logic.revertToDerived(section, field, lesion)
+
+    def _allowed(self, path: str) -> Path:
+        from .access import inside
+
+        target = Path(path).expanduser()
+        parent = inside(target.parent, self.allowed_roots())
+        if parent is None:
+            raise ValueError(f"{path}: outside the folders this panel works in "
+                             f"({', '.join(str(r) for r in self.allowed_roots())})")
+        return parent / target.name
+
+    def allowed_roots(self) -> list[Path]:
+        """Return the folders the panel may read and write: the output, exam and session folders."""
+        return [root for root in (self.out, getattr(self, "exam", None), getattr(self, "session_dir", None)) if root]
+
+    @action
+    def save_read(self) -> None:
+        """Save the read into the read folder (Logic.saveRead)."""
+        folder = self._allowed(self.state.read_folder)
+        self.logic.saveRead(folder, progress=self._progress)
+        self.autosaver.mark_saved()
+        self._list_files()
+
+    @action
+    def open_read(self) -> None:
+        """Open a read folder, case JSON or DICOM SR (Logic.openAny)."""
+        self.logic.openAny(self._allowed(self.state.read_folder), progress=self._progress)
+        self._opened(f"Opened {self.state.read_folder}")
+
+    @action
+    def export(self) -> None:
+        """Export the case JSON, CSV, DICOM SR and the .mrk.json markups; list their download links."""
+        self.logic.exportRead(self.out / "exports", progress=self._progress)
+        self.logic.saveRead(self.out / "read")
+        self.autosaver.mark_saved()
+        self._list_files()
+
+    def _list_files(self) -> None:
+        files = []
+        for folder in (self.out / "exports", self.out / "read"):
+            if folder.is_dir():
+                for path in sorted(folder.iterdir()):
+                    if path.is_file() and path.suffix in (".json", ".csv", ".dcm") and path.name != "iscm-assist-read.json":
+                        url = self.gate.download_url(path)
+                        if url:
+                            files.append({"name": f"{folder.name}/{path.name}", "url": url})
+        with self.state:
+            self.state.files = files
+
+    # ------------------------------------------------------------------ research sessions
+
+    def open_session(self, folder: Path, reader: str) -> None:
+        """Open a session folder as ``reader`` and load the reader's next case."""
+        self.session_dir = Path(folder).resolve()
+        self.session = self.logic.openSession(folder, reader)
+        self.reader = reader
+        with self.state:
+            self.state.session_open = True
+        self.next_case()
+
+    def _session_rows(self) -> None:
+        if self.session is None:
+            return
+        statuses = self.session.statuses(self.reader)
+        with self.state:
+            self.state.session_cases = [{"id": case_id, "status": st["status"]} for case_id, st in statuses.items()]
+            self.state.session_progress = self.logic.sessionProgressText()
+            self.state.session_case = self.logic.sessionCaseId() or ""
+
+    @action
+    def next_case(self) -> None:
+        """Load the reader's next case (its series and saved read), or say that every case is done."""
+        case_id = self.logic.nextCase(progress=self._progress)
+        if case_id is None:
+            self.state.progress_text = "Every case of this session is done."
+        else:
+            self._opened(f"Case {case_id}")
+        self._session_rows()
+
+    @action
+    def mark_done(self) -> None:
+        """Mark the current session case done (the CLI's rules) and load the next one."""
+        self.logic.markDone()
+        self.next_case()
+
+    @action
+    def open_case(self, case_id: str) -> None:
+        """Load one session case from the worklist."""
+        self.logic.openSessionCase(case_id, progress=self._progress)
+        self._opened(f"Case {case_id}")
+        self._session_rows()
+
+    @action
+    def focus_lesion(self) -> None:
+        """Centre the slices on the active lesion."""
+        self.show_series(focus=True)
+
+    # ------------------------------------------------------------------ timer
+
+    async def tick_forever(self) -> None:
+        """The panel's timer: undo steps, autosave (session or read folder), placement state."""
+        while True:
+            await asyncio.sleep(AUTOSAVE_INTERVAL_S)
+            self.tick()
+
+    def tick(self) -> None:
+        """One timer step (see :meth:`tick_forever`)."""
+        try:
+            self.history.observe()
+            saved = self.logic.autosaveNow() if self.session is not None else self.autosaver.autosave()
+            with self.state:
+                if saved:
+                    self.state.saved_at = time.strftime("%H:%M:%S")
+                self.state.can_undo = self.history.can_undo()
+                self.state.placing = needs_logic.placing(self.logic)
+        except (OSError, ValueError) as error:
+            with self.state:
+                self.state.error = f"autosave: {error}"
+
+    def status(self) -> dict:
+        """A summary for tests and the benchmark: case JSON of the Logic and the panel's timings."""
+        return {"case": json.loads(json.dumps(self.logic.getCase())), "timings": dict(self.timings)}
