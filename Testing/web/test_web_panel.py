@@ -150,3 +150,70 @@ def test_drag_edema_end_across_a_disc_changes_segment_count(page, demo_panel):
     after = wait_for(lambda: (lambda r: r[EDEMA_COLUMN] if r[EDEMA_COLUMN] != before else None)(
         next(r for r in table(page) if r["Lesion ID"] == "L1")), what="the edema segment count")
     assert int(after) < int(before)
+
+
+def checklist_row(tab, section: str, label: str):
+    """Return the checklist row (a locator) of ``section`` whose label starts with ``label``."""
+    return tab.locator(f"#checklist-{section} tr").filter(has_text=label).first
+
+
+def hint_texts(tab) -> list[str]:
+    """Return the hints' texts as shown."""
+    return [text.strip() for text in tab.locator("#hints .hint-text").all_inner_texts()]
+
+
+def test_checklist_value_becomes_reader_and_changes_hints(page):
+    page.evaluate("window.trame.state.set('active_lesion', 'L1')")
+    page.click("#tab-checklist")
+    row = checklist_row(page, "lesion", "Length of cord T2 hyperintensity")
+    row.wait_for()
+    before = hint_texts(page)
+    assert any("cord T2 hyperintensity over" in text for text in before)
+    field = row.locator("input")
+    field.fill("1")
+    field.press("Enter")
+    wait_for(lambda: "reader" in row.locator("td").nth(2).inner_text(), what="the value's source")
+    after = wait_for(lambda: (lambda h: h if h != before else None)(hint_texts(page)), what="the hints")
+    assert not any("cord T2 hyperintensity over" in text for text in after)
+    edema = next(r for r in table(page) if r["Lesion ID"] == "L1")[EDEMA_COLUMN]
+    assert edema == "1"
+    kinds = page.locator("#hints .hint-direction").all_inner_texts()
+    assert set(kinds) <= {"typical", "against", "search"} and kinds
+
+
+def test_export_sr_gives_a_download(page, tmp_path):
+    import pydicom
+
+    page.click("#tab-files")
+    page.click("#export")
+    link = page.locator("#downloads a", has_text="_sr.dcm").first
+    link.wait_for(timeout=60_000)
+    for suffix in (".json", "_lesions.csv", ".mrk.json"):
+        assert page.locator("#downloads a", has_text=suffix).count() >= 1, suffix
+    with page.expect_download() as download_info:
+        link.click()
+    path = tmp_path / download_info.value.suggested_filename
+    download_info.value.save_as(path)
+    dataset = pydicom.dcmread(path)
+    assert dataset.Modality == "SR"
+    assert path.name.endswith("_sr.dcm")
+
+
+def test_reload_keeps_the_read(page, demo_panel):
+    page.reload()
+    open_panel(page, demo_panel.url)
+    rows = {r["Lesion ID"]: r for r in table(page)}
+    assert set(rows) == {"L1", "L2"}
+    assert rows["L1"][EDEMA_COLUMN] == "1" and rows["L2"][SI_COLUMN]
+    wait_for(lambda: (demo_panel.out / "read" / "iscm-assist-read.json").is_file(), what="the autosave")
+    saved = json.loads((demo_panel.out / "read" / "case.json").read_text())
+    assert [lesion["id"] for lesion in saved["lesions"]] == ["L1", "L2"]
+
+
+def test_undo_puts_back_the_last_change(page):
+    page.evaluate("window.trame.state.set('panel_tab', 'read')")
+    page.click("#add-lesion")
+    wait_for(lambda: len(table(page)) == 3, what="a third lesion")
+    time.sleep(1.0)  # the change settles into one undo step
+    page.click("#undo")
+    wait_for(lambda: len(table(page)) == 2, what="undo")

@@ -193,5 +193,5 @@ def _hints() -> None:
         with html.Div(v_for="(hint, k) in hints", key="k", classes="mb-1 hint"):
             v.VChip("{{ hint.direction }}", size="x-small", classes="mr-1 hint-direction",
                     color=(f"({DIRECTION_COLORS!r})[hint.direction] || 'grey'",))
-            html.Span("{{ hint.lesion ? hint.lesion + ': ' : '' }}{{ hint.text }}", classes="text-body-2 hint-text")
+            html.Span("{{ hint.text }}", classes="text-body-2 hint-text")
             html.Div("{{ e }}", v_for="e in hint.evidence", classes="text-caption text-grey ml-4")
