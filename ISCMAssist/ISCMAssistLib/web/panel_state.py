@@ -58,6 +58,8 @@ class PanelState:
         self.autosaver = needs_logic.ReadAutosaver(self.logic, self.out / "read")
         self.session = None
         self._refreshing = False
+        self._checklists_stale = False
+        self._sent: dict[str, Any] = {}
         self.timings: dict[str, float] = {}
         self._defaults()
         for name in ("add_lesion", "remove_lesion", "place", "stop_placing", "delete_markup",
@@ -71,7 +73,9 @@ class PanelState:
         self.state.change("wl_window", "wl_level")(self._on_window_level)
         self.state.change("next_level_label")(self._on_next_level_label)
         parameter_node = self.logic.getParameterNode()
-        parameter_node.AddObserver("ModifiedEvent", lambda *_: self.refresh())
+        # live: every recomputation (a point drag too) updates the table and hints; the checklists follow
+        # on the timer, as re-drawing them on each mouse move would slow the drag
+        parameter_node.AddObserver("ModifiedEvent", lambda *_: self.refresh(checklists=False))
         self._fit_until = 0.0
         for name, view in self.app.slice_views().items():
             view.interactor().AddObserver("WindowResizeEvent", lambda *_: self._fit_after_resize(), -1.0)
@@ -88,43 +92,53 @@ class PanelState:
             "wl_min": 0.0, "wl_max": 1.0, "placing": False, "next_level_label": "", "level_points": [],
             "files": [], "read_folder": str(self.out / "read"), "session_open": False,
             "session_progress": "", "session_cases": [], "session_case": "", "can_undo": False,
-            "saved_at": "", "refresh_count": 0, "view_geometry": {},
+            "saved_at": "", "view_geometry": {},
         })
 
     # ------------------------------------------------------------------ Logic -> page
 
-    def refresh(self) -> None:
-        """Copy the Logic's read (table, hints, warnings, checklists, lesions, levels) into the page state."""
+    def refresh(self, checklists: bool = True) -> None:
+        """Copy the Logic's read (table, hints, warnings, lesions, levels and, unless ``checklists`` is
+        False, the checklists) into the page state; only values that changed are sent to the page."""
         if self._refreshing:
             return
         self._refreshing = True
         started = time.perf_counter()
         try:
-            logic, s = self.logic, self.state
-            with s:
-                lesion_ids = logic.lesionIds()
-                active = logic.getParameterNode().GetParameter(ACTIVE_LESION_PARAMETER) or ""
-                s.lesion_ids = lesion_ids
-                s.lesion_colors = {i: _rgb(lesionColor(i)) for i in lesion_ids}
-                s.active_lesion = active if active in lesion_ids else ""
-                s.table_headers = [column[0] for column in logic.tableColumns()]
-                s.table_rows = [["" if cell == "nan" else cell for cell in row.values()] for row in logic.tableRows()]
-                s.hints = [{"direction": hint["direction"], "text": hint["text"],
-                            "lesion": hint.get("lesion_id") or "",
-                            "evidence": [item["line"] for item in hint.get("evidence", [])]}
-                           for hint in logic.hints()]
-                s.warnings = logic.warnings()
-                s.checklist_lesion = logic.checklistRows("lesion", s.active_lesion) if s.active_lesion else []
-                s.checklist_patient_findings = logic.checklistRows("patient_findings")
-                s.checklist_clinical = logic.checklistRows("clinical")
-                s.level_points = needs_logic.level_points(logic)
-                s.next_level_label = logic.getParameterNode().GetParameter(NEXT_LEVEL_PARAMETER) or ""
-                s.placing = needs_logic.placing(logic)
-                s.can_undo = self.history.can_undo()
-                s.refresh_count = (s.refresh_count or 0) + 1
+            logic = self.logic
+            lesion_ids = logic.lesionIds()
+            active = logic.getParameterNode().GetParameter(ACTIVE_LESION_PARAMETER) or ""
+            active = active if active in lesion_ids else ""
+            values = {
+                "lesion_ids": lesion_ids, "active_lesion": active,
+                "lesion_colors": {i: _rgb(lesionColor(i)) for i in lesion_ids},
+                "table_headers": [column[0] for column in logic.tableColumns()],
+                "table_rows": [["" if cell == "nan" else cell for cell in row.values()] for row in logic.tableRows()],
+                "hints": [{"direction": hint["direction"], "text": hint["text"], "lesion": hint.get("lesion_id") or "",
+                           "evidence": [item["line"] for item in hint.get("evidence", [])]} for hint in logic.hints()],
+                "warnings": logic.warnings(),
+                "level_points": needs_logic.level_points(logic),
+                "next_level_label": logic.getParameterNode().GetParameter(NEXT_LEVEL_PARAMETER) or "",
+                "placing": needs_logic.placing(logic),
+                "can_undo": self.history.can_undo(),
+            }
+            self._checklists_stale = not checklists
+            if checklists:
+                values["checklist_lesion"] = logic.checklistRows("lesion", active) if active else []
+                values["checklist_patient_findings"] = logic.checklistRows("patient_findings")
+                values["checklist_clinical"] = logic.checklistRows("clinical")
+            self._publish(values)
         finally:
             self._refreshing = False
             self.timings["refresh_ms"] = 1000 * (time.perf_counter() - started)
+
+    def _publish(self, values: dict) -> None:
+        """Set the state keys whose value changed (a point drag then sends the table row, not the page)."""
+        changed = {key: value for key, value in values.items() if self._sent.get(key) != value}
+        if changed:
+            self._sent.update(json.loads(json.dumps(changed)))
+            with self.state:
+                self.state.update(changed)
 
     def show_series(self, role: str | None = None, focus: bool = True) -> None:
         """Show the series of ``role`` (default: the switch's) in both views, fitted, and centre the
@@ -179,6 +193,7 @@ class PanelState:
     # ------------------------------------------------------------------ page -> Logic
 
     def _on_active_lesion(self, active_lesion: str = "", **_: Any) -> None:
+        self._sent["active_lesion"] = active_lesion
         if active_lesion and active_lesion != self.logic.getParameterNode().GetParameter(ACTIVE_LESION_PARAMETER):
             self.logic.getParameterNode().SetParameter(ACTIVE_LESION_PARAMETER, active_lesion)
 
@@ -192,6 +207,7 @@ class PanelState:
         needs_logic.set_window_level(self.logic.seriesVolume(self.state.series_role), wl_window, wl_level)
 
     def _on_next_level_label(self, next_level_label: str = "", **_: Any) -> None:
+        self._sent["next_level_label"] = next_level_label
         parameter_node = self.logic.getParameterNode()
         if (next_level_label or "") != (parameter_node.GetParameter(NEXT_LEVEL_PARAMETER) or ""):
             parameter_node.SetParameter(NEXT_LEVEL_PARAMETER, next_level_label or "")
@@ -363,12 +379,13 @@ class PanelState:
         """One timer step (see :meth:`tick_forever`)."""
         try:
             self.history.observe()
+            if self._checklists_stale:
+                self.refresh()
             saved = self.logic.autosaveNow() if self.session is not None else self.autosaver.autosave()
-            with self.state:
-                if saved:
+            if saved:
+                with self.state:
                     self.state.saved_at = time.strftime("%H:%M:%S")
-                self.state.can_undo = self.history.can_undo()
-                self.state.placing = needs_logic.placing(self.logic)
+            self._publish({"can_undo": self.history.can_undo(), "placing": needs_logic.placing(self.logic)})
         except (OSError, ValueError) as error:
             with self.state:
                 self.state.error = f"autosave: {error}"

@@ -15,6 +15,9 @@ from typing import Any
 SAGITTAL_VIEW = "Yellow"
 AXIAL_VIEW = "Red"
 LAYOUT_ID = "ISCMAssist sagittal + axial"
+#: frames per second a view streams at most while the reader interacts: each frame blocks the server
+#: for one offscreen render (llvmpipe), so fewer frames leave it time to send the table and hints
+RENDER_FPS = 12.0
 
 
 def prepare_offscreen_rendering() -> None:
@@ -60,7 +63,8 @@ def create_scene_app(server: Any) -> SceneApp:
         for name in ("Colors", "Markups", "Volumes", "Segmentations", "SubjectHierarchy")
     }
     module_logics["Tables"] = tables
-    register_rca_factories(app.view_manager, server, slice_view_ui_f=_slice_gutter)
+    register_rca_factories(app.view_manager, server, slice_view_ui_f=_slice_gutter, target_fps=RENDER_FPS,
+                           blur_fps=RENDER_FPS / 2)
     layout_manager = LayoutManager(app.scene, app.view_manager, server)
     layout_manager.register_layout(LAYOUT_ID, Layout(LayoutDirection.Horizontal, [
         ViewLayoutDefinition.sagittal_view(SAGITTAL_VIEW), ViewLayoutDefinition.axial_view(AXIAL_VIEW)]))
