@@ -7,7 +7,8 @@ methods and plain MRML. The Slicer Widget needs each of these too, so each belon
 - ``remove_control_point``, ``remove_lesion_markup``: delete one point / one line of a lesion;
 - ``CaseHistory``: undo the last change (a case snapshot per settled change);
 - ``ReadAutosaver``: save the read folder when the read changed (outside research sessions);
-- ``level_points``, ``focus_point_ras``, ``series_display``: what the views and lists show.
+- ``level_points``, ``focus_point_ras``, ``series_display``, ``style_level_points``: what the views
+  and lists show.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ def place_markup(logic: Any, role: str, lesion_id: str | None = None) -> Any:
     (persistent: one click per level point). Returns the node."""
     if role == "levels":
         node = logic.levelsNode()
+        style_level_points(logic)
     else:
         node = logic.addLesionMarkup(lesion_id or logic.addLesion(), role)
         if node.GetNumberOfDefinedControlPoints() >= 2:
@@ -134,6 +136,22 @@ def focus_point_ras(logic: Any, lesion_id: str | None) -> list[float] | None:
         points = np.array([levels.GetNthControlPointPositionWorld(i) for i in range(levels.GetNumberOfControlPoints())])
         return points.mean(axis=0).tolist()
     return None
+
+
+#: the level points' colour (RGB 0-1): apart from every lesion colour, as the level labels are read
+#: beside the lesions' lines
+LEVEL_POINTS_COLOR = (1.0, 0.85, 0.25)
+
+
+def style_level_points(logic: Any) -> None:
+    """Show the level points in their own colour with smaller labels (the Logic colours only lesions)."""
+    node = logic.roleNode("levels")
+    display = node.GetDisplayNode() if node is not None else None
+    if display is not None:
+        display.SetSelectedColor(*LEVEL_POINTS_COLOR)
+        display.SetColor(*LEVEL_POINTS_COLOR)
+        display.SetTextScale(2.5)
+        display.SetGlyphScale(2.0)
 
 
 def series_display(volume_node: Any) -> dict:

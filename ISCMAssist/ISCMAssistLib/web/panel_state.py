@@ -153,8 +153,11 @@ class PanelState:
             role = loaded[0]
         volume = self.logic.seriesVolume(role) if role in loaded else None
         for view in self.app.slice_views().values():
+            offset = view.get_slice_value()
             view.set_background_volume_id(volume.GetID() if volume is not None else None)
             view.fit_view_to_content()
+            if not focus:
+                view.set_slice_value(offset)  # the switch keeps the slice the reader was on
         if volume is not None:
             with s:
                 s.series_role = role
@@ -182,6 +185,7 @@ class PanelState:
 
     def _opened(self, message: str) -> None:
         self.history.reset()
+        needs_logic.style_level_points(self.logic)
         self.show_series()
         with self.state:
             self.state.progress_text = message

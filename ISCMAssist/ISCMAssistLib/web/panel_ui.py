@@ -109,7 +109,7 @@ def _read_tab() -> None:
     html.Div("Vertebral levels", classes="text-subtitle-2 mt-3")
     with html.Div(classes="d-flex align-center flex-wrap"):
         v.VTextField(v_model=("next_level_label",), label="Next label", density="compact",
-                     hide_details=True, style="max-width: 130px;", id="next-level-label")
+                     hide_details=True, style="width: 120px; flex: none;", id="next-level-label")
         v.VBtn("Place levels", click="trigger('place', ['levels'])", size="small", classes="ml-1",
                id="place-levels", color="primary", variant="tonal")
         v.VBtn("Propose levels", click="trigger('propose_levels')", size="small", classes="ml-1",
