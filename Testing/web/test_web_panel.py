@@ -217,3 +217,23 @@ def test_undo_puts_back_the_last_change(page):
     time.sleep(1.0)  # the change settles into one undo step
     page.click("#undo")
     wait_for(lambda: len(table(page)) == 2, what="undo")
+
+
+def test_place_level_point_takes_the_proposed_next_label(page):
+    page.evaluate("window.trame.state.set('panel_tab', 'read')")
+    count = len(page.evaluate("window.trame.state.get('level_points')"))
+    page.click("#place-levels")
+    wait_for(lambda: page.evaluate("window.trame.state.get('next_level_label')") == "L1/L2",
+             what="the proposed next label")
+    box = view_box(page, "sagittal")
+    x, y = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.88  # above the slice slider
+    page.mouse.move(x, y)
+    time.sleep(0.3)
+    page.mouse.click(x, y)
+    points = wait_for(lambda: (lambda p: p if len(p) == count + 1 else None)(
+        page.evaluate("window.trame.state.get('level_points')")), what="the new level point")
+    assert points[-1]["label"] == "L1/L2"
+    assert page.evaluate("window.trame.state.get('next_level_label')") == "L2"
+    page.click("#stop-placing")
+    page.locator("#level-points .v-chip").last.locator("button, .v-chip__close").first.click()
+    wait_for(lambda: len(page.evaluate("window.trame.state.get('level_points')")) == count, what="deleting it")

@@ -3,7 +3,8 @@ methods and plain MRML. The Slicer Widget needs each of these too, so each belon
 (move it there; the web panel calls it through the Logic then):
 
 - ``open_demo``, ``open_exam``: open the demo exam and read / an exam folder's proposed series;
-- ``place_markup``, ``start_placement``, ``stop_placement``: (re)place a lesion line or the level points with the mouse;
+- ``place_markup``, ``start_placement``, ``stop_placement``, ``propose_next_level_label``: (re)place a
+  lesion line or the level points with the mouse;
 - ``remove_control_point``, ``remove_lesion_markup``: delete one point / one line of a lesion;
 - ``CaseHistory``: undo the last change (a case snapshot per settled change);
 - ``ReadAutosaver``: save the read folder when the read changed (outside research sessions);
@@ -59,12 +60,28 @@ def place_markup(logic: Any, role: str, lesion_id: str | None = None) -> Any:
     if role == "levels":
         node = logic.levelsNode()
         style_level_points(logic)
+        propose_next_level_label(logic)
     else:
         node = logic.addLesionMarkup(lesion_id or logic.addLesion(), role)
         if node.GetNumberOfDefinedControlPoints() >= 2:
             node.RemoveAllControlPoints()
     start_placement(logic, node, persistent=role == "levels")
     return node
+
+
+def propose_next_level_label(logic: Any) -> str:
+    """When no next label is set, propose the one after the lowest-placed level point ("T4" -> "T4/T5");
+    return the next label (the Logic gives it to the next point placed)."""
+    from .logic_link import NEXT_LEVEL_PARAMETER, nextLevelLabel
+
+    parameter_node = logic.getParameterNode()
+    label = (parameter_node.GetParameter(NEXT_LEVEL_PARAMETER) or "").strip()
+    points = level_points(logic)
+    if not label and points:
+        lowest = min(points, key=lambda point: point["s_mm"])["label"]
+        label = nextLevelLabel(lowest)
+        parameter_node.SetParameter(NEXT_LEVEL_PARAMETER, label)
+    return label
 
 
 def start_placement(logic: Any, node: Any, persistent: bool = False) -> bool:
@@ -218,10 +235,12 @@ class CaseHistory:
         if current == self._steps[-1]:
             self._steps.pop()
         target = self._steps[-1]
-        active = self.logic.getParameterNode().GetParameter("activeLesionId")
+        from .logic_link import ACTIVE_LESION_PARAMETER
+
+        active = self.logic.getParameterNode().GetParameter(ACTIVE_LESION_PARAMETER)
         self.logic.loadCaseIntoScene(json.loads(target))
         if active in self.logic.lesionIds():
-            self.logic.getParameterNode().SetParameter("activeLesionId", active)
+            self.logic.getParameterNode().SetParameter(ACTIVE_LESION_PARAMETER, active)
         self._last_seen = _case_text(self.logic)
         self._steps[-1] = self._last_seen
         return True

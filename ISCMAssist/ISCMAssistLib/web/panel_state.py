@@ -143,8 +143,6 @@ class PanelState:
     def show_series(self, role: str | None = None, focus: bool = True) -> None:
         """Show the series of ``role`` (default: the switch's) in both views, fitted, and centre the
         slices on the active lesion (else the level points)."""
-        import slicer
-
         s = self.state
         loaded = [r for r in VIEW_SERIES if self.logic.seriesVolume(r) is not None]
         s.series_choices = [{"title": VIEW_SERIES[r], "value": r} for r in loaded]
@@ -162,10 +160,17 @@ class PanelState:
             with s:
                 s.series_role = role
                 s.update({f"wl_{k}": v for k, v in needs_logic.series_display(volume).items()})
-        point = needs_logic.focus_point_ras(self.logic, s.active_lesion) if focus else None
+        if focus:
+            self._jump_to(s.active_lesion)
+        self._fit_until = time.monotonic() + 10.0  # the browser sizes the views after the first load
+
+    def _jump_to(self, lesion_id: str | None) -> None:
+        """Move the slices (not the zoom) onto the lesion's lines, else the level points."""
+        import slicer
+
+        point = needs_logic.focus_point_ras(self.logic, lesion_id)
         if point is not None:
             slicer.vtkMRMLSliceNode.JumpAllSlices(self.logic.scene, *point, slicer.vtkMRMLSliceNode.OffsetJumpSlice)
-        self._fit_until = time.monotonic() + 10.0  # the browser sizes the views after the first load
 
     def _view_moved(self, name: str, slice_node: Any) -> None:
         """Publish a view's screen geometry (its XY -> RAS matrix, mm per pixel) for the page's tests
@@ -251,6 +256,7 @@ class PanelState:
     def propose_levels(self) -> None:
         """Propose the level points on the sagittal T2 (the Logic's automatic levels)."""
         self.logic.proposeLevels("t2_sagittal", progress=self._progress)
+        self._jump_to(None)  # show the proposed points (markups off the slice are not drawn)
 
     @action
     def shift_levels(self, by: int) -> None:
