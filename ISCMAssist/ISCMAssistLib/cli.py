@@ -73,4 +73,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the package's module, not this __main__ copy, so the commands' CommandError is the one caught
+    sys.exit(importlib.import_module("ISCMAssistLib.cli").main())

@@ -107,3 +107,13 @@ def test_password_login_in_the_browser(guarded_panel, browser):
         assert "T4-T5" in tab.inner_text("#lesion-table")
     finally:
         tab.close()
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "give one of EXAM_FOLDER, --session DIR --reader NAME or --demo"),
+    (["--session", "somewhere"], "--session and --reader go together"),
+])
+def test_cli_says_what_to_open(args, message):
+    result = subprocess.run([sys.executable, "-m", "ISCMAssistLib.cli", "web", *args],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and message in result.stderr
