@@ -59,8 +59,7 @@ def wait_change(tab, key: str, since: float, timeout_s: float = 5.0) -> float:
 
 def logic_peer_ms(out: Path, moves: int) -> float:
     """Median ms of the Logic's recomputation for one SI end point move (headless slicer-core)."""
-    from ISCMAssistHeadless import create_headless_context
-    from ISCMAssistLogic import ISCMAssistLogic
+    from ISCMAssistLib.web.logic_link import ISCMAssistLogic, create_headless_context
 
     context = create_headless_context()
     logic = ISCMAssistLogic(context.scene, context.logics)

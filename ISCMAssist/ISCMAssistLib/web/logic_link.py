@@ -14,4 +14,5 @@ from ISCMAssistLogic import (  # noqa: F401  (re-exported for the web panel)
     lesionName,
     nextLevelLabel,
 )
+from ISCMAssistHeadless import create_headless_context  # noqa: F401,E402  (benchmark peer)
 from ISCMAssistSessionLogic import AUTOSAVE_INTERVAL_S  # noqa: F401,E402

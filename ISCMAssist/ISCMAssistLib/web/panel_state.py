@@ -188,7 +188,8 @@ class PanelState:
         if time.monotonic() < self._fit_until:
             self.show_series(focus=True)
 
-    def _opened(self, message: str) -> None:
+    def opened(self, message: str) -> None:
+        """After a read or case was opened: a new undo history, the series shown, ``message`` shown."""
         self.history.reset()
         needs_logic.style_level_points(self.logic)
         self.show_series()
@@ -301,13 +302,13 @@ class PanelState:
         folder = self._allowed(self.state.read_folder)
         self.logic.saveRead(folder, progress=self._progress)
         self.autosaver.mark_saved()
-        self._list_files()
+        self.list_files()
 
     @action
     def open_read(self) -> None:
         """Open a read folder, case JSON or DICOM SR (Logic.openAny)."""
         self.logic.openAny(self._allowed(self.state.read_folder), progress=self._progress)
-        self._opened(f"Opened {self.state.read_folder}")
+        self.opened(f"Opened {self.state.read_folder}")
 
     @action
     def export(self) -> None:
@@ -315,9 +316,10 @@ class PanelState:
         self.logic.exportRead(self.out / "exports", progress=self._progress)
         self.logic.saveRead(self.out / "read")
         self.autosaver.mark_saved()
-        self._list_files()
+        self.list_files()
 
-    def _list_files(self) -> None:
+    def list_files(self) -> None:
+        """List the exported and saved files with their download links."""
         files = []
         for folder in (self.out / "exports", self.out / "read"):
             if folder.is_dir():
@@ -356,7 +358,7 @@ class PanelState:
         if case_id is None:
             self.state.progress_text = "Every case of this session is done."
         else:
-            self._opened(f"Case {case_id}")
+            self.opened(f"Case {case_id}")
         self._session_rows()
 
     @action
@@ -369,7 +371,7 @@ class PanelState:
     def open_case(self, case_id: str) -> None:
         """Load one session case from the worklist."""
         self.logic.openSessionCase(case_id, progress=self._progress)
-        self._opened(f"Case {case_id}")
+        self.opened(f"Case {case_id}")
         self._session_rows()
 
     @action

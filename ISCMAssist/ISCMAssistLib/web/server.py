@@ -47,14 +47,15 @@ def build_panel(options: PanelOptions, progress: Callable[[float, str], None] = 
     if warning:
         print(warning, file=sys.stderr)
     options.out.mkdir(parents=True, exist_ok=True)
+    from .scene_app import create_scene_app, prepare_offscreen_rendering
 
+    prepare_offscreen_rendering()  # before anything imports vtk
     from trame.app import get_server
     from trame_slicer import module as trame_slicer_module
 
     from . import needs_logic
     from .panel_state import PanelState
     from .panel_ui import build_page
-    from .scene_app import create_scene_app
 
     server = get_server(name=f"iscm-assist-web-{id(options)}", client_type="vue3")
     server.enable_module(trame_slicer_module)
@@ -76,9 +77,9 @@ def build_panel(options: PanelOptions, progress: Callable[[float, str], None] = 
         if (read_folder / "iscm-assist-read.json").is_file():
             scene_app.logic.openRead(read_folder)  # the autosaved read of an earlier run
         panel.autosaver.mark_saved()
-        panel._opened("Ready")
+        panel.opened("Ready")
     panel.refresh()
-    panel._list_files()
+    panel.list_files()
     return server, panel
 
 
