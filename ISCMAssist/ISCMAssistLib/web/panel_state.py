@@ -51,7 +51,7 @@ class PanelState:
     """
 
     def __init__(self, server: Any, scene_app: Any, gate: Any, out: Path) -> None:
-        self.server, self.state, self.ctrl = server, server.state, server.controller
+        self.server, self.state = server, server.state
         self.app, self.logic, self.gate = scene_app, scene_app.logic, gate
         self.out = Path(out)
         self.history = needs_logic.CaseHistory(self.logic)
@@ -66,7 +66,6 @@ class PanelState:
                      "delete_level_point", "propose_levels", "shift_levels", "undo", "set_value",
                      "revert_value", "save_read", "open_read", "export", "next_case", "mark_done",
                      "open_case", "focus_lesion"):
-            self.ctrl[name] = getattr(self, name)
             server.trigger(name)(getattr(self, name))  # the page calls trigger('name', [args])
         self.state.change("active_lesion")(self._on_active_lesion)
         self.state.change("series_role")(self._on_series_role)
@@ -401,7 +400,3 @@ class PanelState:
         except (OSError, ValueError) as error:
             with self.state:
                 self.state.error = f"autosave: {error}"
-
-    def status(self) -> dict:
-        """A summary for tests and the benchmark: case JSON of the Logic and the panel's timings."""
-        return {"case": json.loads(json.dumps(self.logic.getCase())), "timings": dict(self.timings)}

@@ -64,7 +64,7 @@ def create_scene_app(server: Any) -> SceneApp:
     }
     module_logics["Tables"] = tables
     register_rca_factories(app.view_manager, server, slice_view_ui_f=_slice_gutter, target_fps=RENDER_FPS,
-                           blur_fps=RENDER_FPS / 2)
+                           blur_fps=RENDER_FPS / 4)  # the view under the mouse streams faster
     layout_manager = LayoutManager(app.scene, app.view_manager, server)
     layout_manager.register_layout(LAYOUT_ID, Layout(LayoutDirection.Horizontal, [
         ViewLayoutDefinition.sagittal_view(SAGITTAL_VIEW), ViewLayoutDefinition.axial_view(AXIAL_VIEW)]))
