@@ -237,3 +237,22 @@ def test_place_level_point_takes_the_proposed_next_label(page):
     page.click("#stop-placing")
     page.locator("#level-points .v-chip").last.locator("button, .v-chip__close").first.click()
     wait_for(lambda: len(page.evaluate("window.trame.state.get('level_points')")) == count, what="deleting it")
+    time.sleep(0.5)
+    assert not page.evaluate("window.trame.state.get('error')")
+
+
+def test_save_and_open_stay_inside_the_panel_folders(page, demo_panel):
+    page.evaluate("window.trame.state.set('panel_tab', 'files')")
+    lesions = sorted(r["Lesion ID"] for r in table(page))
+    page.evaluate("window.trame.state.set('error', '')")
+    page.fill("#read-folder", "/etc/iscm-read")
+    page.click("#save-read")
+    error = wait_for(lambda: page.evaluate("window.trame.state.get('error')"), what="the refusal")
+    assert "outside the folders" in error and not (demo_panel.out.parent / "etc").exists()
+    copy = demo_panel.out / "read-copy"
+    page.fill("#read-folder", str(copy))
+    page.click("#save-read")
+    wait_for(lambda: (copy / "iscm-assist-read.json").is_file(), what="the saved read folder")
+    page.click("#open-read")
+    wait_for(lambda: "Opened" in page.inner_text("#progress-text"), what="the opened read")
+    assert sorted(r["Lesion ID"] for r in table(page)) == lesions

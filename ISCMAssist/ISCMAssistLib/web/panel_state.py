@@ -248,9 +248,11 @@ class PanelState:
         needs_logic.remove_lesion_markup(self.logic, self.state.active_lesion, role)
 
     @action
-    def delete_level_point(self, index: int) -> None:
-        """Delete one level point."""
-        needs_logic.remove_control_point(self.logic, "levels", int(index))
+    def delete_level_point(self, index: int, label: str) -> None:
+        """Delete level point ``index`` if it still carries ``label`` (a repeated click is a no-op)."""
+        points = needs_logic.level_points(self.logic)
+        if 0 <= int(index) < len(points) and points[int(index)]["label"] == label:
+            needs_logic.remove_control_point(self.logic, "levels", int(index))
 
     @action
     def propose_levels(self) -> None:
@@ -281,24 +283,24 @@ class PanelState:
         lesion = self.state.active_lesion if section == "lesion" else None
         self.logic.revertToDerived(section, field, lesion)
 
-    def _allowed(self, path: str) -> Path:
+    def _allowed(self, path: str, write: bool = False) -> Path:
+        """Return ``path`` when it lies in the folders the panel may read (exam, session, output) or,
+        to ``write``, in the output or session folder; raise ValueError naming them otherwise."""
         from .access import inside
 
+        roots = [root for root in (self.out, getattr(self, "session_dir", None)) +
+                 (() if write else (getattr(self, "exam", None),)) if root]
         target = Path(path).expanduser()
-        parent = inside(target.parent, self.allowed_roots())
+        parent = inside(target.parent, roots)
         if parent is None:
-            raise ValueError(f"{path}: outside the folders this panel works in "
-                             f"({', '.join(str(r) for r in self.allowed_roots())})")
+            raise ValueError(f"{path}: outside the folders this panel may {'write' if write else 'read'} "
+                             f"({', '.join(str(root) for root in roots)})")
         return parent / target.name
-
-    def allowed_roots(self) -> list[Path]:
-        """Return the folders the panel may read and write: the output, exam and session folders."""
-        return [root for root in (self.out, getattr(self, "exam", None), getattr(self, "session_dir", None)) if root]
 
     @action
     def save_read(self) -> None:
         """Save the read into the read folder (Logic.saveRead)."""
-        folder = self._allowed(self.state.read_folder)
+        folder = self._allowed(self.state.read_folder, write=True)
         self.logic.saveRead(folder, progress=self._progress)
         self.autosaver.mark_saved()
         self.list_files()

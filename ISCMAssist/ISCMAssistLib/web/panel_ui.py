@@ -118,7 +118,7 @@ def _read_tab() -> None:
         v.VBtn("Down", click="trigger('shift_levels', [1])", size="small", classes="ml-1", id="shift-down")
     with html.Div(classes="d-flex flex-wrap mt-1", id="level-points"):
         with v.VChip(v_for="point in level_points", key="point.index", size="small", classes="mr-1 mb-1",
-                     closable=True, click_close="trigger('delete_level_point', [point.index])"):
+                     closable=True, click_close="trigger('delete_level_point', [point.index, point.label])"):
             html.Span("{{ point.label || '?' }}")
     with html.Div(v_if="warnings.length", classes="mt-2", id="warnings"):
         html.Div("{{ w }}", v_for="w in warnings", classes="text-caption text-warning")
