@@ -45,7 +45,7 @@ def table(tab) -> list[dict[str, str]]:
     }""")
 
 
-def wait_for(condition, timeout_s: float = 20.0, what: str = "the panel"):
+def wait_for(condition, timeout_s: float = 30.0, what: str = "the panel"):
     """Poll ``condition()`` until it returns a true value; return it, or fail naming ``what``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -124,7 +124,7 @@ def test_click_two_points_places_si_line_of_new_lesion(page):
         time.sleep(0.5)
     clicked_mm = float(np.linalg.norm(screen_to_ras(page, "sagittal", x, y1) - screen_to_ras(page, "sagittal", x, y2)))
     rows = wait_for(lambda: [r for r in table(page) if r["Lesion ID"] == "L2" and r[SI_COLUMN]],
-                    what="the new lesion's SI size", timeout_s=10)
+                    what="the new lesion's SI size")
     assert float(rows[0][SI_COLUMN]) == pytest.approx(clicked_mm, abs=1.0)
 
 

@@ -84,13 +84,10 @@ class Gate:
 
     def install(self, aiohttp_app: Any) -> None:
         """Add the middleware and the /login and download routes to trame's aiohttp application."""
-        from aiohttp import web
-
         aiohttp_app.middlewares.append(self._middleware)
         aiohttp_app.router.add_get("/login", self._login_page)
         aiohttp_app.router.add_post("/login", self._login)
         aiohttp_app.router.add_get(DOWNLOAD_PREFIX + "{path:.+}", self._download)
-        self._web = web
 
     def _authorised(self, request: Any) -> bool:
         if not self.password:
