@@ -29,19 +29,32 @@ class PanelOptions:
     password_file: Path | None = None
 
 
-_said: list[str] = []
+class _TerminalProgress:
+    """The loading progress bar on a terminal (tqdm on stderr); silent when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        self._bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=100, unit="%", file=sys.stderr, leave=False,
+                             bar_format="{desc:34.34s} {percentage:3.0f}%|{bar}|")
+
+    def __call__(self, fraction: float, message: str) -> None:
+        if self._bar is not None:
+            self._bar.set_description_str(message, refresh=False)
+            self._bar.update(max(0, round(100 * fraction) - self._bar.n))
+
+    def close(self) -> None:
+        """Remove the bar (loading is over)."""
+        if self._bar is not None:
+            self._bar.close()
 
 
-def _say(_fraction: float, message: str) -> None:
-    """Print each new step once on stderr (the panel shows the percentages)."""
-    if not _said or _said[-1] != message:
-        _said.append(message)
-        print(f"  {message}", file=sys.stderr, flush=True)
-
-
-def build_panel(options: PanelOptions, progress: Callable[[float, str], None] = _say) -> tuple[Any, Any]:
+def build_panel(options: PanelOptions, progress: Callable[[float, str], None] | None = None) -> tuple[Any, Any]:
     """Create the trame server, the Slicer scene with the Logic, the page, and open what ``options``
     ask for. Returns (server, PanelState). Raises AccessError / OSError / ValueError with one line."""
+    progress = progress or (lambda _fraction, _message: None)
     password = read_password_file(options.password_file) if options.password_file else None
     warning = check_host(options.host, password)
     if warning:
@@ -85,7 +98,11 @@ def build_panel(options: PanelOptions, progress: Callable[[float, str], None] = 
 
 def run_panel(options: PanelOptions) -> int:
     """Build the panel, print its URL and serve until stopped (Ctrl-C / SIGTERM). Returns 0."""
-    server, panel = build_panel(options)
+    progress = _TerminalProgress()
+    try:
+        server, panel = build_panel(options, progress)
+    finally:
+        progress.close()
     from trame_server.utils.asynchronous import create_task
 
     host_in_url = "127.0.0.1" if options.host in ("0.0.0.0", "::") else options.host
