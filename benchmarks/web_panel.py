@@ -112,7 +112,8 @@ def main() -> int:
     print(f"server start to first image:   {first_image_s:6.2f} s   (target < 5 s)")
     print(f"drag -> table round trip p95:  {p95(drag):6.1f} ms  (target < 100 ms; median {np.nanmedian(drag):.1f} ms;"
           f" peer: Logic recompute alone {peer:.1f} ms, ratio {np.nanmedian(drag) / peer:.1f}x)")
-    print(f"scroll -> new image p95:       {p95(scroll):6.1f} ms  (target < 50 ms; median {np.nanmedian(scroll):.1f} ms)")
+    print(f"scroll -> new image p95:       {p95(scroll):6.1f} ms  (target < 50 ms;"
+          f" median {np.nanmedian(scroll):.1f} ms)")
     print(f"server memory, one reader:     {memory:6.0f} MB  (target < 1024 MB)")
     print(json.dumps({"first_image_s": round(first_image_s, 2), "drag_p95_ms": round(p95(drag), 1),
                       "scroll_p95_ms": round(p95(scroll), 1), "logic_recompute_ms": round(peer, 2),

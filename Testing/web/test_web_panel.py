@@ -30,7 +30,8 @@ def open_panel(tab, url: str) -> None:
     """Load the panel and wait until the lesion table has a row and the views have an image."""
     tab.goto(url + "/index.html")
     tab.wait_for_selector("#lesion-table tr:nth-child(2)", timeout=60_000)
-    tab.wait_for_function("window.trame && window.trame.state && (window.trame.state.get('view_geometry') || {}).sagittal", timeout=60_000)
+    tab.wait_for_function("window.trame && window.trame.state"
+                          " && (window.trame.state.get('view_geometry') || {}).sagittal", timeout=60_000)
     tab.locator("#views img").first.wait_for(timeout=60_000)
     time.sleep(1.0)  # first frames
 

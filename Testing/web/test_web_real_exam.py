@@ -29,8 +29,8 @@ def test_real_exam_shows_a_series_and_proposes_levels(exam_panel, browser, tmp_p
     tab = browser.new_page(viewport={"width": 1600, "height": 1000})
     try:
         tab.goto(exam_panel.url + "/index.html")
-        tab.wait_for_function("window.trame && window.trame.state && (window.trame.state.get('series_choices') || []).length > 0",
-                              timeout=60_000)
+        tab.wait_for_function("window.trame && window.trame.state"
+                              " && (window.trame.state.get('series_choices') || []).length > 0", timeout=60_000)
         tab.locator("#views img").first.wait_for(timeout=60_000)
         time.sleep(1.5)
         tab.locator("#views img").first.screenshot(path=str(tmp_path / "sagittal.png"))

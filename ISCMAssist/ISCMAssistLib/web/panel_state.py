@@ -322,13 +322,12 @@ class PanelState:
     def list_files(self) -> None:
         """List the exported and saved files with their download links."""
         files = []
-        for folder in (self.out / "exports", self.out / "read"):
-            if folder.is_dir():
-                for path in sorted(folder.iterdir()):
-                    if path.is_file() and path.suffix in (".json", ".csv", ".dcm") and path.name != "iscm-assist-read.json":
-                        url = self.gate.download_url(path)
-                        if url:
-                            files.append({"name": f"{folder.name}/{path.name}", "url": url})
+        # the exports (case JSON, CSV, DICOM SR) and the read folder's Slicer markups
+        for folder, pattern in ((self.out / "exports", "*"), (self.out / "read", "*.mrk.json")):
+            for path in sorted(folder.glob(pattern)) if folder.is_dir() else []:
+                url = self.gate.download_url(path) if path.is_file() else None
+                if url:
+                    files.append({"name": f"{folder.name}/{path.name}", "url": url})
         with self.state:
             self.state.files = files
 
