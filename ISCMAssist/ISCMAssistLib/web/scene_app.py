@@ -18,6 +18,8 @@ LAYOUT_ID = "ISCMAssist sagittal + axial"
 #: frames per second a view streams at most while the reader interacts: each frame blocks the server
 #: for one offscreen render (llvmpipe), so fewer frames leave it time to send the table and hints
 RENDER_FPS = 12.0
+#: trame-rca's JPEG quality of a still frame
+STILL_QUALITY = 90
 
 
 def prepare_offscreen_rendering() -> None:
@@ -63,8 +65,10 @@ def create_scene_app(server: Any) -> SceneApp:
         for name in ("Colors", "Markups", "Volumes", "Segmentations", "SubjectHierarchy")
     }
     module_logics["Tables"] = tables
+    # One JPEG quality for moving and still frames: trame-rca renders a still frame again at a higher
+    # quality after each interaction, a second full render that holds up the table update.
     register_rca_factories(app.view_manager, server, slice_view_ui_f=_slice_gutter, target_fps=RENDER_FPS,
-                           blur_fps=RENDER_FPS / 4)  # the view under the mouse streams faster
+                           blur_fps=RENDER_FPS / 4, interactive_quality=STILL_QUALITY)
     layout_manager = LayoutManager(app.scene, app.view_manager, server)
     layout_manager.register_layout(LAYOUT_ID, Layout(LayoutDirection.Horizontal, [
         ViewLayoutDefinition.sagittal_view(SAGITTAL_VIEW), ViewLayoutDefinition.axial_view(AXIAL_VIEW)]))
