@@ -44,10 +44,11 @@ def action(method: Callable) -> Callable:
 
 
 class PanelState:
-    """Binds the trame server's state and controller to the Logic of ``scene_app``.
+    """Binds the trame server's state and triggers to the Logic of ``scene_app`` (a SceneApp).
 
-    options: out (output folder: read/, exports/), read_folder, and for a session session_dir and
-    reader. Call :meth:`start` once the server is ready (loads what the command asked for).
+    Takes the server, the SceneApp, the access Gate (download links) and the output folder ``out``
+    (read/ autosaved read, exports/). For a session call :meth:`open_session`; run
+    :meth:`tick_forever` on the server's loop (undo steps, autosave).
     """
 
     def __init__(self, server: Any, scene_app: Any, gate: Any, out: Path) -> None:
@@ -57,6 +58,9 @@ class PanelState:
         self.history = needs_logic.CaseHistory(self.logic)
         self.autosaver = needs_logic.ReadAutosaver(self.logic, self.out / "read")
         self.session = None
+        self.exam: Path | None = None  # the exam folder, when one was opened (read-only for the panel)
+        self.session_dir: Path | None = None
+        self.reader: str | None = None
         self._refreshing = False
         self._checklists_stale = False
         self._sent: dict[str, Any] = {}
@@ -288,8 +292,7 @@ class PanelState:
         to ``write``, in the output or session folder; raise ValueError naming them otherwise."""
         from .access import inside
 
-        roots = [root for root in (self.out, getattr(self, "session_dir", None)) +
-                 (() if write else (getattr(self, "exam", None),)) if root]
+        roots = [root for root in (self.out, self.session_dir) + (() if write else (self.exam,)) if root]
         target = Path(path).expanduser()
         parent = inside(target.parent, roots)
         if parent is None:
