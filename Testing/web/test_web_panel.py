@@ -213,11 +213,12 @@ def test_reload_keeps_the_read(page, demo_panel):
 
 def test_undo_puts_back_the_last_change(page):
     page.evaluate("window.trame.state.set('panel_tab', 'read')")
+    count = len(table(page))
     page.click("#add-lesion")
-    wait_for(lambda: len(table(page)) == 3, what="a third lesion")
+    wait_for(lambda: len(table(page)) == count + 1, what="one more lesion")
     time.sleep(1.0)  # the change settles into one undo step
     page.click("#undo")
-    wait_for(lambda: len(table(page)) == 2, what="undo")
+    wait_for(lambda: len(table(page)) == count, what="undo")
 
 
 def test_place_level_point_takes_the_proposed_next_label(page):

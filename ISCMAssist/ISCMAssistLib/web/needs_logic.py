@@ -228,9 +228,14 @@ class CaseHistory:
         return len(self._steps) >= 2 or (bool(self._steps) and _case_text(self.logic) != self._steps[-1])
 
     def undo(self) -> bool:
-        """Put back the case before the last change; return False when there is nothing to undo."""
+        """Put back the case before the last change; return False when there is nothing to undo.
+        Raises ValueError for a read with an ROI or segmentation (the case cannot rebuild those)."""
         if not self.can_undo():
             return False
+        kept = {"lesion_roi", "lesion_segment", "edema_segment"}
+        if any(kept & set(self.logic.lesionNodes(lesion_id)) for lesion_id in self.logic.lesionIds()):
+            raise ValueError("this read has an ROI or a segmentation, which undo cannot restore; "
+                             "delete or move the markup instead")
         current = _case_text(self.logic)
         if current == self._steps[-1]:
             self._steps.pop()
