@@ -1,24 +1,14 @@
-"""The web panel's additions to the Logic (ISCMAssistLib/web/needs_logic.py) on slicer-core's real MRML,
-headless: placement of lines, undo, autosave of the read folder."""
+"""The web panel's additions to the Logic (ISCMAssistLib/web/needs_logic.py, to move into the scene
+layer) on slicer-core's real MRML, headless: placement of lines, undo, autosave of the read folder."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-pytest.importorskip("slicer", reason="slicer-core (real MRML) is not installed")
+from ISCMAssistLib.web import needs_logic
 
-from ISCMAssistLib.web import needs_logic  # noqa: E402
-from ISCMAssistLib.web.logic_link import ISCMAssistLogic, create_headless_context  # noqa: E402
-
-
-@pytest.fixture
-def logic():
-    context = create_headless_context()
-    module_logic = ISCMAssistLogic(context.scene, context.logics)
-    yield module_logic
-    module_logic.cleanup()
-    context.close()
+# the `logic` fixture (ISCMAssistLogic on a fresh headless scene) comes from Testing/mrml/conftest.py
 
 
 def test_placing_a_line_selects_the_line_class(logic):
