@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agreement": ("agreement", "inter-reader agreement of a session's reads"),
     "cohort": ("cohort", "the study's Tables 1-3 and comparisons for a folder of case JSON files"),
     "pacs": ("pacs", "echo, query, retrieve and store with a PACS (DICOMweb or DIMSE)"),
+    "web": ("web", "the read in a browser: a web panel on an exam, a session or the demo"),
 }
 
 
@@ -75,4 +76,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the package's module, not this __main__ copy, so the commands' CommandError is the one caught
+    sys.exit(importlib.import_module("ISCMAssistLib.cli").main())

@@ -1,0 +1,162 @@
+"""Speed and memory of the web panel (``iscm-assist web --demo``) driven by Debian's chromium.
+
+Prints four figures against the issue's targets, each with a peer where one exists:
+- server start to first image (target < 5 s): process start -> first view image in the browser (the
+  demo exam is written beforehand, so this is loading the exam and read plus the server);
+- point drag -> updated lesion table, round trip through the browser, p95 (target < 100 ms); peer:
+  the Logic's own recomputation for the same point move, timed in this process on slicer-core;
+- slice scroll -> new view image, p95 (target < 50 ms);
+- server memory (RSS) with one reader connected (target < 1 GB).
+
+Run: ``python benchmarks/web_panel.py [--moves 40]`` (needs chromium, Playwright, trame-slicer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "Testing" / "web"))
+sys.path.insert(0, str(ROOT / "ISCMAssist"))
+
+from web_panel_server import CHROMIUM, CHROMIUM_ARGS, start_panel, stop_panel  # noqa: E402
+
+WATCH_JS = """() => {
+  window.__changes = {table: 0, image: 0};
+  new MutationObserver(() => { window.__changes.table = performance.now(); })
+    .observe(document.querySelector('#lesion-table'), {subtree: true, characterData: true, childList: true});
+  new MutationObserver(() => { window.__changes.image = performance.now(); })
+    .observe(document.querySelector('#views img'), {attributes: true, attributeFilter: ['src']});
+}"""
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def wait_change(tab, key: str, since: float, timeout_s: float = 5.0) -> float:
+    """Wait until the page saw a ``key`` change after ``since`` (page ms); return its time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        seen = tab.evaluate(f"window.__changes.{key}")
+        if seen > since:
+            return seen
+        time.sleep(0.002)
+    return float("nan")
+
+
+def logic_peer_ms(out: Path, moves: int) -> float:
+    """Median ms of the Logic's recomputation for one SI end point move (headless slicer-core)."""
+    from ISCMAssistLib.web.logic_link import ISCMAssistLogic, create_headless_context
+
+    context = create_headless_context()
+    logic = ISCMAssistLogic(context.scene, context.logics)
+    logic.openCaseFile(out / "demo" / "case.json")
+    node = logic.lesionNodes("L1")["lesion_si"]
+    start = np.array(node.GetNthControlPointPositionWorld(1))
+    times = []
+    for step in range(moves):
+        began = time.perf_counter()
+        node.SetNthControlPointPositionWorld(1, *(start + [0, 0, 0.5 * step]))  # observers recompute
+        times.append(1000 * (time.perf_counter() - began))
+    logic.cleanup()
+    context.close()
+    return float(np.median(times))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--moves", type=int, default=40, help="drag steps and scroll steps (default 40)")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="iscm-web-bench-") as folder:
+        out = Path(folder) / "out"
+        from ISCMAssistLib.demo import run_demo
+
+        run_demo(out / "demo")  # written beforehand: the panel reuses it
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            tab = browser.new_page(viewport={"width": 1600, "height": 1000})
+            began = time.monotonic()
+            server = start_panel(["--demo"], out)
+            try:
+                tab.goto(server.url + "/index.html")
+                tab.wait_for_function("() => { const i = document.querySelector('#views img');"
+                                      " return i && i.naturalWidth > 0; }", timeout=120_000)
+                first_image_s = time.monotonic() - began
+                time.sleep(2.0)
+                tab.evaluate(WATCH_JS)
+                drag = drag_round_trips(tab, args.moves)
+                scroll = scroll_round_trips(tab, args.moves)
+                memory = rss_mb(server.process.pid)
+            finally:
+                stop_panel(server)
+                browser.close()
+        peer = logic_peer_ms(out, args.moves)
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} during the run "
+          "(figures scale with a loaded machine)")
+    p95 = lambda values: float(np.nanpercentile(values, 95))  # noqa: E731
+    print(f"server start to first image:   {first_image_s:6.2f} s   (target < 5 s)")
+    print(f"drag -> table round trip p95:  {p95(drag):6.1f} ms  (target < 100 ms; median {np.nanmedian(drag):.1f} ms;"
+          f" peer: Logic recompute alone {peer:.1f} ms, ratio {np.nanmedian(drag) / peer:.1f}x)")
+    print(f"scroll -> new image p95:       {p95(scroll):6.1f} ms  (target < 50 ms;"
+          f" median {np.nanmedian(scroll):.1f} ms)")
+    print(f"server memory, one reader:     {memory:6.0f} MB  (target < 1024 MB)")
+    print(json.dumps({"first_image_s": round(first_image_s, 2), "drag_p95_ms": round(p95(drag), 1),
+                      "scroll_p95_ms": round(p95(scroll), 1), "logic_recompute_ms": round(peer, 2),
+                      "server_rss_mb": round(memory)}))
+    return 0
+
+
+def _ras_to_page(tab, ras) -> tuple[float, float]:
+    geometry = tab.evaluate("window.trame.state.get('view_geometry')")["sagittal"]
+    box = tab.locator("#views img").first.bounding_box()
+    x, y, _z, _w = np.linalg.inv(np.array(geometry["xy_to_ras"]).reshape(4, 4)) @ np.array([*ras, 1.0])
+    return box["x"] + x, box["y"] + geometry["height"] - y
+
+
+def drag_round_trips(tab, moves: int) -> list[float]:
+    """Drag lesion L1's lower SI end 2 px per step; ms from each mouse move to the table's change."""
+    case = json.loads(Path(tab.evaluate("window.trame.state.get('read_folder')")).parent.joinpath(
+        "demo", "case.json").read_text())
+    ends = np.array(case["lesions"][0]["lines_lps"]["si"], dtype=float) * [-1, -1, 1]
+    x, y = _ras_to_page(tab, ends[np.argmin(ends[:, 2])])
+    tab.mouse.move(x, y)
+    time.sleep(0.3)
+    tab.mouse.down()
+    times = []
+    for step in range(1, moves + 1):
+        sent = tab.evaluate("performance.now()")
+        tab.mouse.move(x, y + 2 * step)
+        times.append(wait_change(tab, "table", sent) - sent)
+    tab.mouse.up()
+    return times
+
+
+def scroll_round_trips(tab, moves: int) -> list[float]:
+    """Scroll the sagittal view one slice per wheel step; ms from each step to the new image."""
+    box = tab.locator("#views img").first.bounding_box()
+    tab.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.2)
+    times = []
+    for step in range(moves):
+        sent = tab.evaluate("performance.now()")
+        tab.mouse.wheel(0, 100 if (step // 5) % 2 == 0 else -100)
+        times.append(wait_change(tab, "image", sent) - sent)
+    return times
+
+
+if __name__ == "__main__":
+    sys.exit(main())
