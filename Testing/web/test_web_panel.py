@@ -178,8 +178,10 @@ def test_checklist_value_becomes_reader_and_changes_hints(page):
     assert not any("cord T2 hyperintensity over" in text for text in after)
     edema = next(r for r in table(page) if r["Lesion ID"] == "L1")[EDEMA_COLUMN]
     assert edema == "1"
-    kinds = page.locator("#hints .hint-direction").all_inner_texts()
-    assert set(kinds) <= {"typical", "against", "search"} and kinds
+    kinds = page.locator("#hints .hint-kind").all_inner_texts()
+    assert set(kinds) <= {"prevalence", "comparative", "prompt"} and kinds
+    assert "not a probability" in page.locator("#hints-explanation").inner_text() or \
+        "no hint is a" in page.locator("#hints-explanation").inner_text()
 
 
 def test_export_sr_gives_a_download(page, tmp_path):

@@ -89,7 +89,7 @@ class PanelState:
         s.trame__title = "ISCMAssist"
         s.update({
             "error": "", "progress_text": "", "lesion_ids": [], "lesion_colors": {}, "active_lesion": "",
-            "table_headers": [], "table_rows": [], "hints": [], "warnings": [],
+            "table_headers": [], "table_rows": [], "hints": [], "hints_explanation": "", "warnings": [],
             "checklist_lesion": [], "checklist_patient_findings": [], "checklist_clinical": [],
             "series_role": "t2_sagittal", "series_choices": [], "wl_window": 1.0, "wl_level": 0.0,
             "wl_min": 0.0, "wl_max": 1.0, "placing": False, "next_level_label": "", "level_points": [],
@@ -117,7 +117,9 @@ class PanelState:
                 "lesion_colors": {i: _rgb(lesionColor(i)) for i in lesion_ids},
                 "table_headers": [column[0] for column in logic.tableColumns()],
                 "table_rows": [["" if cell == "nan" else cell for cell in row.values()] for row in logic.tableRows()],
-                "hints": [{"direction": hint["direction"], "text": hint["text"], "lesion": hint.get("lesion_id") or "",
+                "hints_explanation": logic.hintsExplanation(),
+                "hints": [{"kind": hint.get("kind") or "", "direction": hint["direction"], "text": hint["text"],
+                           "lesion": hint.get("lesion_id") or "",
                            "evidence": [item["line"] for item in hint.get("evidence", [])]} for hint in logic.hints()],
                 "warnings": logic.warnings(),
                 "level_points": needs_logic.level_points(logic),

@@ -20,7 +20,8 @@ PLACE_BUTTONS = {
     "lesion_transverse": ("Transverse", "enhancing lesion, left-right diameter (axial view)"),
     "edema_si": ("Edema", "cord T2 hyperintensity: click its upper and lower end (sagittal T2)"),
 }
-DIRECTION_COLORS = {"typical": "green", "against": "orange", "search": "blue"}
+#: Hints are coloured by their kind (as in the demo figure), never so that findings look like evidence adding up.
+KIND_COLORS = {"prevalence": "grey", "comparative": "purple", "prompt": "blue"}
 CSS = """
 html { overflow-y: hidden; }
 .iscm-table { border-collapse: collapse; font-size: 12px; height: auto; }
@@ -189,9 +190,10 @@ def _lesion_table() -> None:
 
 def _hints() -> None:
     html.Div("Hints (evidence from the reference study)", classes="text-subtitle-2")
+    html.Div("{{ hints_explanation }}", id="hints-explanation", classes="text-caption mb-1")
     with html.Div(id="hints"):
         with html.Div(v_for="(hint, k) in hints", key="k", classes="mb-1 hint"):
-            v.VChip("{{ hint.direction }}", size="x-small", classes="mr-1 hint-direction",
-                    color=(f"({DIRECTION_COLORS!r})[hint.direction] || 'grey'",))
+            v.VChip("{{ hint.kind }}", size="x-small", classes="mr-1 hint-kind",
+                    color=(f"({KIND_COLORS!r})[hint.kind] || 'grey'",))
             html.Span("{{ hint.text }}", classes="text-body-2 hint-text")
             html.Div("{{ e }}", v_for="e in hint.evidence", classes="text-caption text-grey ml-4")
