@@ -235,12 +235,16 @@ def clearRead(state: SceneState) -> None:
 def startPlacement(state: SceneState, node: Any, persistent: bool = False) -> bool:
     """Make ``node`` the active markup and switch the views to place mode (app only); return whether
     placement started (False headless, where there is no interaction node)."""
-    markupsLogic = state.moduleLogic("Markups")
+    selectionNode = state.scene.GetNodeByID("vtkMRMLSelectionNodeSingleton")
     interactionNode = state.scene.GetNodeByID("vtkMRMLInteractionNodeSingleton")
-    if interactionNode is None:
+    if selectionNode is None or interactionNode is None:
         return False
-    markupsLogic.SetActiveList(node)
-    markupsLogic.StartPlaceMode(persistent, interactionNode)
+    # Set on the selection node itself: vtkSlicerMarkupsLogic.StartPlaceMode sets the class to place
+    # back to a point list, so a click while placing a line made a new point list instead.
+    selectionNode.SetReferenceActivePlaceNodeClassName(node.GetClassName())
+    selectionNode.SetActivePlaceNodeID(node.GetID())
+    interactionNode.SetPlaceModePersistence(1 if persistent else 0)
+    interactionNode.SetCurrentInteractionMode(interactionNode.Place)
     return True
 
 

@@ -86,19 +86,8 @@ def propose_next_level_label(logic: Any) -> str:
 
 def start_placement(logic: Any, node: Any, persistent: bool = False) -> bool:
     """Make ``node`` the list that clicks in the views add points to and enter place mode; return
-    whether it could (False without an interaction node).
-
-    Replaces Logic.startPlacement, which calls vtkSlicerMarkupsLogic.StartPlaceMode: that method sets
-    the class to place back to point list, so a click on a line made a new point list instead."""
-    selection = logic.scene.GetNodeByID("vtkMRMLSelectionNodeSingleton")
-    interaction = logic.scene.GetNodeByID("vtkMRMLInteractionNodeSingleton")
-    if selection is None or interaction is None:
-        return False
-    selection.SetReferenceActivePlaceNodeClassName(node.GetClassName())
-    selection.SetActivePlaceNodeID(node.GetID())
-    interaction.SetPlaceModePersistence(1 if persistent else 0)
-    interaction.SetCurrentInteractionMode(interaction.Place)
-    return True
+    whether it could (False without an interaction node). The Logic's own startPlacement."""
+    return bool(logic.startPlacement(node, persistent))
 
 
 def stop_placement(logic: Any) -> None:
