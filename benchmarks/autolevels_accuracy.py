@@ -163,7 +163,7 @@ def tutorial_tables(folder: Path, rows: list) -> None:
 def figure(volume, proposal, path: Path, title: str, truth: dict | None = None,
            posterior: dict | None = None) -> None:
     """Save the sagittal slice through the proposed points (and the reference labels) as a PNG."""
-    from ISCMAssistLib.figures import draw_levels_figure
+    from ISCMAssistLib.levels_figure import draw_levels_figure
 
     draw_levels_figure(path, volume, proposal, title, truth=truth, posterior=posterior)
     print(f"   wrote {path.relative_to(REPO)}")

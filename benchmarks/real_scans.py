@@ -92,7 +92,7 @@ def evaluate(folder: Path, subject: str, figure_dir: Path | None = None) -> dict
         anchored[label] = (match(proposal, truth), any("re-detected" in m for m in proposal.messages),
                            misplaced(proposal, truth))
     if figure_dir is not None:
-        from ISCMAssistLib.figures import draw_levels_figure
+        from ISCMAssistLib.levels_figure import draw_levels_figure
 
         figure_dir.mkdir(parents=True, exist_ok=True)
         draw_levels_figure(figure_dir / f"{subject}.png", volume, free, f"{subject} (no anchor)", truth=truth)

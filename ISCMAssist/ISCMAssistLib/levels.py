@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from .disc_planes import caudal, normal_from_image, normal_from_line
+from .level_landmarks import LevelModelError, check_order, landmark_points, plane_normals, spine_tangents
 from .level_maps import LabelMapError, label_map_landmarks
 from .vertebrae import CONUS_LABEL, LEVEL_NAMES, LevelLabelError, landmark_coordinate, levels_spanned_text
 
@@ -54,10 +55,6 @@ _FEW_POINTS = 16
 PLANE_SOURCES = ("line", "label_map", "image", "given", "between_discs", "assumed")
 
 LOCATIONS = ("cervical", "cervicothoracic", "thoracic", "thoracic_conus", "conus")
-
-
-class LevelModelError(ValueError):
-    """Landmarks or a label map that cannot define vertebral levels; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -97,12 +94,12 @@ class LevelModel:
         self._u = np.asarray(u_values, dtype=float)
         self._x = np.asarray(points_ras, dtype=float)
         m = len(self._u)
-        self._t = _spine_tangents(self._x)
+        self._t = spine_tangents(self._x)
         given = np.full((m, 3), np.nan) if normals_ras is None else np.asarray(normals_ras, dtype=float)
         sources = list(plane_sources) if plane_sources is not None else \
             ["assumed" if np.isnan(row).any() else "given" for row in given]
         self._given_normals, self._given_sources = given.copy(), list(sources)
-        self._n, self._sources = _plane_normals(self._u, self._t, given, sources)
+        self._n, self._sources = plane_normals(self._u, self._t, given, sources)
         self._n_t = np.ascontiguousarray(self._n.T)
         self._c = np.einsum("ij,ij->i", self._n, self._x)
         self._u_list = [float(value) for value in self._u]
@@ -142,7 +139,7 @@ class LevelModel:
         Returns the LevelModel; raises LevelModelError naming the bad label(s) or problem.
         """
         labels = [str(label) for label in labels]
-        points = _landmark_points(labels, points_ras)
+        points = landmark_points(labels, points_ras)
         normals = np.full(points.shape, np.nan) if normals_ras is None else np.asarray(normals_ras, dtype=float)
         if normals.shape != points.shape:
             raise LevelModelError(f"landmark normals: need one per landmark, got shape {normals.shape}")
@@ -170,23 +167,23 @@ class LevelModel:
         rows = [by_u[u] for u in u_sorted]
         sorted_labels = [labels[indices[0]].strip() for indices in rows]
         x_sorted = np.array([points[indices].mean(axis=0) for indices in rows])
-        _check_order(sorted_labels, x_sorted)
-        tangents = _spine_tangents(x_sorted)
-        plane_normals = np.full(x_sorted.shape, np.nan)
+        check_order(sorted_labels, x_sorted)
+        tangents = spine_tangents(x_sorted)
+        disc_normals = np.full(x_sorted.shape, np.nan)
         sources = ["assumed"] * len(rows)
         for row, indices in enumerate(rows):
             try:
                 if len(indices) == 2:
-                    plane_normals[row] = normal_from_line(points[indices[0]], points[indices[1]], tangents[row])
+                    disc_normals[row] = normal_from_line(points[indices[0]], points[indices[1]], tangents[row])
                     sources[row] = "line"
                 elif not np.isnan(normals[indices[0]]).any():
-                    plane_normals[row] = caudal(normals[indices[0]], tangents[row])
+                    disc_normals[row] = caudal(normals[indices[0]], tangents[row])
                     sources[row] = plane_source
             except ValueError as error:
                 raise LevelModelError(f"landmark '{sorted_labels[row]}': {error}") from None
         conus_label = labels[conus[0]].strip() if conus else None
         conus_point = points[conus[0]] if conus else None
-        return cls(sorted_labels, u_sorted, x_sorted, conus_label, conus_point, plane_normals, sources)
+        return cls(sorted_labels, u_sorted, x_sorted, conus_label, conus_point, disc_normals, sources)
 
     @classmethod
     def from_label_map(cls, volume: Any) -> LevelModel:
@@ -383,77 +380,3 @@ def _extent(u_min: float, u_max: float) -> tuple[float, float]:
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise LevelModelError(f"extent u = [{u_min}, {u_max}] is not finite")
     return (lo, hi) if lo <= hi else (hi, lo)
-
-
-def _landmark_points(labels: list[str], points_ras: Any) -> np.ndarray:
-    """Take landmark labels and their RAS mm points; return the points as a finite (N, 3) array, or
-    raise LevelModelError naming the problem."""
-    try:
-        points = np.asarray(points_ras, dtype=float)
-    except (TypeError, ValueError):
-        raise LevelModelError("landmark points: not numbers") from None
-    if points.ndim != 2 or points.shape[1] != 3 or len(points) != len(labels):
-        raise LevelModelError(
-            f"landmark points: need one RAS point (3 numbers) per label ({len(labels)} labels), "
-            f"got an array of shape {points.shape}"
-        )
-    if not np.all(np.isfinite(points)):
-        bad = labels[int(np.flatnonzero(~np.all(np.isfinite(points), axis=1))[0])]
-        raise LevelModelError(f"landmark '{bad}': position is not finite")
-    return points
-
-
-def _check_order(labels: list[str], points: np.ndarray) -> None:
-    """Take landmark labels and RAS mm points sorted by level; raise LevelModelError unless each lies
-    below the one before and the chain never turns back."""
-    steps = np.diff(points, axis=0)
-    for i, step in enumerate(steps):
-        if np.linalg.norm(step) < 1e-6:
-            raise LevelModelError(f"landmarks '{labels[i]}' and '{labels[i + 1]}' are at the same position")
-        # u grows caudally, so each next landmark must lie inferior (smaller S) of the previous.
-        if step[2] >= 0:
-            raise LevelModelError(
-                f"landmarks out of order along the spine: '{labels[i + 1]}' "
-                f"(S {points[i + 1][2]:.1f} mm) is not below '{labels[i]}' (S {points[i][2]:.1f} mm)"
-            )
-    for i in range(len(steps) - 1):
-        if steps[i] @ steps[i + 1] <= 0:
-            raise LevelModelError(
-                f"landmarks out of order along the spine: it turns back at '{labels[i + 1]}' "
-                f"(between '{labels[i]}' and '{labels[i + 2]}')"
-            )
-
-
-def _spine_tangents(points: np.ndarray) -> np.ndarray:
-    """Take landmark points (M, 3), M >= 2, cranio-caudally; return the unit spine tangent at each
-    (central difference, one-sided at the ends), pointing caudally."""
-    tangents = np.empty_like(points)
-    tangents[1:-1] = points[2:] - points[:-2]
-    tangents[0] = points[1] - points[0]
-    tangents[-1] = points[-1] - points[-2]
-    return tangents / np.linalg.norm(tangents, axis=1, keepdims=True)
-
-
-def _plane_normals(u: np.ndarray, tangents: np.ndarray, given: np.ndarray,
-                   sources: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Take landmark u (M,), spine tangents (M, 3), known plane normals (NaN rows: none) and their
-    sources; return the normal of every landmark plane and its source.
-
-    A disc without a known plane is taken perpendicular to the spine ("assumed"). A body centre
-    takes the mean of its neighbouring discs' known planes ("between_discs"), so that the planes
-    inside a body turn smoothly from one disc's tilt to the next; without them it is perpendicular
-    to the spine too.
-    """
-    normals = np.where(np.isnan(given), tangents, given)
-    out_sources = list(sources)
-    known = [source != "assumed" for source in sources]
-    for row in range(len(u)):
-        if known[row] or u[row] % 1 == 0.5:
-            continue
-        neighbours = [other for other in (row - 1, row + 1)
-                      if 0 <= other < len(u) and known[other] and abs(u[other] - u[row]) == 0.5]
-        if neighbours:
-            mean = normals[neighbours].sum(axis=0)
-            normals[row] = mean / np.linalg.norm(mean)
-            out_sources[row] = "between_discs"
-    return normals, out_sources

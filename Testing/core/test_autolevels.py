@@ -521,7 +521,7 @@ def test_disc_orientations_measure_a_tilted_band():
 
 
 def test_levels_figure_shows_confidence_and_legend(tmp_path):
-    from ISCMAssistLib.figures import _levels_verdict, draw_levels_figure
+    from ISCMAssistLib.levels_figure import _levels_verdict, draw_levels_figure
 
     phantom = make_spine_phantom("lumbar", lesion=False)
     proposal = propose_levels(phantom.t2)

@@ -170,8 +170,11 @@ class Blocker:
 
 sys.meta_path.insert(0, Blocker())
 import ISCMAssistLib
-names = ["ISCMAssistLib.scene"] + [info.name for info in pkgutil.walk_packages(ISCMAssistLib.__path__, "ISCMAssistLib.")
-                                   if not info.name.startswith("ISCMAssistLib.scene.")]
+# The scene layer and the web front end need Slicer's MRML; their package files must not.
+FRONT = ("ISCMAssistLib.scene.", "ISCMAssistLib.web.")
+names = ["ISCMAssistLib.scene", "ISCMAssistLib.web"] + [
+    info.name for info in pkgutil.walk_packages(ISCMAssistLib.__path__, "ISCMAssistLib.")
+    if not info.name.startswith(FRONT)]
 for name in names:
     importlib.import_module(name)
 assert not [name for name in sys.modules if name.split(".")[0] in BLOCKED]
