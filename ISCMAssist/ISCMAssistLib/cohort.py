@@ -121,6 +121,8 @@ class CohortResult:
     rows: list[CohortRow]
     comparisons: list[ComparisonResult]
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    read_rule: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def _fmt(value: float | None) -> str:
@@ -271,6 +273,41 @@ def compare(patients: list[dict], comparison: Comparison) -> ComparisonResult:
     return ComparisonResult(comparison.key, comparison.label, names, kept.tolist(), chi2, dof, p, comparison, note)
 
 
+READ_RULE = ("each case is counted once: its consensus read where one exists, otherwise the read of the "
+             "reader whose name sorts first (use --reader to choose one reader)")
+
+
+def _reader_name(case: dict) -> str:
+    reader = case.get("reader")
+    name = reader.get("name") if isinstance(reader, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def one_read_per_case(reads: list[tuple[str, dict]]) -> tuple[list[dict], list[str]]:
+    """Take (path, case) pairs in path order; return (one case per case_id, warnings), by READ_RULE.
+
+    Two reads of one case id by the same reader (or with no reader name) are a duplicate: the first
+    path is kept and a warning names both files.
+    """
+    from .consensus import CONSENSUS_READER
+
+    by_case: dict[str, dict[str, tuple[str, dict]]] = {}
+    warnings: list[str] = []
+    for path, case in reads:
+        readers = by_case.setdefault(str(case.get("case_id")), {})
+        name = _reader_name(case)
+        if name in readers:
+            warnings.append(f"duplicate case id {case.get('case_id')!r} (reader {name or 'unnamed'!r}): "
+                            f"{path} left out, {readers[name][0]} counted")
+            continue
+        readers[name] = (path, case)
+    chosen = []
+    for readers in by_case.values():
+        name = CONSENSUS_READER if CONSENSUS_READER in readers else min(readers)
+        chosen.append(readers[name][1])
+    return chosen, warnings
+
+
 def summarize(cases: Iterable[dict], progress: ProgressCallback | None = None,
               skipped: list[tuple[str, str]] | None = None) -> CohortResult:
     """Take case dicts (one per patient) and an optional progress(done, total) callback; return the
@@ -318,6 +355,13 @@ def _load_one(path: Path) -> tuple[dict | None, str | None]:
 
 def load_cases(paths: list[Path], progress: ProgressCallback | None = None,
                workers: int = 1) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Take case JSON paths; return (cases, skipped) as load_reads does, without the paths."""
+    reads, skipped = load_reads(paths, progress, workers)
+    return [case for _, case in reads], skipped
+
+
+def load_reads(paths: list[Path], progress: ProgressCallback | None = None,
+               workers: int = 1) -> tuple[list[tuple[str, dict]], list[tuple[str, str]]]:
     """Take case JSON paths, an optional progress(done, total) callback and a number of worker
     processes; return (cases, skipped) in path order, where skipped lists (path, reason) for every
     file that could not be loaded or validated.
@@ -349,7 +393,7 @@ def load_cases(paths: list[Path], progress: ProgressCallback | None = None,
         if case is None:
             skipped.append((str(path), reason))
         else:
-            cases.append(case)
+            cases.append((str(path), case))
     return cases, skipped
 
 
@@ -361,7 +405,10 @@ def summarize_folder(folder: str | os.PathLike, progress: ProgressCallback | Non
     folder is a readable case.
     """
     paths = find_case_files(folder, exclude)
-    cases, skipped = load_cases(paths, progress, workers)
-    if not cases:
+    reads, skipped = load_reads(paths, progress, workers)
+    if not reads:
         raise CohortError(f"{folder}: no readable case JSON files ({len(paths)} *.json found, {len(skipped)} bad)")
-    return summarize(cases, skipped=skipped)
+    cases, warnings = one_read_per_case(reads)
+    result = summarize(cases, skipped=skipped)
+    result.read_rule, result.warnings = READ_RULE, warnings
+    return result

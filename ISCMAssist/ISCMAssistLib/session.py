@@ -522,12 +522,13 @@ class Session:
         self._write_state(reader, case_id, status, ui, old)
 
     def mark_done(self, reader: str, case_id: str) -> None:
-        """Mark the reader's read of a case done. The saved read is validated first; with no saved read,
-        an empty read (no lesions) is saved, so a done case always has its read file."""
+        """Mark the reader's read of a case done. The saved read is validated first; a case with no saved
+        read is refused (SessionError), so an empty read is never counted as a reading."""
         path = self.read_path(reader, case_id)
-        case = self.load_read(reader, case_id)
         if not path.exists():
-            self.autosave(reader, case_id, case)
+            raise SessionError(f"{reader}/{case_id}: no saved read ({path}); save a read first "
+                               f"(iscm-assist session read, or the Slicer module)")
+        self.load_read(reader, case_id)
         old = self.load_state(reader, case_id)
         self._write_state(reader, case_id, "done", old["ui"], old)
         if reader not in self.listed_readers:

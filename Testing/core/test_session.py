@@ -189,12 +189,15 @@ def test_next_resume_done_and_progress(session_dir: Path) -> None:
     assert reopened.next_case("alice") == "case-002"
     reopened.mark_done("alice", "case-002")
 
-    # Done without any saved read: an empty read is saved so agreement/cohort find a file.
+    # Done without any saved read is refused: an empty read would be counted as a reading.
+    with pytest.raises(SessionError, match="no saved read"):
+        reopened.mark_done("alice", "case-003")
+    assert not (session_dir / "reads/alice/case-003.json").exists()
     for case_id in ("case-001", "case-003"):
+        reopened.autosave("alice", case_id, reopened.load_read("alice", case_id))
         reopened.mark_done("alice", case_id)
     assert reopened.next_case("alice") is None
     assert reopened.progress("alice") == (3, 3)
-    assert case_io.load_case(session_dir / "reads/alice/case-003.json")["lesions"] == []
 
 
 def test_open_case_gives_series_read_and_ui_state(session_dir: Path, tmp_path: Path) -> None:
@@ -213,6 +216,7 @@ def test_open_case_gives_series_read_and_ui_state(session_dir: Path, tmp_path: P
     assert session.read_files("alice") == {"case-001": session_dir / "reads" / "alice" / "case-001.json"}
     assert session.read_files("alice", only_done=True) == {}
     for case_id in session.case_ids:
+        session.autosave("alice", case_id, session.load_read("alice", case_id))
         session.mark_done("alice", case_id)
     assert session.open_case("alice") is None
     assert list(session.read_files("alice", only_done=True)) == ["case-001", "case-002", "case-003"]
@@ -473,6 +477,9 @@ def test_cli_create_status_next_done_consensus(tmp_path: Path, study: Path, caps
     assert lines[0] == "case-001"
     assert lines[1] == f"t2_sagittal\t{(tmp_path / 'data' / 'c1_t2').resolve()}"
 
+    assert cli.main(["session", "done", directory, "--reader", "alice", "--case", "case-001"]) == 2
+    assert "no saved read" in capsys.readouterr().err
+    open_session(directory).autosave("alice", "case-001", open_session(directory).load_read("alice", "case-001"))
     assert cli.main(["session", "done", directory, "--reader", "alice", "--case", "case-001"]) == 0
     assert "alice: 1 of 3 read" in capsys.readouterr().out
     assert cli.main(["session", "next", directory, "--reader", "bob"]) == 0
