@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--out {args.out}: the file name must end in .mrk.json")
     anchor = parse_anchor(args.anchor) if args.anchor else None
     volume = load_volume(args.volume)
+    for warning in volume.warnings:  # skipped files, blank slices inserted: never silent
+        print(f"warning: {warning}", file=sys.stderr)
     with tqdm(total=5, desc="levels", unit="step", file=sys.stderr, leave=False) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
