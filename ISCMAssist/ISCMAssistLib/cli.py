@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=f"Read intramedullary spinal cord metastasis on spine MRI. {RESEARCH_USE_LABEL}",
     )
     parser.add_argument("--version", action="version", version=f"iscm-assist {__version__}")
+    parser.add_argument("--max-volume-gb", type=float, metavar="GB", default=None,
+                        help="largest image array a command may allocate (default 2 GiB, or $ISCM_MAX_VOLUME_GB)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         try:
@@ -61,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    if args.max_volume_gb is not None:
+        import os
+
+        from .volumes import MAX_VOLUME_ENV
+
+        os.environ[MAX_VOLUME_ENV] = str(args.max_volume_gb)
     try:
         return int(args.run(args) or 0)
     except CommandError as error:
