@@ -23,6 +23,33 @@ class FileWriteError(OSError):
     """A file could not be written; the message names the file and the reason."""
 
 
+def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """Return whether ``path``, with every symbolic link resolved, lies inside ``folder`` (resolved too)."""
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def unsafe_to_read(path: str | os.PathLike, folder: str | os.PathLike) -> str | None:
+    """Take a file found while scanning ``folder``; return why it must not be read, or None.
+
+    Not a regular file (a FIFO would block the reader forever; sockets, devices) or a symbolic link
+    to a file outside ``folder`` (a scan never leaves the folder it was given).
+    """
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode  # follows a link; never opens (a FIFO does not block here)
+    except OSError as error:
+        return f"cannot be read ({error.strerror or error})"
+    if not stat.S_ISREG(mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "a device" if stat.S_ISBLK(mode) or stat.S_ISCHR(mode) else "not a file")
+        return f"not a regular file ({kind}); skipped"
+    if os.path.islink(path) and not is_inside(path, folder):
+        return "symbolic link to a file outside the folder; skipped"
+    return None
+
+
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed (JSON has no {name})")
 
