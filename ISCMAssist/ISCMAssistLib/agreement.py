@@ -241,7 +241,13 @@ def read_folder(folder: str | os.PathLike, readers: Sequence[str] | None = None,
     files = [(name, path) for name, reader_folder in folders.items() for path in read_files(reader_folder)]
     reads: dict[str, list[dict]] = {name: [] for name in folders}
     skipped: list[tuple[str, str]] = []
+    from .files import unsafe_to_read
+
     for index, (name, path) in enumerate(files, start=1):
+        reason = unsafe_to_read(path, folder)
+        if reason:
+            skipped.append((str(path), reason))
+            continue
         try:
             case = load_case(path)
         except (OSError, ValueError) as error:

@@ -326,11 +326,15 @@ def summarize(cases: Iterable[dict], progress: ProgressCallback | None = None,
     return CohortResult(len(patients), len(lesions), rows, comparisons, list(skipped or []))
 
 
-def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[Path]:
+def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None = None,
+                    skipped: list[tuple[str, str]] | None = None) -> list[Path]:
     """Take a folder; return every *.json file under it (recursively, sorted), leaving out the
     folder ``exclude`` (the report's own output), dot files, session state files (*.state.json) and
-    Slicer markups (*.mrk.json).
+    Slicer markups (*.mrk.json). Symbolic links to files outside the folder and non-regular files are
+    left out too, and appended to ``skipped`` as (path, reason) when it is given.
     Raises CohortError when the folder does not exist."""
+    from .files import unsafe_to_read
+
     root = Path(folder)
     if not root.is_dir():
         raise CohortError(f"{folder}: not a folder")
@@ -339,8 +343,13 @@ def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None
     for path in sorted(root.rglob("*.json")):
         if excluded is not None and (path.resolve() == excluded or excluded in path.resolve().parents):
             continue
-        if path.is_file() and not path.name.startswith(".") and not path.name.endswith(NOT_CASE_SUFFIXES):
+        if path.name.startswith(".") or path.name.endswith(NOT_CASE_SUFFIXES):
+            continue
+        reason = unsafe_to_read(path, root)
+        if reason is None:
             files.append(path)
+        elif skipped is not None and not path.is_dir():
+            skipped.append((str(path), reason))
     return files
 
 
@@ -404,8 +413,10 @@ def summarize_folder(folder: str | os.PathLike, progress: ProgressCallback | Non
     ``progress(done, total)`` is called once per file read. Raises CohortError when no file under the
     folder is a readable case.
     """
-    paths = find_case_files(folder, exclude)
+    unsafe: list[tuple[str, str]] = []
+    paths = find_case_files(folder, exclude, unsafe)
     reads, skipped = load_reads(paths, progress, workers)
+    skipped = unsafe + skipped
     if not reads:
         raise CohortError(f"{folder}: no readable case JSON files ({len(paths)} *.json found, {len(skipped)} bad)")
     cases, warnings = one_read_per_case(reads)

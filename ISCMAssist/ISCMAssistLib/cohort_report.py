@@ -16,7 +16,7 @@ import numpy as np
 from . import RESEARCH_USE_LABEL
 from .cohort import CohortResult, CohortRow
 from .evidence import TABLES, CountRow
-from .files import atomic_write_bytes, atomic_write_text
+from .files import atomic_write_bytes, atomic_write_text, refuse_links
 
 
 def to_markdown(result: CohortResult) -> str:
@@ -162,6 +162,7 @@ def write_report(result: CohortResult, out_dir: str | os.PathLike, figure: bool 
     """Take a cohort result and an output folder (created if missing); write cohort.md, cohort.csv,
     cohort_comparisons.csv, cohort.json and (if ``figure``) cohort.png atomically; return name -> path."""
     folder = Path(out_dir)
+    refuse_links(folder, folder.parent)  # a linked report folder would send the report elsewhere
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

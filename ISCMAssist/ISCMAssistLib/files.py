@@ -106,14 +106,74 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+#: A temp file whose writer's process id cannot be told (an older version's name) is stale after this (s).
+STALE_TEMP_SECONDS = 600.0
+
+
+def _process_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False
+    return False
+
+
+def remove_stale_temp_files(target: str | os.PathLike) -> list[Path]:
+    """Take a file about to be written; remove the ``.<name>.<pid>.*.tmp`` files that killed writes to
+    it left beside it (they may hold patient data): those whose process is gone, or older than
+    STALE_TEMP_SECONDS when the name holds no process id. Returns the paths removed."""
+    import time
+
+    target = Path(target)
+    prefix = f".{target.name}."
+    removed = []
+    try:
+        entries = list(os.scandir(target.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")) or entry.is_symlink():
+            continue
+        pid_text = entry.name[len(prefix):].split(".", 1)[0]
+        try:
+            stale = _process_gone(int(pid_text)) if pid_text.isdigit() and int(pid_text) != os.getpid() else (
+                not pid_text.isdigit() and time.time() - entry.stat().st_mtime > STALE_TEMP_SECONDS)
+            if stale:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
+def refuse_links(path: str | os.PathLike, within: str | os.PathLike) -> None:
+    """Take a path and the folder it belongs to; raise FileWriteError when ``path`` or any folder
+    between ``within`` and it is a symbolic link (a link there could lead reads or writes outside)."""
+    root = Path(os.path.abspath(within))
+    current = Path(os.path.abspath(path))
+    while current != root and root in current.parents:
+        if os.path.islink(current):
+            raise FileWriteError(f"{current}: is a symbolic link inside {root}; ISCMAssist does not read or "
+                                 f"write through links there (replace it with a real folder or file)")
+        current = current.parent
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Take a file path and bytes; replace the file's content with them atomically (see module doc).
 
-    A symbolic link is followed (its target is replaced). A new file gets the usual mode (0666 minus
-    umask); an existing file keeps its mode. Raises FileWriteError (an OSError) naming the path.
+    A symbolic link is never written through: it is refused (FileWriteError), so a link planted in a
+    session or report folder cannot send a write elsewhere. A new file gets the usual mode (0666 minus
+    umask); an existing file keeps its mode. Stale temporary files of earlier writes to the same
+    file that were killed (their process is gone) are removed first. Raises FileWriteError (an OSError)
+    naming the path.
     """
-    target = Path(os.path.realpath(os.fspath(path)))
+    target = Path(os.path.abspath(os.fspath(path)))
+    if os.path.islink(target):
+        raise FileWriteError(f"{path}: is a symbolic link; not written through (remove the link, or write elsewhere)")
     folder = target.parent
+    remove_stale_temp_files(target)
     try:
         mode = os.stat(target).st_mode & 0o7777
     except FileNotFoundError:
@@ -121,7 +181,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     except OSError as error:
         raise FileWriteError(f"{path}: cannot write: {error.strerror or error}") from error
     try:
-        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        fd, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp")
     except OSError as error:
         reason = "folder does not exist" if isinstance(error, FileNotFoundError) else (error.strerror or str(error))
         raise FileWriteError(f"{path}: cannot write: {reason}") from error

@@ -344,14 +344,18 @@ class Session:
         """Return DIR/reads/<reader>/<case_id>.json (the file may not exist yet)."""
         check_name(reader, "reader name")
         self.case(case_id)
-        return self.directory / READS_DIR / reader / f"{case_id}.json"
+        path = self.directory / READS_DIR / reader / f"{case_id}.json"
+        files.refuse_links(path, self.directory)  # a linked reads/<reader> could lead reads and writes outside
+        return path
 
     def scene_folder(self, reader: str, case_id: str) -> Path:
         """Return DIR/scenes/<reader>/<case_id>: where the Slicer module may keep the reader's markups and
         segmentations of a case (its read folder). Optional and outside reads/, so tools that gather every
         *.json under reads/<reader>/ see each read once; reads/<reader>/<case_id>.json is the read."""
         self.read_path(reader, case_id)
-        return self.directory / SCENES_DIR / reader / case_id
+        path = self.directory / SCENES_DIR / reader / case_id
+        files.refuse_links(path, self.directory)
+        return path
 
     def read_files(self, reader: str, only_done: bool = False, progress: ProgressCallback | None = None) -> dict[str, Path]:
         """Return {case_id: path of the reader's saved read} in session order, for cases with a read file
@@ -366,7 +370,9 @@ class Session:
 
     def state_path(self, reader: str, case_id: str) -> Path:
         """Return DIR/reads/<reader>/<case_id>.state.json (the file may not exist yet)."""
-        return self.read_path(reader, case_id).with_name(f"{case_id}.state.json")
+        path = self.read_path(reader, case_id).with_name(f"{case_id}.state.json")
+        files.refuse_links(path, self.directory)
+        return path
 
     # ----- readers
 

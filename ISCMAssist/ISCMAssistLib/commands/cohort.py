@@ -46,12 +46,14 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"{args.folder}: no reads of reader {args.reader!r} "
                                f"(looked for {candidates[0]} and {candidates[1]})")
     try:
-        paths = cohort.find_case_files(folder, exclude=out)
+        unsafe: list[tuple[str, str]] = []
+        paths = cohort.find_case_files(folder, exclude=out, skipped=unsafe)
     except cohort.CohortError as error:
         raise CommandError(str(error)) from None
     with tqdm(total=len(paths), desc="reading cases", unit="file", file=sys.stderr,
               disable=args.quiet or None) as bar:
         reads, skipped = cohort.load_reads(paths, progress=lambda done, total: bar.update(1), workers=jobs)
+    skipped = unsafe + skipped
     for path, reason in skipped:
         print(f"skipped: {reason}" if reason.startswith(path) else f"skipped: {path}: {reason}", file=sys.stderr)
     if not reads:
