@@ -40,6 +40,7 @@ SESSION_SCHEMA_VERSION = "1.0.0"
 SESSION_FILE = "session.json"
 READS_DIR = "reads"
 SCENES_DIR = "scenes"
+SERIES_DIR = "series"  # DIR/series/<case_id>/<role>: links to the series, so no folder name reaches a JSON
 CSV_COLUMNS = ("case_id", "role", "path")
 STATUSES = ("unread", "in_progress", "done")
 
@@ -206,6 +207,32 @@ def _relative_to(path: str, folder: Path) -> str:
     return Path(os.path.relpath(path, folder)).as_posix()
 
 
+def _pseudonymous_series(folder: Path, case: SessionCase, warnings: list[str]) -> list[dict[str, str]]:
+    """Link each series of a case as DIR/series/<case_id>/<role> (a second one of a role: <role>_2)
+    and return the series entries naming the links, relative to DIR: the data's folder names (often
+    patient names) then never reach session.json, the reads or the CSVs. Where links cannot be made
+    (Windows without the privilege), the path relative to DIR is stored, with a warning."""
+    entries: list[dict[str, str]] = []
+    for role, path in case.series:
+        name = role
+        while any(entry["path"].split("/")[-1].split(".")[0] == name for entry in entries):
+            name = f"{role}_{sum(e['role'] == role for e in entries) + 1}"
+        suffix = "" if Path(path).is_dir() else (".nii.gz" if path.lower().endswith(".nii.gz") else Path(path).suffix)
+        relative = f"{SERIES_DIR}/{case.case_id}/{name}{suffix}"  # loaders tell a NIfTI by its suffix
+        link = folder / relative
+        try:
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if os.path.islink(link):
+                link.unlink()
+            link.symlink_to(path, target_is_directory=Path(path).is_dir())
+        except OSError as error:
+            warnings.append(f"case {case.case_id}, {role}: cannot link the series into {folder / SERIES_DIR} "
+                            f"({error.strerror or error}); its path is stored instead")
+            relative = _relative_to(path, folder.resolve())
+        entries.append({"role": role, "path": relative})
+    return entries
+
+
 def create_session(
     directory: str | os.PathLike[str],
     cases_csv: str | os.PathLike[str],
@@ -237,10 +264,7 @@ def create_session(
         "name": name or resolved.name,
         "created_at": _now(),
         "cases": [
-            {
-                "case_id": case.case_id,
-                "series": [{"role": role, "path": _relative_to(path, resolved)} for role, path in case.series],
-            }
+            {"case_id": case.case_id, "series": _pseudonymous_series(folder, case, warnings)}
             for case in cases
         ],
         "readers": [reader],
@@ -337,8 +361,18 @@ class Session:
             raise SessionError(f"session {self.directory}: no case {case_id!r}") from None
 
     def series_paths(self, case_id: str) -> list[tuple[str, Path]]:
-        """Take a case id; return its series as (role, absolute path) in CSV order (what the panel loads)."""
-        return [(role, (self.directory / path).resolve()) for role, path in self.case(case_id).series]
+        """Take a case id; return its series as (role, absolute path) in CSV order (what the panel loads).
+        The session's series links are kept as such (DIR/series/<case_id>/<role>), not resolved, so the
+        path shown holds no folder name of the data."""
+        return [(role, Path(os.path.abspath(self.directory / path))) for role, path in self.case(case_id).series]
+
+    def _series_entries(self, reader: str, case_id: str) -> list[dict[str, str]]:
+        """The case's series entries for a read: files relative to the read's folder
+        (DIR/reads/<reader>/), as export-sr and the case JSON's other tools resolve them."""
+        read_folder = self.read_path(reader, case_id).parent
+        return [{"role": role, "file": path if os.path.isabs(path)
+                 else Path(os.path.relpath(self.directory / path, read_folder)).as_posix()}
+                for role, path in self.case(case_id).series]
 
     def read_path(self, reader: str, case_id: str) -> Path:
         """Return DIR/reads/<reader>/<case_id>.json (the file may not exist yet)."""
@@ -474,7 +508,7 @@ class Session:
         if path.exists():
             return case_io.load_case(path)
         case = case_mod.new_case(case_id, reader)
-        case["series"] = [{"role": role, "file": series_path} for role, series_path in self.case(case_id).series]
+        case["series"] = self._series_entries(reader, case_id)
         return case
 
     def open_case(self, reader: str, case_id: str | None = None, progress: ProgressCallback | None = None) -> OpenCase | None:
@@ -603,7 +637,7 @@ class Session:
             if progress:
                 progress(index, len(readers))
         draft, disagreements = build_consensus(reads, case_id)
-        draft["series"] = [{"role": role, "file": series_path} for role, series_path in self.case(case_id).series]
+        draft["series"] = self._series_entries(CONSENSUS_READER, case_id)
         self.autosave(CONSENSUS_READER, case_id, draft)
         old = self.load_state(CONSENSUS_READER, case_id)
         old["to_settle"] = [{"field": d.field, "values": d.values} for d in disagreements]
