@@ -11,6 +11,7 @@ with SIGKILL mid-write can leave a ``.<name>.*.tmp`` file behind, never a torn t
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -50,6 +51,43 @@ def unsafe_to_read(path: str | os.PathLike, folder: str | os.PathLike) -> str | 
     return None
 
 
+class LockedError(OSError):
+    """Another process holds the advisory lock (a case or a session file open elsewhere)."""
+
+
+#: How long a second writer waits for a lock before it gives up (s).
+LOCK_WAIT_SECONDS = 5.0
+
+
+@contextlib.contextmanager
+def advisory_lock(lock_path: str | os.PathLike, busy_message: str, wait_s: float | None = None):
+    """Hold an exclusive advisory lock (fcntl.flock) on ``lock_path`` (created if absent) for the
+    ``with`` block. Waits up to ``wait_s`` (default LOCK_WAIT_SECONDS), then raises LockedError with
+    ``busy_message``. The lock goes with the process (a killed writer never leaves it held). Where
+    fcntl does not exist (Windows) the block runs unlocked."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    import time
+
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if wait_s is None else wait_s)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockedError(busy_message) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed (JSON has no {name})")
 
@@ -77,6 +115,8 @@ def read_json(path: str | os.PathLike, error: type[Exception], what: str = "JSON
                     f"{failure.msg}") from None
     except ValueError as failure:
         raise error(f"{path}: {failure}") from None
+    except RecursionError:
+        raise error(f"{path}: JSON nested too deeply to read") from None
 
 
 def _default_mode() -> int:

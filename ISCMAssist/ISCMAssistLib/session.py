@@ -20,6 +20,7 @@ the case JSON (t2_sagittal, t1_pre, t1_post, t2_axial, t1_post_axial, other).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import json
@@ -331,6 +332,7 @@ class Session:
 
     def __post_init__(self) -> None:
         self._by_id = {case.case_id: case for case in self.cases}
+        self._held: set[tuple[str, str]] = set()
 
     # ----- where things are
 
@@ -416,15 +418,38 @@ class Session:
         if reader in self.listed_readers:
             return
         path = self.directory / SESSION_FILE
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise SessionError(f"{path}: cannot read it ({error})") from None
-        listed = document.setdefault("readers", [])
-        if reader not in listed:
-            listed.append(reader)
-            files.atomic_write_text(path, json.dumps(document, indent=2) + "\n")
+        with files.advisory_lock(self.directory / f".{SESSION_FILE}.lock",
+                                 f"{path} is being changed by another process; try again"):
+            document = files.read_json(path, SessionError, "session file")
+            if not isinstance(document, dict):
+                raise SessionError(f"{path}: expected a JSON object")
+            listed = document.setdefault("readers", [])
+            if not isinstance(listed, list):
+                raise SessionError(f"{path}: field 'readers' must be a list of names")
+            if reader not in listed:
+                listed.append(reader)
+                files.atomic_write_text(path, json.dumps(document, indent=2) + "\n")
         self.listed_readers = list(listed)
+
+    @contextlib.contextmanager
+    def case_lock(self, reader: str, case_id: str):
+        """Hold the advisory lock of the reader's case (its read and state are written together under
+        it); re-entrant within this Session. Another process waits files.LOCK_WAIT_SECONDS, then gets
+        files.LockedError "case ... is open elsewhere"."""
+        key = (reader, case_id)
+        if key in self._held:
+            yield
+            return
+        folder = self.read_path(reader, case_id).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        with files.advisory_lock(folder / f".{case_id}.lock",
+                                 f"case {case_id} of reader {reader} is open elsewhere (another process is "
+                                 f"saving it); close it there or try again"):
+            self._held.add(key)
+            try:
+                yield
+            finally:
+                self._held.discard(key)
 
     # ----- status and progress
 
@@ -432,16 +457,16 @@ class Session:
         """Return the reader's state of a case: {"status", "updated_at", "ui"}; status "unread" and ui {}
         when nothing was saved. A state file that cannot be parsed raises SessionError naming it."""
         path = self.state_path(reader, case_id)
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             status = "in_progress" if self.read_path(reader, case_id).exists() else "unread"
             return {"status": status, "updated_at": None, "ui": {}}
-        except (OSError, ValueError) as error:
-            raise SessionError(f"{path}: cannot read the state ({error})") from None
+        state = files.read_json(path, SessionError, "state file")
         if not isinstance(state, dict) or state.get("status") not in ("in_progress", "done"):
             raise SessionError(f"{path}: field 'status' must be 'in_progress' or 'done'")
         state.setdefault("updated_at", None)
+        if state["updated_at"] is not None and not isinstance(state["updated_at"], str):
+            raise SessionError(f"{path}: field 'updated_at' must be a time as text (ISO 8601), "
+                               f"not {type(state['updated_at']).__name__}")
         if not isinstance(state.get("ui"), dict):
             state["ui"] = {}
         return state
@@ -530,55 +555,59 @@ class Session:
         selected lesion, slice offsets...). Writes the read (validated, atomic) and then the state file
         (atomic; status stays "done" if it was, else "in_progress"). Returns the read's path.
         """
-        path = self.read_path(reader, case_id)
-        if not isinstance(case, dict) or case.get("case_id") != case_id:
-            found = case.get("case_id") if isinstance(case, dict) else type(case).__name__
-            raise SessionError(f"autosave of {reader}/{case_id}: the case dict has case_id {found!r}")
-        to_save = copy.deepcopy(case)
-        record = to_save.get("reader")
-        if not isinstance(record, dict):
-            record = to_save["reader"] = {"name": reader, "read_at": _now()}
-        if record.get("name") in (None, ""):
-            record["name"] = reader
-        elif record["name"] != reader:
-            raise SessionError(
-                f"autosave of {reader}/{case_id}: the case was read by {record['name']!r}, not {reader!r}"
-            )
-        ui = self._check_ui(ui_state, reader, case_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        case_io.save_case(to_save, path)
-        old = self.load_state(reader, case_id)
-        status = "done" if old["status"] == "done" else "in_progress"
-        self._write_state(reader, case_id, status, old["ui"] if ui is None else ui, old)
-        if reader not in self.listed_readers:
-            self.add_reader(reader)
-        return path
+        with self.case_lock(reader, case_id):
+            path = self.read_path(reader, case_id)
+            if not isinstance(case, dict) or case.get("case_id") != case_id:
+                found = case.get("case_id") if isinstance(case, dict) else type(case).__name__
+                raise SessionError(f"autosave of {reader}/{case_id}: the case dict has case_id {found!r}")
+            to_save = copy.deepcopy(case)
+            record = to_save.get("reader")
+            if not isinstance(record, dict):
+                record = to_save["reader"] = {"name": reader, "read_at": _now()}
+            if record.get("name") in (None, ""):
+                record["name"] = reader
+            elif record["name"] != reader:
+                raise SessionError(
+                    f"autosave of {reader}/{case_id}: the case was read by {record['name']!r}, not {reader!r}"
+                )
+            ui = self._check_ui(ui_state, reader, case_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            case_io.save_case(to_save, path)
+            old = self.load_state(reader, case_id)
+            status = "done" if old["status"] == "done" else "in_progress"
+            self._write_state(reader, case_id, status, old["ui"] if ui is None else ui, old)
+            if reader not in self.listed_readers:
+                self.add_reader(reader)
+            return path
 
     def save_ui_state(self, reader: str, case_id: str, ui_state: dict) -> None:
         """Record only where the reader is (selected lesion, slice offsets) without rewriting the read."""
-        ui = self._check_ui(ui_state, reader, case_id)
-        old = self.load_state(reader, case_id)
-        status = "in_progress" if old["status"] == "unread" else old["status"]
-        self._write_state(reader, case_id, status, ui, old)
+        with self.case_lock(reader, case_id):
+            ui = self._check_ui(ui_state, reader, case_id)
+            old = self.load_state(reader, case_id)
+            status = "in_progress" if old["status"] == "unread" else old["status"]
+            self._write_state(reader, case_id, status, ui, old)
 
     def mark_done(self, reader: str, case_id: str) -> None:
         """Mark the reader's read of a case done. The saved read is validated first; a case with no saved
         read is refused (SessionError), so an empty read is never counted as a reading."""
-        path = self.read_path(reader, case_id)
-        if not path.exists():
-            raise SessionError(f"{reader}/{case_id}: no saved read ({path}); save a read first "
-                               f"(iscm-assist session read, or the Slicer module)")
-        self.load_read(reader, case_id)
-        old = self.load_state(reader, case_id)
-        self._write_state(reader, case_id, "done", old["ui"], old)
-        if reader not in self.listed_readers:
-            self.add_reader(reader)
+        with self.case_lock(reader, case_id):
+            path = self.read_path(reader, case_id)
+            if not path.exists():
+                raise SessionError(f"{reader}/{case_id}: no saved read ({path}); save a read first "
+                                   f"(iscm-assist session read, or the Slicer module)")
+            self.load_read(reader, case_id)
+            old = self.load_state(reader, case_id)
+            self._write_state(reader, case_id, "done", old["ui"], old)
+            if reader not in self.listed_readers:
+                self.add_reader(reader)
 
     def reopen(self, reader: str, case_id: str) -> None:
         """Set a done case back to in progress (the read is kept)."""
-        old = self.load_state(reader, case_id)
-        if old["status"] == "done":
-            self._write_state(reader, case_id, "in_progress", old["ui"], old)
+        with self.case_lock(reader, case_id):
+            old = self.load_state(reader, case_id)
+            if old["status"] == "done":
+                self._write_state(reader, case_id, "in_progress", old["ui"], old)
 
     def _check_ui(self, ui_state: Any, reader: str, case_id: str) -> dict | None:
         if ui_state is None:
@@ -616,34 +645,35 @@ class Session:
         whose landmarks and lines are kept) and whether to replace an existing consensus read. Returns the
         draft case dict. Raises SessionError if a reader has no saved read or the consensus exists.
         """
-        readers = list(readers)
-        if len(readers) < 2 or len(set(readers)) != len(readers):
-            raise SessionError(f"consensus of {case_id}: give two or more different readers, not {readers}")
-        for reader in readers:
-            check_name(reader, "reader name")
-            if reader == CONSENSUS_READER:
-                raise SessionError(f"consensus of {case_id}: '{CONSENSUS_READER}' cannot be one of its readers")
-        target = self.read_path(CONSENSUS_READER, case_id)
-        if target.exists() and not overwrite:
-            raise SessionError(
-                f"consensus of {case_id}: {target} already exists; open it, or overwrite it to start again"
-            )
-        reads = {}
-        for index, reader in enumerate(readers, start=1):
-            path = self.read_path(reader, case_id)
-            if not path.exists():
-                raise SessionError(f"consensus of {case_id}: reader {reader!r} has no saved read ({path})")
-            reads[reader] = case_io.load_case(path)
-            if progress:
-                progress(index, len(readers))
-        draft, disagreements = build_consensus(reads, case_id)
-        draft["series"] = self._series_entries(CONSENSUS_READER, case_id)
-        self.autosave(CONSENSUS_READER, case_id, draft)
-        old = self.load_state(CONSENSUS_READER, case_id)
-        old["to_settle"] = [{"field": d.field, "values": d.values} for d in disagreements]
-        old["readers"] = readers
-        self._write_state(CONSENSUS_READER, case_id, "in_progress", {}, old)
-        return draft
+        with self.case_lock(CONSENSUS_READER, case_id):
+            readers = list(readers)
+            if len(readers) < 2 or len(set(readers)) != len(readers):
+                raise SessionError(f"consensus of {case_id}: give two or more different readers, not {readers}")
+            for reader in readers:
+                check_name(reader, "reader name")
+                if reader == CONSENSUS_READER:
+                    raise SessionError(f"consensus of {case_id}: '{CONSENSUS_READER}' cannot be one of its readers")
+            target = self.read_path(CONSENSUS_READER, case_id)
+            if target.exists() and not overwrite:
+                raise SessionError(
+                    f"consensus of {case_id}: {target} already exists; open it, or overwrite it to start again"
+                )
+            reads = {}
+            for index, reader in enumerate(readers, start=1):
+                path = self.read_path(reader, case_id)
+                if not path.exists():
+                    raise SessionError(f"consensus of {case_id}: reader {reader!r} has no saved read ({path})")
+                reads[reader] = case_io.load_case(path)
+                if progress:
+                    progress(index, len(readers))
+            draft, disagreements = build_consensus(reads, case_id)
+            draft["series"] = self._series_entries(CONSENSUS_READER, case_id)
+            self.autosave(CONSENSUS_READER, case_id, draft)
+            old = self.load_state(CONSENSUS_READER, case_id)
+            old["to_settle"] = [{"field": d.field, "values": d.values} for d in disagreements]
+            old["readers"] = readers
+            self._write_state(CONSENSUS_READER, case_id, "in_progress", {}, old)
+            return draft
 
     def disagreements(self, case_id: str) -> list[Disagreement]:
         """Return the disagreements recorded when the consensus of a case was started ([] if none)."""
