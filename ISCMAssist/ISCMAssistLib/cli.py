@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import RESEARCH_USE_LABEL, __version__
@@ -58,14 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: sys.argv[1:]), run the command, return its exit code."""
+    for stream in (sys.stdout, sys.stderr):  # PYTHONIOENCODING=ascii, lone surrogates: escape, never fail
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
     if args.max_volume_gb is not None:
-        import os
-
         from .volumes import MAX_VOLUME_ENV
 
         os.environ[MAX_VOLUME_ENV] = str(args.max_volume_gb)
@@ -77,6 +82,19 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         # The project's own errors subclass ValueError/OSError and name the file and problem.
         print(f"iscm-assist {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except (RecursionError, OverflowError, MemoryError) as error:
+        print(f"iscm-assist {args.command}: error: input too deep or too large ({type(error).__name__}: "
+              f"{error})", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"iscm-assist {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: still one line; ISCM_DEBUG=1 shows the traceback
+        if os.environ.get("ISCM_DEBUG"):
+            raise
+        print(f"iscm-assist {args.command}: internal error ({type(error).__name__}: {error}); "
+              f"please report it (ISCM_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 2
 
 

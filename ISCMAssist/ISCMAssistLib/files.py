@@ -92,6 +92,19 @@ def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed (JSON has no {name})")
 
 
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > 308:  # beyond any float: 10**400 would overflow every later computation
+        raise ValueError(f"the number {text[:12]}... ({len(text)} digits) is too large")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"the number {text[:24]} is too large (beyond a 64-bit float)")
+    return value
+
+
 def read_json(path: str | os.PathLike, error: type[Exception], what: str = "JSON file") -> Any:
     """Take a file path, the exception type to raise and what the file should be ("case JSON file");
     return the parsed JSON. Raises ``error`` naming the file for a missing or unreadable file, a
@@ -109,7 +122,7 @@ def read_json(path: str | os.PathLike, error: type[Exception], what: str = "JSON
     except UnicodeDecodeError as failure:
         raise error(f"{path}: not UTF-8 text (byte {failure.start})") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int, parse_float=_parse_float)
     except json.JSONDecodeError as failure:
         raise error(f"{path}: not valid JSON at line {failure.lineno}, column {failure.colno}: "
                     f"{failure.msg}") from None

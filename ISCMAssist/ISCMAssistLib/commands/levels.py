@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     volume = load_volume(args.volume)
     for warning in volume.warnings:  # skipped files, blank slices inserted: never silent
         print(f"warning: {warning}", file=sys.stderr)
-    with tqdm(total=5, desc="levels", unit="step", file=sys.stderr, leave=False) as bar:
+    with tqdm(total=5, desc="levels", unit="step", file=sys.stderr, leave=False, disable=None) as bar:  # terminal only
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.n = done

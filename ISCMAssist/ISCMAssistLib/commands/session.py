@@ -97,7 +97,7 @@ def _status(session) -> int:
     from tqdm import tqdm
 
     with tqdm(total=0, desc="reading states", file=sys.stderr, leave=False,
-              disable=len(session.cases) < 200) as bar:
+              disable=True if len(session.cases) < 200 else None) as bar:  # None: terminal only
         def advance(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
