@@ -286,7 +286,7 @@ def to_markdown(results: Sequence[PairAgreement]) -> str:
                     f"by {result.reader_b} only: {', '.join(result.only_b) or '-'}", ""]
         out += ["| Feature | n | Observed agreement | Kappa | 95% CI |", "|---|---|---|---|---|"]
         for name, k in result.kappas.items():
-            out.append(f"| {name} | {k.n} | {_f(k.observed)} | {_f(k.kappa)} | {_f(k.ci_low)} to {_f(k.ci_high)} |")
+            out.append(f"| {name} | {k.n} | {_f(k.observed)} | {k.text()} | {_f(k.ci_low)} to {_f(k.ci_high)} |")
         out += ["", f"| Feature | n | ICC(2,1) | 95% CI | Bias ({result.reader_a} - {result.reader_b}) | "
                 "95% limits of agreement |", "|---|---|---|---|---|---|"]
         for name, icc in result.iccs.items():
