@@ -24,7 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export-sr": ("export_sr", "write a case JSON as a DICOM Comprehensive 3D SR (TID 1500)"),
     "import-sr": ("import_sr", "read a DICOM SR written by export-sr back into a case JSON"),
     "levels": ("levels", "propose vertebral levels (discs and bodies) on a sagittal T2/T1"),
-    "session": ("session", "research annotation sessions: create, next, status, done"),
+    "session": ("session", "research annotation sessions: create, status, next, read, done, consensus"),
     "agreement": ("agreement", "inter-reader agreement of a session's reads"),
     "cohort": ("cohort", "the study's Tables 1-3 and comparisons for a folder of case JSON files"),
 }
