@@ -67,3 +67,23 @@ def load_nifti(path: str | os.PathLike) -> Volume:
     data = data.reshape(shape[:3])
     array = np.ascontiguousarray(data.transpose(2, 1, 0))
     return Volume(array=array, ijk_to_ras=np.asarray(affine, dtype=float), source=str(path), warnings=warnings)
+
+
+def save_nifti(volume: Volume, path: str | os.PathLike) -> Path:
+    """Write a Volume as a NIfTI file (.nii or .nii.gz; sform and qform = ijk_to_ras, RAS mm) atomically;
+    return the path."""
+    import nibabel as nib
+
+    from .files import atomic_write_bytes
+
+    path = Path(path)
+    image = nib.Nifti1Image(np.ascontiguousarray(np.asarray(volume.array).transpose(2, 1, 0)), volume.ijk_to_ras)
+    image.set_sform(volume.ijk_to_ras, code=1)
+    image.set_qform(volume.ijk_to_ras, code=1)
+    data = image.to_bytes()
+    if path.name.lower().endswith(".gz"):
+        import gzip
+
+        data = gzip.compress(data, mtime=0)
+    atomic_write_bytes(path, data)
+    return path
