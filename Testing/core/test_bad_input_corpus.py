@@ -113,8 +113,12 @@ def corpus(tmp_path_factory) -> tuple[Path, dict[str, list[Path]], dict[str, Pat
     nib.save(nib.Nifti1Image((image > 0).astype(np.uint8), np.eye(4)), good / "mask.nii.gz")
     write_point_list(good / "levels.mrk.json", ["T4", "T5"], np.array([[10.0, 10.0, 15.0], [10.0, 10.0, 5.0]]), "levels")
     save_case(new_case("good"), good / "case.json")
+    (good / "cases.csv").write_text("case_id,role,path\nc1,t2_sagittal,t2.nii.gz\n", encoding="utf-8")
+    from ISCMAssistLib.session import create_session
+
+    create_session(good / "sess", good / "cases.csv", "alice")
     return root, files, {"volume": good / "t2.nii.gz", "mask": good / "mask.nii.gz",
-                         "levels": good / "levels.mrk.json", "case": good / "case.json"}
+                         "levels": good / "levels.mrk.json", "case": good / "case.json", "session": good / "sess"}
 
 
 def _runs(root: Path, files: dict[str, list[Path]], good: dict[str, Path]) -> list[list[str]]:
@@ -137,6 +141,9 @@ def _runs(root: Path, files: dict[str, list[Path]], good: dict[str, Path]) -> li
         runs += [["session", "status", str(folder)], ["session", "next", str(folder), "--reader", "alice"],
                  ["session", "done", str(folder), "--reader", "alice", "--case", "c1"],
                  ["agreement", str(folder), "--quiet"], ["cohort", str(folder), "--quiet", "--no-figure"]]
+    read = ["session", "read", str(good["session"]), "--reader", "alice", "--case", "c1"]
+    runs += [read + ["--markups", str(bad)] for bad in files["markups"] + files["case"] + files["image"]]
+    runs += [read + ["--case-json", str(bad)] for bad in files["case"] + files["markups"]]
     bad = root / "bad"
     runs += [["series", str(bad)], ["levels", str(bad)], ["cohort", str(bad), "--quiet", "--no-figure"],
              ["agreement", str(bad), "--quiet"], ["demo", "--out", str(good["case"])],
