@@ -241,7 +241,13 @@ def read_folder(folder: str | os.PathLike, readers: Sequence[str] | None = None,
     files = [(name, path) for name, reader_folder in folders.items() for path in read_files(reader_folder)]
     reads: dict[str, list[dict]] = {name: [] for name in folders}
     skipped: list[tuple[str, str]] = []
+    from .files import unsafe_to_read
+
     for index, (name, path) in enumerate(files, start=1):
+        reason = unsafe_to_read(path, folder)
+        if reason:
+            skipped.append((str(path), reason))
+            continue
         try:
             case = load_case(path)
         except (OSError, ValueError) as error:
@@ -280,7 +286,7 @@ def to_markdown(results: Sequence[PairAgreement]) -> str:
                     f"by {result.reader_b} only: {', '.join(result.only_b) or '-'}", ""]
         out += ["| Feature | n | Observed agreement | Kappa | 95% CI |", "|---|---|---|---|---|"]
         for name, k in result.kappas.items():
-            out.append(f"| {name} | {k.n} | {_f(k.observed)} | {_f(k.kappa)} | {_f(k.ci_low)} to {_f(k.ci_high)} |")
+            out.append(f"| {name} | {k.n} | {_f(k.observed)} | {k.text()} | {_f(k.ci_low)} to {_f(k.ci_high)} |")
         out += ["", f"| Feature | n | ICC(2,1) | 95% CI | Bias ({result.reader_a} - {result.reader_b}) | "
                 "95% limits of agreement |", "|---|---|---|---|---|---|"]
         for name, icc in result.iccs.items():

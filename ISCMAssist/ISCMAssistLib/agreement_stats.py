@@ -17,8 +17,9 @@ Z_95 = 1.959963984540054  # standard normal 97.5% quantile
 @dataclass(frozen=True)
 class Kappa:
     """Cohen's kappa over ``n`` pairs: estimate, standard error, 95% CI (clipped to [-1, 1]),
-    observed and chance agreement. ``kappa`` is None when chance agreement is 1 (both readers
-    used one and the same category throughout); ``se``/CI are None then or when n < 2."""
+    observed and chance agreement. ``kappa`` is None (undefined, ``reason`` says why) with fewer
+    than 2 pairs, or when a reader used one category throughout (no variance: chance agreement
+    equals observed agreement by construction); ``se``/CI are None then."""
 
     kappa: float | None
     se: float | None
@@ -27,6 +28,11 @@ class Kappa:
     n: int
     observed: float | None
     expected: float | None
+    reason: str = ""
+
+    def text(self, digits: int = 2) -> str:
+        """The kappa as printed: "0.40", or "undefined (only 1 case with both values)"."""
+        return f"{self.kappa:.{digits}f}" if self.kappa is not None else f"undefined ({self.reason})"
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,7 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> Kappa:
     pairs = [(x, y) for x, y in zip(a, b) if x is not None and y is not None]
     n = len(pairs)
     if n == 0:
-        return Kappa(None, None, None, None, 0, None, None)
+        return Kappa(None, None, None, None, 0, None, None, "no case with both readers' values")
     categories = sorted({_label(v) for pair in pairs for v in pair})
     index = {c: i for i, c in enumerate(categories)}
     table = np.zeros((len(categories), len(categories)))
@@ -71,8 +77,12 @@ def cohen_kappa(a: Sequence[Any], b: Sequence[Any]) -> Kappa:
     rows, cols = p.sum(axis=1), p.sum(axis=0)
     observed = float(np.trace(p))
     expected = float(rows @ cols)
-    if math.isclose(expected, 1.0):
-        return Kappa(None, None, None, None, n, observed, expected)
+    if n < 2:
+        return Kappa(None, None, None, None, n, observed, expected, "only 1 pair with both values")
+    for name, margins in (("A", rows), ("B", cols)):
+        if np.count_nonzero(margins) == 1 or math.isclose(expected, 1.0):
+            return Kappa(None, None, None, None, n, observed, expected,
+                         f"reader {name} used one category only (no variance)")
     kappa = (observed - expected) / (1 - expected)
     se = low = high = None
     if n >= 2:

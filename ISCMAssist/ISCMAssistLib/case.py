@@ -348,6 +348,16 @@ def validate_case(case: dict) -> None:
     if bad is not None:
         path = format_path(bad)
         raise CaseValidationError(f"{path}: {_get(case, bad)!r} is not a finite number", path)
+    seen: dict[Any, int] = {}
+    for index, lesion in enumerate(case.get("lesions") or []):
+        lesion_id = lesion.get("id") if isinstance(lesion, dict) else None
+        if lesion_id is None:
+            continue
+        if lesion_id in seen:
+            path = f"lesions[{index}].id"
+            raise CaseValidationError(f"{path}: lesion id {lesion_id!r} is already used by lesions[{seen[lesion_id]}]; "
+                                      f"lesion ids must be unique", path)
+        seen[lesion_id] = index
 
 
 def _get(value: Any, parts: list) -> Any:

@@ -53,6 +53,19 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} cannot be written to a case file")
 
 
+def _no_negative_zero(value: Any) -> Any:
+    """Return ``value`` with every -0.0 (from rounding a tiny negative, or an LPS flip of 0) as 0.0."""
+    if isinstance(value, float):
+        return 0.0 if value == 0 else value
+    if isinstance(value, dict):
+        return {key: _no_negative_zero(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_negative_zero(item) for item in value]
+    if hasattr(value, "tolist"):
+        return _no_negative_zero(value.tolist())
+    return value
+
+
 def case_to_json(case: dict, include_identifiers: bool = False) -> str:
     """Take a case dict; validate it and return its file text (JSON, indent 2, UTF-8 text, trailing newline).
 
@@ -63,7 +76,8 @@ def case_to_json(case: dict, include_identifiers: bool = False) -> str:
     if not include_identifiers and "identifiers" in case:
         case = {key: value for key, value in case.items() if key != "identifiers"}
     try:
-        return json.dumps(case, indent=2, ensure_ascii=False, allow_nan=False, default=_plain) + "\n"
+        return json.dumps(_no_negative_zero(case), indent=2, ensure_ascii=False, allow_nan=False,
+                          default=_plain) + "\n"
     except (TypeError, ValueError) as error:
         raise CaseValidationError(f"case: cannot be written as JSON: {error}") from error
 

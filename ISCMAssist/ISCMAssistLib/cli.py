@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from . import RESEARCH_USE_LABEL, __version__
@@ -24,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import-sr": ("import_sr", "read a DICOM SR written by export-sr back into a case JSON"),
     "report": ("report", "write one self-contained HTML page of a read (for a clinician)"),
     "levels": ("levels", "propose vertebral levels (discs and bodies) on a sagittal T2/T1"),
-    "session": ("session", "research annotation sessions: create, next, status, done"),
+    "session": ("session", "research annotation sessions: create, status, next, read, done, consensus"),
     "agreement": ("agreement", "inter-reader agreement of a session's reads"),
     "cohort": ("cohort", "the study's Tables 1-3 and comparisons for a folder of case JSON files"),
     "pacs": ("pacs", "echo, query, retrieve and store with a PACS (DICOMweb or DIMSE)"),
@@ -43,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=f"Read intramedullary spinal cord metastasis on spine MRI. {RESEARCH_USE_LABEL}",
     )
     parser.add_argument("--version", action="version", version=f"iscm-assist {__version__}")
+    parser.add_argument("--max-volume-gb", type=float, metavar="GB", default=None,
+                        help="largest image array a command may allocate (default 2 GiB, or $ISCM_MAX_VOLUME_GB)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         try:
@@ -59,11 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (default: sys.argv[1:]), run the command, return its exit code."""
+    for stream in (sys.stdout, sys.stderr):  # PYTHONIOENCODING=ascii, lone surrogates: escape, never fail
+        if hasattr(stream, "reconfigure"):
+            try:
+                stream.reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):
+                pass
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    if args.max_volume_gb is not None:
+        from .volumes import MAX_VOLUME_ENV
+
+        os.environ[MAX_VOLUME_ENV] = str(args.max_volume_gb)
     try:
         return int(args.run(args) or 0)
     except CommandError as error:
@@ -72,6 +85,19 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as error:
         # The project's own errors subclass ValueError/OSError and name the file and problem.
         print(f"iscm-assist {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except (RecursionError, OverflowError, MemoryError) as error:
+        print(f"iscm-assist {args.command}: error: input too deep or too large ({type(error).__name__}: "
+              f"{error})", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"iscm-assist {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:  # a bug: still one line; ISCM_DEBUG=1 shows the traceback
+        if os.environ.get("ISCM_DEBUG"):
+            raise
+        print(f"iscm-assist {args.command}: internal error ({type(error).__name__}: {error}); "
+              f"please report it (ISCM_DEBUG=1 shows the traceback)", file=sys.stderr)
         return 2
 
 

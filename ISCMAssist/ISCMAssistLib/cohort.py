@@ -121,6 +121,8 @@ class CohortResult:
     rows: list[CohortRow]
     comparisons: list[ComparisonResult]
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    read_rule: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def _fmt(value: float | None) -> str:
@@ -271,6 +273,41 @@ def compare(patients: list[dict], comparison: Comparison) -> ComparisonResult:
     return ComparisonResult(comparison.key, comparison.label, names, kept.tolist(), chi2, dof, p, comparison, note)
 
 
+READ_RULE = ("each case is counted once: its consensus read where one exists, otherwise the read of the "
+             "reader whose name sorts first (use --reader to choose one reader)")
+
+
+def _reader_name(case: dict) -> str:
+    reader = case.get("reader")
+    name = reader.get("name") if isinstance(reader, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def one_read_per_case(reads: list[tuple[str, dict]]) -> tuple[list[dict], list[str]]:
+    """Take (path, case) pairs in path order; return (one case per case_id, warnings), by READ_RULE.
+
+    Two reads of one case id by the same reader (or with no reader name) are a duplicate: the first
+    path is kept and a warning names both files.
+    """
+    from .consensus import CONSENSUS_READER
+
+    by_case: dict[str, dict[str, tuple[str, dict]]] = {}
+    warnings: list[str] = []
+    for path, case in reads:
+        readers = by_case.setdefault(str(case.get("case_id")), {})
+        name = _reader_name(case)
+        if name in readers:
+            warnings.append(f"duplicate case id {case.get('case_id')!r} (reader {name or 'unnamed'!r}): "
+                            f"{path} left out, {readers[name][0]} counted")
+            continue
+        readers[name] = (path, case)
+    chosen = []
+    for readers in by_case.values():
+        name = CONSENSUS_READER if CONSENSUS_READER in readers else min(readers)
+        chosen.append(readers[name][1])
+    return chosen, warnings
+
+
 def summarize(cases: Iterable[dict], progress: ProgressCallback | None = None,
               skipped: list[tuple[str, str]] | None = None) -> CohortResult:
     """Take case dicts (one per patient) and an optional progress(done, total) callback; return the
@@ -289,11 +326,15 @@ def summarize(cases: Iterable[dict], progress: ProgressCallback | None = None,
     return CohortResult(len(patients), len(lesions), rows, comparisons, list(skipped or []))
 
 
-def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None = None) -> list[Path]:
+def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None = None,
+                    skipped: list[tuple[str, str]] | None = None) -> list[Path]:
     """Take a folder; return every *.json file under it (recursively, sorted), leaving out the
     folder ``exclude`` (the report's own output), dot files, session state files (*.state.json) and
-    Slicer markups (*.mrk.json).
+    Slicer markups (*.mrk.json). Symbolic links to files outside the folder and non-regular files are
+    left out too, and appended to ``skipped`` as (path, reason) when it is given.
     Raises CohortError when the folder does not exist."""
+    from .files import unsafe_to_read
+
     root = Path(folder)
     if not root.is_dir():
         raise CohortError(f"{folder}: not a folder")
@@ -302,8 +343,13 @@ def find_case_files(folder: str | os.PathLike, exclude: str | os.PathLike | None
     for path in sorted(root.rglob("*.json")):
         if excluded is not None and (path.resolve() == excluded or excluded in path.resolve().parents):
             continue
-        if path.is_file() and not path.name.startswith(".") and not path.name.endswith(NOT_CASE_SUFFIXES):
+        if path.name.startswith(".") or path.name.endswith(NOT_CASE_SUFFIXES):
+            continue
+        reason = unsafe_to_read(path, root)
+        if reason is None:
             files.append(path)
+        elif skipped is not None and not path.is_dir():
+            skipped.append((str(path), reason))
     return files
 
 
@@ -318,6 +364,13 @@ def _load_one(path: Path) -> tuple[dict | None, str | None]:
 
 def load_cases(paths: list[Path], progress: ProgressCallback | None = None,
                workers: int = 1) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Take case JSON paths; return (cases, skipped) as load_reads does, without the paths."""
+    reads, skipped = load_reads(paths, progress, workers)
+    return [case for _, case in reads], skipped
+
+
+def load_reads(paths: list[Path], progress: ProgressCallback | None = None,
+               workers: int = 1) -> tuple[list[tuple[str, dict]], list[tuple[str, str]]]:
     """Take case JSON paths, an optional progress(done, total) callback and a number of worker
     processes; return (cases, skipped) in path order, where skipped lists (path, reason) for every
     file that could not be loaded or validated.
@@ -349,7 +402,7 @@ def load_cases(paths: list[Path], progress: ProgressCallback | None = None,
         if case is None:
             skipped.append((str(path), reason))
         else:
-            cases.append(case)
+            cases.append((str(path), case))
     return cases, skipped
 
 
@@ -360,8 +413,13 @@ def summarize_folder(folder: str | os.PathLike, progress: ProgressCallback | Non
     ``progress(done, total)`` is called once per file read. Raises CohortError when no file under the
     folder is a readable case.
     """
-    paths = find_case_files(folder, exclude)
-    cases, skipped = load_cases(paths, progress, workers)
-    if not cases:
+    unsafe: list[tuple[str, str]] = []
+    paths = find_case_files(folder, exclude, unsafe)
+    reads, skipped = load_reads(paths, progress, workers)
+    skipped = unsafe + skipped
+    if not reads:
         raise CohortError(f"{folder}: no readable case JSON files ({len(paths)} *.json found, {len(skipped)} bad)")
-    return summarize(cases, skipped=skipped)
+    cases, warnings = one_read_per_case(reads)
+    result = summarize(cases, skipped=skipped)
+    result.read_rule, result.warnings = READ_RULE, warnings
+    return result

@@ -16,7 +16,7 @@ import numpy as np
 from . import RESEARCH_USE_LABEL
 from .cohort import CohortResult, CohortRow
 from .evidence import TABLES, CountRow
-from .files import atomic_write_bytes, atomic_write_text
+from .files import atomic_write_bytes, atomic_write_text, refuse_links
 
 
 def to_markdown(result: CohortResult) -> str:
@@ -24,6 +24,9 @@ def to_markdown(result: CohortResult) -> str:
     out = [f"# ISCM cohort: {result.n_patients} patients, {result.n_lesions} lesions", "",
            f"_{RESEARCH_USE_LABEL}_ Study: 49 patients, 70 lesions. Denominators leave out values that were "
            "not assessable.", ""]
+    if result.read_rule:
+        out += [f"Reads counted: {result.read_rule}.", ""]
+    out += [f"- warning: {warning}" for warning in result.warnings] + ([""] if result.warnings else [])
     for table in TABLES:
         out += [f"## {table.name}: {table.title}", "", "| Feature | Cohort | Study |", "|---|---|---|"]
         group = None
@@ -100,6 +103,8 @@ def to_json(result: CohortResult) -> str:
         "label": RESEARCH_USE_LABEL,
         "n_patients": result.n_patients,
         "n_lesions": result.n_lesions,
+        "read_rule": result.read_rule,
+        "warnings": result.warnings,
         "rows": [row_dict(row) for row in result.rows],
         "comparisons": [{"key": c.key, "label": c.label, "categories": c.categories, "table": c.table,
                          "chi2": c.chi2, "dof": c.dof, "p_value": c.p_value, "study_p_value": c.study.p_value,
@@ -157,6 +162,7 @@ def write_report(result: CohortResult, out_dir: str | os.PathLike, figure: bool 
     """Take a cohort result and an output folder (created if missing); write cohort.md, cohort.csv,
     cohort_comparisons.csv, cohort.json and (if ``figure``) cohort.png atomically; return name -> path."""
     folder = Path(out_dir)
+    refuse_links(folder, folder.parent)  # a linked report folder would send the report elsewhere
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

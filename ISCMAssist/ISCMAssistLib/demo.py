@@ -74,7 +74,7 @@ def run_demo(out: str | Path, curvature_mm: float = 6.0,
 
     Takes the output folder, the synthetic spine's anterior bow (mm) and an optional progress
     callback (fraction 0..1, step name). Writes dicom/t2, dicom/t1_post, markups/*.mrk.json,
-    case.json, lesions.csv and read.png under ``out``.
+    masks/lesion.nii.gz and masks/edema.nii.gz, case.json, lesions.csv and read.png under ``out``.
     """
     report = progress or no_progress
     out = Path(out)
@@ -116,10 +116,28 @@ def run_demo(out: str | Path, curvature_mm: float = 6.0,
     files["figure"] = draw_read_figure(
         out / "read.png", [("Sagittal T2", t2), ("Sagittal T1 post-gadolinium", t1_post)], case,
         model.landmarks, hints, through_ras=phantom.lesion.nodule_center_ras)
+    files.update(_write_masks(phantom, t2, out / "masks"))
     files["DICOM T2"] = out / "dicom" / "t2"
     files["DICOM T1 post"] = out / "dicom" / "t1_post"
     report(1.0, "done")
     return DemoResult(out=out, case=case, hints=hints, phantom=phantom, files=files, warnings=warnings)
+
+
+def _write_masks(phantom: SpinePhantom, t2, folder: Path) -> dict[str, Path]:
+    """Write the phantom's lesion (enhancing nodule) and edema (whole cord T2 hyperintensity) masks
+    as NIfTI on the grid of the T2 loaded back from DICOM, so ``iscm-assist measure`` takes them
+    with that T2 as --volume."""
+    from .masks import resample_to_grid
+    from .nifti import save_nifti
+    from .volumes import Volume
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, mask in (("lesion", phantom.lesion.nodule_mask), ("edema", phantom.lesion.edema_mask)):
+        on_phantom_grid = Volume(mask.astype(np.uint8), phantom.t2.ijk_to_ras)
+        on_t2 = resample_to_grid(on_phantom_grid, t2)
+        written[f"{name} mask"] = save_nifti(Volume(on_t2.array.astype(np.uint8), t2.ijk_to_ras), folder / f"{name}.nii.gz")
+    return written
 
 
 def _demo_case(model: LevelModel, lines_ras: dict[str, tuple[np.ndarray, np.ndarray]], series: list[dict]) -> dict:

@@ -79,6 +79,10 @@ class _Fallback(Exception):
     """The fast reader cannot handle this file; pydicom must."""
 
 
+class _Impossible(Exception):
+    """An element no DICOM file can hold (e.g. zero-filled bytes): stop here, pydicom would crawl on."""
+
+
 class DicomHeader:
     """The header of one DICOM file read by the fast path: a small read-only stand-in for a pydicom Dataset.
 
@@ -179,6 +183,9 @@ def _file_meta(source: _Bytes) -> tuple[dict[str, str], int, bool]:
         data = source.need(pos + 8)
         group, element = struct.unpack_from("<HH", data, pos)
         if group != 0x0002:
+            if pos == 132:
+                raise _Impossible(f"DICM preamble but no file meta information (element ({group:04X},{element:04X}) "
+                                  f"at byte 132)")
             break
         data, _vr, length, start = _explicit_element(source.need, pos)
         if length == 0xFFFFFFFF:
@@ -218,6 +225,8 @@ def _fast_header(path: Path) -> DicomHeader:
                     raise _Fallback()
             raw_tag, vr, length = unpack_head(data, pos)
             tag = ((raw_tag & 0xFFFF) << 16) | (raw_tag >> 16)  # stored as group, element
+            if tag < 0x00040000:  # groups 0000-0003 never follow the file meta (zero-filled bytes are tag 0)
+                raise _Impossible(f"impossible element ({tag >> 16:04X},{tag & 0xFFFF:04X}) at byte {pos}")
             if implicit:
                 length = unpack_long(data, pos + 4)[0]
                 start = pos + 8
@@ -318,6 +327,8 @@ def read_dicom_header(path: str | os.PathLike):
         return _fast_header(path)
     except _Fallback:
         pass
+    except _Impossible as error:
+        raise VolumeLoadError(f"{path}: damaged DICOM file: {error}", "damaged") from None
     except PermissionError as error:
         raise VolumeLoadError(f"{path}: cannot be read (permission denied)", "unreadable") from error
     except OSError as error:

@@ -16,7 +16,7 @@ from . import coords
 from .dicom_frames import Frame, check_uniform, image_frames, slice_grid
 from .dicom_header import pixel_location, read_dicom_header
 from .progress import ProgressCallback
-from .volumes import Volume, VolumeLoadError
+from .volumes import Volume, VolumeLoadError, check_allocation
 
 #: Transfer syntaxes whose pixels are stored raw (read straight into the volume array).
 _RAW_LITTLE_ENDIAN = {"1.2.840.10008.1.2", "1.2.840.10008.1.2.1"}
@@ -76,8 +76,9 @@ def _decoded_frames(path: Path) -> np.ndarray:
     return pixels
 
 
-def _read_raw_frame(open_file: Callable[[Path], Any], frame: Frame, out: np.ndarray, dtype: np.dtype) -> None:
-    """Read one raw frame's pixels into ``out`` (rows, cols): straight from the file when the value was deferred."""
+def _check_raw_length(frame: Frame, dtype: np.dtype) -> tuple:
+    """Return pixel_location(frame) after checking that the pixel data hold exactly the frames the
+    header promises (VolumeLoadError naming the file otherwise)."""
     offset, length, value = pixel_location(frame.dataset)
     n_bytes = frame.rows * frame.columns * dtype.itemsize
     n_frames = int(frame.dataset.get("NumberOfFrames", 1) or 1)
@@ -87,6 +88,26 @@ def _read_raw_frame(open_file: Callable[[Path], Any], frame: Frame, out: np.ndar
             f"for {n_frames} frame(s) of {frame.rows}x{frame.columns} pixels of {dtype.itemsize} byte(s)",
             "pixels",
         )
+    return offset, length, value
+
+
+def _check_planned_size(frames: list[Frame], index: np.ndarray, shape: tuple, dtype: np.dtype, source: str) -> None:
+    """Before allocating: the pixel data present must match the header (raw frames), the slice grid
+    must not be mostly blank slices (a wrong ImagePositionPatient), and the array must fit the limit."""
+    for frame in frames:
+        if _raw_readable(frame.dataset):
+            _check_raw_length(frame, _pixel_dtype(frame.dataset, frame.file))
+    if shape[0] > 2 * len(frames) + 8:
+        raise VolumeLoadError(
+            f"{source}: the slice positions span {shape[0]} slices but only {len(frames)} are present "
+            f"(an ImagePositionPatient far off the others?); not loaded", "geometry")
+    check_allocation(shape, dtype, source)
+
+
+def _read_raw_frame(open_file: Callable[[Path], Any], frame: Frame, out: np.ndarray, dtype: np.dtype) -> None:
+    """Read one raw frame's pixels into ``out`` (rows, cols): straight from the file when the value was deferred."""
+    offset, length, value = _check_raw_length(frame, dtype)
+    n_bytes = frame.rows * frame.columns * dtype.itemsize
     if value is not None:
         out[...] = np.frombuffer(value, dtype=dtype, count=frame.rows * frame.columns, offset=frame.frame * n_bytes).reshape(out.shape)
     else:
@@ -224,6 +245,7 @@ def load_dicom_series(
     identity = all(f.slope == 1.0 and f.intercept == 0.0 for f in frames)
     out_dtype = stored_dtype.newbyteorder("=") if identity else np.dtype(np.float32)
     shape = (int(index[-1]) + 1, reference.rows, reference.columns)
+    _check_planned_size(frames, index, shape, out_dtype, source)
     array = np.zeros(shape, dtype=out_dtype) if gaps else np.empty(shape, dtype=out_dtype)
     _fill_pixels(array, frames, index, stored_dtype, identity, progress, header_steps)
 

@@ -27,6 +27,8 @@ def load_volume(path: str | os.PathLike, progress: ProgressCallback | None = Non
     path = Path(path)
     if not path.exists():
         raise VolumeLoadError(f"{path}: no such file or folder")
+    if not path.is_dir() and not path.is_file():
+        raise VolumeLoadError(f"{path}: not a regular file or folder (a FIFO, socket or device?)", "unreadable")
     if path.is_file() and is_nifti_path(path):
         return load_nifti(path)
     if path.is_dir():

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import exam_studies
+from . import files as files_mod
 from .dicom_header import read_dicom_header
 from .dicom_pixels import load_dicom_series
 from .exam_studies import StudyGroup
@@ -201,7 +202,9 @@ class ScanResult:
 
 
 def _list_files(root: Path) -> tuple[list[Path], list[SkippedFile]]:
-    """Return the files under ``root`` (sorted, hidden files left out) and the folders that could not be listed."""
+    """Return the regular files under ``root`` (sorted, hidden files left out) and what was skipped:
+    folders that could not be listed, FIFOs/sockets/devices (reading them could block forever) and
+    symbolic links to files outside ``root``."""
     files: list[Path] = []
     skipped: list[SkippedFile] = []
 
@@ -210,7 +213,14 @@ def _list_files(root: Path) -> tuple[list[Path], list[SkippedFile]]:
 
     for folder, subfolders, names in os.walk(root, onerror=on_error):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
-        files.extend(Path(folder) / name for name in sorted(names) if not name.startswith("."))
+        for name in sorted(names):
+            if not name.startswith("."):
+                path = Path(folder) / name
+                reason = files_mod.unsafe_to_read(path, root)
+                if reason:
+                    skipped.append(SkippedFile(path, reason, "unreadable"))
+                else:
+                    files.append(path)
     return files, skipped
 
 

@@ -138,7 +138,7 @@ def _scale_to_mm(units: Any, where: str) -> float:
     if units is None:
         return 1.0
     code = units[0] if isinstance(units, list) and units else units
-    if code not in _UNIT_TO_MM:
+    if not isinstance(code, str) or code not in _UNIT_TO_MM:
         raise MarkupsFileError(f"{where}: coordinateUnits {units!r} is not mm or um")
     return _UNIT_TO_MM[code]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .volumes import Volume, VolumeLoadError
+from .volumes import Volume, VolumeLoadError, check_allocation
 
 
 def is_nifti_path(path: str | os.PathLike) -> bool:
@@ -49,6 +49,17 @@ def load_nifti(path: str | os.PathLike) -> Volume:
     zooms = np.asarray(header.get_zooms()[:3], dtype=float)
     if not np.all(np.isfinite(zooms)) or np.any(zooms <= 0):
         raise VolumeLoadError(f"{path}: voxel sizes {zooms.tolist()} mm are not all positive numbers")
+    stored = header.get_data_dtype()
+    if stored.fields is not None or stored.kind == "c":
+        kind = "RGB/structured" if stored.fields is not None else "complex"
+        raise VolumeLoadError(f"{path}: {kind} voxels ({stored}); a scalar 3D image or mask is needed", "pixels")
+    planned_dtype = np.dtype(np.float64) if image.dataobj.slope != 1 or image.dataobj.inter != 0 else stored
+    check_allocation(shape[:3], planned_dtype, str(path))
+    if not str(path).lower().endswith(".gz"):  # an uncompressed file must hold its voxels
+        needed = int(header.get_data_offset()) + int(np.prod(shape, dtype=object)) * stored.itemsize
+        if path.stat().st_size < needed:
+            raise VolumeLoadError(f"{path}: truncated: {path.stat().st_size} bytes, {needed} needed for "
+                                  f"shape {tuple(shape)} of {stored}", "pixels")
     try:
         data = np.asanyarray(image.dataobj)
     except Exception as error:
@@ -56,3 +67,23 @@ def load_nifti(path: str | os.PathLike) -> Volume:
     data = data.reshape(shape[:3])
     array = np.ascontiguousarray(data.transpose(2, 1, 0))
     return Volume(array=array, ijk_to_ras=np.asarray(affine, dtype=float), source=str(path), warnings=warnings)
+
+
+def save_nifti(volume: Volume, path: str | os.PathLike) -> Path:
+    """Write a Volume as a NIfTI file (.nii or .nii.gz; sform and qform = ijk_to_ras, RAS mm) atomically;
+    return the path."""
+    import nibabel as nib
+
+    from .files import atomic_write_bytes
+
+    path = Path(path)
+    image = nib.Nifti1Image(np.ascontiguousarray(np.asarray(volume.array).transpose(2, 1, 0)), volume.ijk_to_ras)
+    image.set_sform(volume.ijk_to_ras, code=1)
+    image.set_qform(volume.ijk_to_ras, code=1)
+    data = image.to_bytes()
+    if path.name.lower().endswith(".gz"):
+        import gzip
+
+        data = gzip.compress(data, mtime=0)
+    atomic_write_bytes(path, data)
+    return path

@@ -102,6 +102,9 @@ class LesionTruth:
     edema_segments: int
     edema_u: tuple[float, float]
     location: str
+    #: the enhancing nodule and the whole cord T2 hyperintensity (edema and nodule) on the volumes' grid [k, j, i]
+    nodule_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
+    edema_mask: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -517,4 +520,5 @@ def _add_lesion(axis: _SpineAxis, region: str, s_abs: np.ndarray, d: np.ndarray,
         nodule_u=(axis.u_of_s_abs(s_c - size["si"] / 2.0), axis.u_of_s_abs(s_c + size["si"] / 2.0)),
         edema_ends_ras=ends, edema_length_mm=float(e1 - e0), edema_levels=spec.edema_levels,
         edema_segments=spec.edema_segments, edema_u=spec.edema_u, location=spec.location,
+        nodule_mask=nodule.copy(), edema_mask=edema | nodule,
     )

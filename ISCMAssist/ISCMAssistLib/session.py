@@ -20,6 +20,7 @@ the case JSON (t2_sagittal, t1_pre, t1_post, t2_axial, t1_post_axial, other).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import json
@@ -41,6 +42,7 @@ SESSION_SCHEMA_VERSION = "1.0.0"
 SESSION_FILE = "session.json"
 READS_DIR = "reads"
 SCENES_DIR = "scenes"
+SERIES_DIR = "series"  # DIR/series/<case_id>/<role>: links to the series, so no folder name reaches a JSON
 CSV_COLUMNS = ("case_id", "role", "path")
 STATUSES = ("unread", "in_progress", "done")
 
@@ -213,6 +215,35 @@ def _relative_to(path: str, folder: Path) -> str:
     return Path(os.path.relpath(path, folder)).as_posix()
 
 
+def _pseudonymous_series(folder: Path, case: SessionCase, warnings: list[str]) -> list[dict[str, str]]:
+    """Link each series of a case as DIR/series/<case_id>/<role> (a second one of a role: <role>_2)
+    and return the series entries naming the links, relative to DIR: the data's folder names (often
+    patient names) then never reach session.json, the reads or the CSVs. Where links cannot be made
+    (Windows without the privilege), the path relative to DIR is stored, with a warning."""
+    entries: list[dict[str, str]] = []
+    for role, path in case.series:
+        if pacs_cache.is_pacs_reference(str(path)):  # a PACS study: no folder name to hide
+            entries.append({"role": role, "path": str(path)})
+            continue
+        name = role
+        while any(entry["path"].split("/")[-1].split(".")[0] == name for entry in entries):
+            name = f"{role}_{sum(e['role'] == role for e in entries) + 1}"
+        suffix = "" if Path(path).is_dir() else (".nii.gz" if path.lower().endswith(".nii.gz") else Path(path).suffix)
+        relative = f"{SERIES_DIR}/{case.case_id}/{name}{suffix}"  # loaders tell a NIfTI by its suffix
+        link = folder / relative
+        try:
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if os.path.islink(link):
+                link.unlink()
+            link.symlink_to(path, target_is_directory=Path(path).is_dir())
+        except OSError as error:
+            warnings.append(f"case {case.case_id}, {role}: cannot link the series into {folder / SERIES_DIR} "
+                            f"({error.strerror or error}); its path is stored instead")
+            relative = _relative_to(path, folder.resolve())
+        entries.append({"role": role, "path": relative})
+    return entries
+
+
 def create_session(
     directory: str | os.PathLike[str],
     cases_csv: str | os.PathLike[str],
@@ -244,10 +275,7 @@ def create_session(
         "name": name or resolved.name,
         "created_at": _now(),
         "cases": [
-            {
-                "case_id": case.case_id,
-                "series": [{"role": role, "path": _relative_to(path, resolved)} for role, path in case.series],
-            }
+            {"case_id": case.case_id, "series": _pseudonymous_series(folder, case, warnings)}
             for case in cases
         ],
         "readers": [reader],
@@ -314,6 +342,7 @@ class Session:
 
     def __post_init__(self) -> None:
         self._by_id = {case.case_id: case for case in self.cases}
+        self._held: set[tuple[str, str]] = set()
 
     # ----- where things are
 
@@ -345,22 +374,37 @@ class Session:
 
     def series_paths(self, case_id: str) -> list[tuple[str, Path]]:
         """Take a case id; return its series as (role, absolute path) in CSV order (what the panel loads).
+        The session's series links are kept as such (DIR/series/<case_id>/<role>), not resolved, so the
+        path shown holds no folder name of the data. A PACS reference (pacs:STUDY[/SERIES]) is
+        retrieved into DIR/cache first (pacs.session_cache)."""
+        return [(role, pacs_cache.local_path(self.directory, path) if pacs_cache.is_pacs_reference(path)
+                 else Path(os.path.abspath(self.directory / path))) for role, path in self.case(case_id).series]
 
-        A PACS reference (pacs:STUDY[/SERIES]) is retrieved into DIR/cache first (pacs.session_cache)."""
-        return [(role, pacs_cache.local_path(self.directory, path)) for role, path in self.case(case_id).series]
+    def _series_entries(self, reader: str, case_id: str) -> list[dict[str, str]]:
+        """The case's series entries for a read: files relative to the read's folder
+        (DIR/reads/<reader>/), as export-sr and the case JSON's other tools resolve them; a PACS
+        reference as written."""
+        read_folder = self.read_path(reader, case_id).parent
+        return [{"role": role, "file": path if os.path.isabs(path) or pacs_cache.is_pacs_reference(path)
+                 else Path(os.path.relpath(self.directory / path, read_folder)).as_posix()}
+                for role, path in self.case(case_id).series]
 
     def read_path(self, reader: str, case_id: str) -> Path:
         """Return DIR/reads/<reader>/<case_id>.json (the file may not exist yet)."""
         check_name(reader, "reader name")
         self.case(case_id)
-        return self.directory / READS_DIR / reader / f"{case_id}.json"
+        path = self.directory / READS_DIR / reader / f"{case_id}.json"
+        files.refuse_links(path, self.directory)  # a linked reads/<reader> could lead reads and writes outside
+        return path
 
     def scene_folder(self, reader: str, case_id: str) -> Path:
         """Return DIR/scenes/<reader>/<case_id>: where the Slicer module may keep the reader's markups and
         segmentations of a case (its read folder). Optional and outside reads/, so tools that gather every
         *.json under reads/<reader>/ see each read once; reads/<reader>/<case_id>.json is the read."""
         self.read_path(reader, case_id)
-        return self.directory / SCENES_DIR / reader / case_id
+        path = self.directory / SCENES_DIR / reader / case_id
+        files.refuse_links(path, self.directory)
+        return path
 
     def read_files(self, reader: str, only_done: bool = False, progress: ProgressCallback | None = None) -> dict[str, Path]:
         """Return {case_id: path of the reader's saved read} in session order, for cases with a read file
@@ -375,7 +419,9 @@ class Session:
 
     def state_path(self, reader: str, case_id: str) -> Path:
         """Return DIR/reads/<reader>/<case_id>.state.json (the file may not exist yet)."""
-        return self.read_path(reader, case_id).with_name(f"{case_id}.state.json")
+        path = self.read_path(reader, case_id).with_name(f"{case_id}.state.json")
+        files.refuse_links(path, self.directory)
+        return path
 
     # ----- readers
 
@@ -385,15 +431,38 @@ class Session:
         if reader in self.listed_readers:
             return
         path = self.directory / SESSION_FILE
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise SessionError(f"{path}: cannot read it ({error})") from None
-        listed = document.setdefault("readers", [])
-        if reader not in listed:
-            listed.append(reader)
-            files.atomic_write_text(path, json.dumps(document, indent=2) + "\n")
+        with files.advisory_lock(self.directory / f".{SESSION_FILE}.lock",
+                                 f"{path} is being changed by another process; try again"):
+            document = files.read_json(path, SessionError, "session file")
+            if not isinstance(document, dict):
+                raise SessionError(f"{path}: expected a JSON object")
+            listed = document.setdefault("readers", [])
+            if not isinstance(listed, list):
+                raise SessionError(f"{path}: field 'readers' must be a list of names")
+            if reader not in listed:
+                listed.append(reader)
+                files.atomic_write_text(path, json.dumps(document, indent=2) + "\n")
         self.listed_readers = list(listed)
+
+    @contextlib.contextmanager
+    def case_lock(self, reader: str, case_id: str):
+        """Hold the advisory lock of the reader's case (its read and state are written together under
+        it); re-entrant within this Session. Another process waits files.LOCK_WAIT_SECONDS, then gets
+        files.LockedError "case ... is open elsewhere"."""
+        key = (reader, case_id)
+        if key in self._held:
+            yield
+            return
+        folder = self.read_path(reader, case_id).parent
+        folder.mkdir(parents=True, exist_ok=True)
+        with files.advisory_lock(folder / f".{case_id}.lock",
+                                 f"case {case_id} of reader {reader} is open elsewhere (another process is "
+                                 f"saving it); close it there or try again"):
+            self._held.add(key)
+            try:
+                yield
+            finally:
+                self._held.discard(key)
 
     # ----- status and progress
 
@@ -401,16 +470,16 @@ class Session:
         """Return the reader's state of a case: {"status", "updated_at", "ui"}; status "unread" and ui {}
         when nothing was saved. A state file that cannot be parsed raises SessionError naming it."""
         path = self.state_path(reader, case_id)
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+        if not os.path.lexists(path):
             status = "in_progress" if self.read_path(reader, case_id).exists() else "unread"
             return {"status": status, "updated_at": None, "ui": {}}
-        except (OSError, ValueError) as error:
-            raise SessionError(f"{path}: cannot read the state ({error})") from None
+        state = files.read_json(path, SessionError, "state file")
         if not isinstance(state, dict) or state.get("status") not in ("in_progress", "done"):
             raise SessionError(f"{path}: field 'status' must be 'in_progress' or 'done'")
         state.setdefault("updated_at", None)
+        if state["updated_at"] is not None and not isinstance(state["updated_at"], str):
+            raise SessionError(f"{path}: field 'updated_at' must be a time as text (ISO 8601), "
+                               f"not {type(state['updated_at']).__name__}")
         if not isinstance(state.get("ui"), dict):
             state["ui"] = {}
         return state
@@ -477,7 +546,7 @@ class Session:
         if path.exists():
             return case_io.load_case(path)
         case = case_mod.new_case(case_id, reader)
-        case["series"] = [{"role": role, "file": series_path} for role, series_path in self.case(case_id).series]
+        case["series"] = self._series_entries(reader, case_id)
         return case
 
     def open_case(self, reader: str, case_id: str | None = None, progress: ProgressCallback | None = None) -> OpenCase | None:
@@ -499,54 +568,59 @@ class Session:
         selected lesion, slice offsets...). Writes the read (validated, atomic) and then the state file
         (atomic; status stays "done" if it was, else "in_progress"). Returns the read's path.
         """
-        path = self.read_path(reader, case_id)
-        if not isinstance(case, dict) or case.get("case_id") != case_id:
-            found = case.get("case_id") if isinstance(case, dict) else type(case).__name__
-            raise SessionError(f"autosave of {reader}/{case_id}: the case dict has case_id {found!r}")
-        to_save = copy.deepcopy(case)
-        record = to_save.get("reader")
-        if not isinstance(record, dict):
-            record = to_save["reader"] = {"name": reader, "read_at": _now()}
-        if record.get("name") in (None, ""):
-            record["name"] = reader
-        elif record["name"] != reader:
-            raise SessionError(
-                f"autosave of {reader}/{case_id}: the case was read by {record['name']!r}, not {reader!r}"
-            )
-        ui = self._check_ui(ui_state, reader, case_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        case_io.save_case(to_save, path)
-        old = self.load_state(reader, case_id)
-        status = "done" if old["status"] == "done" else "in_progress"
-        self._write_state(reader, case_id, status, old["ui"] if ui is None else ui, old)
-        if reader not in self.listed_readers:
-            self.add_reader(reader)
-        return path
+        with self.case_lock(reader, case_id):
+            path = self.read_path(reader, case_id)
+            if not isinstance(case, dict) or case.get("case_id") != case_id:
+                found = case.get("case_id") if isinstance(case, dict) else type(case).__name__
+                raise SessionError(f"autosave of {reader}/{case_id}: the case dict has case_id {found!r}")
+            to_save = copy.deepcopy(case)
+            record = to_save.get("reader")
+            if not isinstance(record, dict):
+                record = to_save["reader"] = {"name": reader, "read_at": _now()}
+            if record.get("name") in (None, ""):
+                record["name"] = reader
+            elif record["name"] != reader:
+                raise SessionError(
+                    f"autosave of {reader}/{case_id}: the case was read by {record['name']!r}, not {reader!r}"
+                )
+            ui = self._check_ui(ui_state, reader, case_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            case_io.save_case(to_save, path)
+            old = self.load_state(reader, case_id)
+            status = "done" if old["status"] == "done" else "in_progress"
+            self._write_state(reader, case_id, status, old["ui"] if ui is None else ui, old)
+            if reader not in self.listed_readers:
+                self.add_reader(reader)
+            return path
 
     def save_ui_state(self, reader: str, case_id: str, ui_state: dict) -> None:
         """Record only where the reader is (selected lesion, slice offsets) without rewriting the read."""
-        ui = self._check_ui(ui_state, reader, case_id)
-        old = self.load_state(reader, case_id)
-        status = "in_progress" if old["status"] == "unread" else old["status"]
-        self._write_state(reader, case_id, status, ui, old)
+        with self.case_lock(reader, case_id):
+            ui = self._check_ui(ui_state, reader, case_id)
+            old = self.load_state(reader, case_id)
+            status = "in_progress" if old["status"] == "unread" else old["status"]
+            self._write_state(reader, case_id, status, ui, old)
 
     def mark_done(self, reader: str, case_id: str) -> None:
-        """Mark the reader's read of a case done. The saved read is validated first; with no saved read,
-        an empty read (no lesions) is saved, so a done case always has its read file."""
-        path = self.read_path(reader, case_id)
-        case = self.load_read(reader, case_id)
-        if not path.exists():
-            self.autosave(reader, case_id, case)
-        old = self.load_state(reader, case_id)
-        self._write_state(reader, case_id, "done", old["ui"], old)
-        if reader not in self.listed_readers:
-            self.add_reader(reader)
+        """Mark the reader's read of a case done. The saved read is validated first; a case with no saved
+        read is refused (SessionError), so an empty read is never counted as a reading."""
+        with self.case_lock(reader, case_id):
+            path = self.read_path(reader, case_id)
+            if not path.exists():
+                raise SessionError(f"{reader}/{case_id}: no saved read ({path}); save a read first "
+                                   f"(iscm-assist session read, or the Slicer module)")
+            self.load_read(reader, case_id)
+            old = self.load_state(reader, case_id)
+            self._write_state(reader, case_id, "done", old["ui"], old)
+            if reader not in self.listed_readers:
+                self.add_reader(reader)
 
     def reopen(self, reader: str, case_id: str) -> None:
         """Set a done case back to in progress (the read is kept)."""
-        old = self.load_state(reader, case_id)
-        if old["status"] == "done":
-            self._write_state(reader, case_id, "in_progress", old["ui"], old)
+        with self.case_lock(reader, case_id):
+            old = self.load_state(reader, case_id)
+            if old["status"] == "done":
+                self._write_state(reader, case_id, "in_progress", old["ui"], old)
 
     def _check_ui(self, ui_state: Any, reader: str, case_id: str) -> dict | None:
         if ui_state is None:
@@ -584,34 +658,35 @@ class Session:
         whose landmarks and lines are kept) and whether to replace an existing consensus read. Returns the
         draft case dict. Raises SessionError if a reader has no saved read or the consensus exists.
         """
-        readers = list(readers)
-        if len(readers) < 2 or len(set(readers)) != len(readers):
-            raise SessionError(f"consensus of {case_id}: give two or more different readers, not {readers}")
-        for reader in readers:
-            check_name(reader, "reader name")
-            if reader == CONSENSUS_READER:
-                raise SessionError(f"consensus of {case_id}: '{CONSENSUS_READER}' cannot be one of its readers")
-        target = self.read_path(CONSENSUS_READER, case_id)
-        if target.exists() and not overwrite:
-            raise SessionError(
-                f"consensus of {case_id}: {target} already exists; open it, or overwrite it to start again"
-            )
-        reads = {}
-        for index, reader in enumerate(readers, start=1):
-            path = self.read_path(reader, case_id)
-            if not path.exists():
-                raise SessionError(f"consensus of {case_id}: reader {reader!r} has no saved read ({path})")
-            reads[reader] = case_io.load_case(path)
-            if progress:
-                progress(index, len(readers))
-        draft, disagreements = build_consensus(reads, case_id)
-        draft["series"] = [{"role": role, "file": series_path} for role, series_path in self.case(case_id).series]
-        self.autosave(CONSENSUS_READER, case_id, draft)
-        old = self.load_state(CONSENSUS_READER, case_id)
-        old["to_settle"] = [{"field": d.field, "values": d.values} for d in disagreements]
-        old["readers"] = readers
-        self._write_state(CONSENSUS_READER, case_id, "in_progress", {}, old)
-        return draft
+        with self.case_lock(CONSENSUS_READER, case_id):
+            readers = list(readers)
+            if len(readers) < 2 or len(set(readers)) != len(readers):
+                raise SessionError(f"consensus of {case_id}: give two or more different readers, not {readers}")
+            for reader in readers:
+                check_name(reader, "reader name")
+                if reader == CONSENSUS_READER:
+                    raise SessionError(f"consensus of {case_id}: '{CONSENSUS_READER}' cannot be one of its readers")
+            target = self.read_path(CONSENSUS_READER, case_id)
+            if target.exists() and not overwrite:
+                raise SessionError(
+                    f"consensus of {case_id}: {target} already exists; open it, or overwrite it to start again"
+                )
+            reads = {}
+            for index, reader in enumerate(readers, start=1):
+                path = self.read_path(reader, case_id)
+                if not path.exists():
+                    raise SessionError(f"consensus of {case_id}: reader {reader!r} has no saved read ({path})")
+                reads[reader] = case_io.load_case(path)
+                if progress:
+                    progress(index, len(readers))
+            draft, disagreements = build_consensus(reads, case_id)
+            draft["series"] = self._series_entries(CONSENSUS_READER, case_id)
+            self.autosave(CONSENSUS_READER, case_id, draft)
+            old = self.load_state(CONSENSUS_READER, case_id)
+            old["to_settle"] = [{"field": d.field, "values": d.values} for d in disagreements]
+            old["readers"] = readers
+            self._write_state(CONSENSUS_READER, case_id, "in_progress", {}, old)
+            return draft
 
     def disagreements(self, case_id: str) -> list[Disagreement]:
         """Return the disagreements recorded when the consensus of a case was started ([] if none)."""

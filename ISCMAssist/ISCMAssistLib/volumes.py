@@ -27,6 +27,35 @@ class VolumeLoadError(ValueError):
         self.kind = kind
 
 
+#: The largest image array a load may allocate, in GiB; raise it with ``iscm-assist --max-volume-gb N``
+#: or the environment variable ISCM_MAX_VOLUME_GB (the README states the default).
+DEFAULT_MAX_VOLUME_GB = 2.0
+MAX_VOLUME_ENV = "ISCM_MAX_VOLUME_GB"
+
+
+def max_volume_bytes() -> int:
+    """Return the allocation limit for one image array (bytes): $ISCM_MAX_VOLUME_GB GiB, else the default."""
+    import os
+
+    try:
+        gib = float(os.environ.get(MAX_VOLUME_ENV, DEFAULT_MAX_VOLUME_GB))
+    except ValueError:
+        gib = DEFAULT_MAX_VOLUME_GB
+    return int(gib * 2**30) if gib > 0 else int(DEFAULT_MAX_VOLUME_GB * 2**30)
+
+
+def check_allocation(shape: Sequence[int], dtype, source: str) -> None:
+    """Take a planned array shape and dtype and the file or folder it is for; raise VolumeLoadError
+    (before anything is allocated) when it exceeds max_volume_bytes()."""
+    planned = int(np.prod([int(n) for n in shape], dtype=object)) * np.dtype(dtype).itemsize
+    limit = max_volume_bytes()
+    if planned > limit:
+        raise VolumeLoadError(
+            f"{source}: the image would need {planned / 2**30:.1f} GiB (shape {tuple(int(n) for n in shape)}), "
+            f"over the limit of {limit / 2**30:.1f} GiB; raise it with iscm-assist --max-volume-gb N "
+            f"(or ${MAX_VOLUME_ENV}) if the image is really that large", "pixels")
+
+
 class SliceGapError(ValueError):
     """A measurement that would span a slice gap (missing slices) of its volume."""
 

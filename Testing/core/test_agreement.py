@@ -48,6 +48,15 @@ def test_kappa_edge_cases():
     same = cohen_kappa(["x", "x"], ["x", "x"])
     assert same.kappa is None and same.observed == 1.0
     assert cohen_kappa([], []).kappa is None
+
+
+def test_kappa_is_undefined_not_zero_with_one_case_or_no_variance():
+    """Issue 12, item 14: kappa 0.00 was printed where kappa is undefined."""
+    one = cohen_kappa(["x"], ["y"])  # formally 0: observed 0, chance 0
+    assert one.kappa is None and one.text() == "undefined (only 1 pair with both values)"
+    flat = cohen_kappa(["x", "x", "x"], ["x", "y", "z"])  # reader A never varies
+    assert flat.kappa is None and "reader A used one category only (no variance)" in flat.text()
+    assert cohen_kappa([True, False, True, False], [True, False, False, False]).text() == "0.50"
     # True and 1 are different answers
     assert cohen_kappa([True, False], [1, 0]).observed == 0.0
     with pytest.raises(ValueError, match="reader A has 2 values, reader B 1"):
@@ -133,8 +142,10 @@ def test_compare_readers_pairs_lesions_by_id_and_lists_disagreements():
         ("c2", "L1", "t2_length_segments", 6, 5),
     }
     # position: pairs (central, eccentric), (central, central) -> po .5, pe .5 * ... by hand:
-    # A: central x2; B: eccentric, central -> pe = 1 * .5 = .5 -> kappa 0
-    assert result.kappas["position"].kappa == pytest.approx(0.0)
+    # A: central x2; B: eccentric, central -> pe = 1 * .5 = .5 -> formally 0, but A has no variance:
+    # kappa is undefined there (issue 12, item 14), not 0.00
+    assert result.kappas["position"].kappa is None
+    assert result.kappas["position"].reason == "reader A used one category only (no variance)"
     assert result.kappas["multiplicity"].kappa == pytest.approx(1.0)
     assert result.kappas["leptomeningeal_metastases"].n == 0
     assert result.bland_altman["size_mm.ap"].bias == pytest.approx(((6 - 7.5) + (8 - 8.5)) / 2)

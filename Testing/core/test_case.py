@@ -355,3 +355,13 @@ def test_complete_case_fills_missing_fields():
     # 1.0.0 stays valid and is migrated explicitly on completion; 1.1.0 fields come in as None.
     assert minimal["schema_version"] == C.SCHEMA_VERSION == "1.1.0"
     assert lesion["central_dot_sign"] is None and minimal["patient_findings"]["new_iscm_on_follow_up"] is None
+
+
+def test_duplicate_lesion_ids_are_refused():
+    """Two lesions named L1 would lose the second's provenance in the SR round trip (issue 12, item 4)."""
+    case = C.new_case("dup")
+    case["lesions"] = [C.new_lesion("L1"), C.new_lesion("L2"), C.new_lesion("L1")]
+    with pytest.raises(C.CaseValidationError, match=r"lesions\[2\]\.id: lesion id 'L1' is already used by lesions\[0\]"):
+        C.validate_case(case)
+    case["lesions"][2]["id"] = "L3"
+    C.validate_case(case)

@@ -253,3 +253,19 @@ def test_saved_case_has_no_identifiers_unless_asked(tmp_path):
     assert "identifiers" in case  # the caller's dict is untouched
     save_case(case, path, include_identifiers=True)
     assert load_case(path)["identifiers"]["patient_name"] == "Doe^Jane"
+
+
+def test_no_negative_zero_in_the_file(tmp_path):
+    """Issue 12, item 15: case.json held -0.0 (an LPS flip of 0, a rounded tiny negative)."""
+    import numpy as np
+
+    from ISCMAssistLib.case import new_case, new_lesion
+    from ISCMAssistLib.case_io import case_to_json
+
+    case = new_case("z")
+    lesion = new_lesion("L1")
+    lesion["lines_lps"] = {"si": [[-0.0, 0.0, float(np.float64(-0.0))], [1.0, -2.0, 3.0]]}
+    lesion["size_mm"]["si"] = 0.0
+    case["lesions"].append(lesion)
+    text = case_to_json(case)
+    assert "-0.0" not in text and "-2.0" in text

@@ -332,3 +332,35 @@ def test_cli_one_reader_of_a_session_and_state_files(tmp_path, capsys):
     assert "8 patients, 24 lesions, 0 files skipped" in capsys.readouterr().out
     assert main(["cohort", str(tmp_path), "--reader", "zoe", "--quiet"]) == 2
     assert "zoe" in capsys.readouterr().err
+
+
+def test_cli_counts_each_case_once_consensus_first_and_warns_on_duplicates(tmp_path, capsys):
+    """Two readers and a consensus of 2 cases are 2 patients, not 5 (issue 12, item 2)."""
+    import copy
+
+    from ISCMAssistLib.case_io import save_case
+    from ISCMAssistLib.cli import main
+
+    cases = study_cohort()[:2]
+    for reader in ("bob", "alice", "consensus"):
+        folder = tmp_path / "reads" / reader
+        folder.mkdir(parents=True)
+        chosen = cases if reader != "consensus" else cases[:1]
+        for case in chosen:
+            read = copy.deepcopy(case)
+            read["reader"] = {"name": reader, "read_at": "2026-01-01T00:00:00Z"}
+            if reader == "consensus":
+                read["lesions"] = read["lesions"][:1]
+            save_case(read, folder / f"{case['case_id']}.json")
+    assert main(["cohort", str(tmp_path), "--quiet", "--no-figure"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("2 patients, 4 lesions,") and "consensus read where one exists" in captured.out
+    markdown = (tmp_path / "cohort_report" / "cohort.md").read_text(encoding="utf-8")
+    assert "Reads counted: each case is counted once" in markdown
+    # a copy of alice's read under another file name is a duplicate case id: warned, counted once
+    duplicate = tmp_path / "reads" / "alice" / "copy.json"
+    duplicate.write_bytes((tmp_path / "reads" / "alice" / f"{cases[1]['case_id']}.json").read_bytes())
+    assert main(["cohort", str(tmp_path), "--quiet", "--no-figure"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("2 patients,")
+    assert "duplicate case id" in captured.err and "copy.json" in captured.err

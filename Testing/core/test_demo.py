@@ -63,3 +63,21 @@ def test_cli_demo_prints_where_everything_went(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "For research use only" in printed and str(tmp_path / "out" / "case.json") in printed
     assert (tmp_path / "out" / "read.png").is_file()
+
+
+def test_demo_masks_measure_like_the_read(demo, capsys):
+    """Issue 12, item 13: measure runs on the demo's own output (the README shows this line)."""
+    import json as json_mod
+
+    from ISCMAssistLib.cli import main
+
+    out = demo.out
+    code = main(["measure", "--volume", str(out / "dicom" / "t2"), "--levels", str(out / "markups" / "levels.mrk.json"),
+                 "--lesion-seg", str(out / "masks" / "lesion.nii.gz"), "--edema-seg", str(out / "masks" / "edema.nii.gz")])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lesion = json_mod.loads(captured.out)["lesions"][0]
+    truth = demo.phantom.lesion
+    assert lesion["levels"] == truth.levels
+    assert lesion["enhancement_length_segments"] == truth.segments
+    assert lesion["t2_length_segments"] == truth.edema_segments

@@ -112,13 +112,33 @@ def test_modes_new_file_uses_umask_existing_keeps_its_mode(tmp_path):
     assert stat.S_IMODE(kept.stat().st_mode) == 0o604
 
 
-def test_symlink_is_followed(tmp_path):
+def test_symlink_is_never_written_through(tmp_path):
+    """Issue 12, item 7: a link planted where a file is written cannot send the write elsewhere."""
+    from ISCMAssistLib.files import FileWriteError
+
     real = tmp_path / "real.txt"
     real.write_text("old")
     link = tmp_path / "link.txt"
     link.symlink_to(real)
-    atomic_write_text(link, "new")
-    assert link.is_symlink() and real.read_text() == "new"
+    with pytest.raises(FileWriteError, match="is a symbolic link"):
+        atomic_write_text(link, "new")
+    assert link.is_symlink() and real.read_text() == "old"
+
+
+def test_stale_temp_files_of_killed_writes_are_removed_on_the_next_write(tmp_path):
+    """Issue 12, item 8: temp files of killed writes (they can hold patient data) do not pile up."""
+    target = tmp_path / "case.json"
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()  # a process id that is gone
+    dead = tmp_path / f".case.json.{child.pid}.abc123.tmp"
+    dead.write_text("patient data")
+    live = tmp_path / f".case.json.{os.getppid()}.def456.tmp"  # a running process: maybe mid-write
+    live.write_text("x")
+    other = tmp_path / f".other.json.{child.pid}.x.tmp"
+    other.write_text("x")
+    atomic_write_text(target, "{}")
+    assert not dead.exists() and live.exists() and other.exists()
+    assert leftovers(tmp_path, "case.json") == [live.name]
 
 
 CHILD = r"""

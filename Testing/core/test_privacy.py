@@ -126,3 +126,27 @@ def test_case_from_an_sr_carries_no_identifiers(exam, tmp_path, capsys):
     assert main(["import-sr", str(tmp_path / "report.dcm")]) == 0
     printed = capsys.readouterr().out
     assert [n for n in NEEDLES if n.lower() in printed.lower()] == []
+
+
+def test_session_files_and_prints_hold_no_folder_name_of_the_data(tmp_path, capsys):
+    """Issue 12, item 8: a data folder named after the patient reaches no session JSON or print."""
+    from ISCMAssistLib import cli
+    from ISCMAssistLib.session import open_session
+
+    data = tmp_path / "Zyxwvut_Quirina_739154" / "t2"
+    data.mkdir(parents=True)
+    csv_path = tmp_path / "project" / "cases.csv"
+    csv_path.parent.mkdir()
+    csv_path.write_text("case_id,role,path\ncase-001,t2_sagittal,../Zyxwvut_Quirina_739154/t2\n", encoding="utf-8")
+    directory = tmp_path / "project" / "sess"
+    assert cli.main(["session", "create", str(directory), "--cases", str(csv_path), "--reader", "alice"]) == 0
+    assert cli.main(["session", "next", str(directory), "--reader", "alice"]) == 0
+    session = open_session(directory)
+    session.autosave("alice", "case-001", session.load_read("alice", "case-001"))
+    assert cli.main(["session", "done", str(directory), "--reader", "alice", "--case", "case-001"]) == 0
+    session.autosave("bob", "case-001", session.load_read("bob", "case-001"))
+    assert cli.main(["session", "consensus", str(directory), "--case", "case-001", "--readers", "alice", "bob"]) == 0
+    printed = capsys.readouterr()
+    assert not [n for n in NEEDLES if n in printed.out + printed.err]
+    for path in directory.rglob("*.json"):
+        assert found_needles(path) == [], path

@@ -75,26 +75,37 @@ def test_create_groups_rows_by_case_stores_relative_paths_and_warns(tmp_path: Pa
     assert document["readers"] == ["alice"]
     assert document["created_at"].endswith("Z")
     assert [c["case_id"] for c in document["cases"]] == ["case-001", "case-002", "case-003"]
+    # No folder name of the data reaches session.json (issue 12, item 8): the series are linked in.
     assert document["cases"][0]["series"] == [
-        {"role": "t2_sagittal", "path": "../data/c1_t2"},
-        {"role": "t1_post", "path": "../data/c1_t1post"},
+        {"role": "t2_sagittal", "path": "series/case-001/t2_sagittal"},
+        {"role": "t1_post", "path": "series/case-001/t1_post"},
     ]
+    assert "data" not in (tmp_path / "sess" / "session.json").read_text()
     assert len(session.warnings) == 1
     assert "line 6" in session.warnings[0] and "c3_missing" in session.warnings[0]
-    # The panel loads absolute paths.
+    # The panel loads absolute paths: the links, which lead to the data.
+    sess = tmp_path / "sess"
     assert session.series_paths("case-001") == [
-        ("t2_sagittal", (tmp_path / "data" / "c1_t2").resolve()),
-        ("t1_post", (tmp_path / "data" / "c1_t1post").resolve()),
+        ("t2_sagittal", sess / "series" / "case-001" / "t2_sagittal"),
+        ("t1_post", sess / "series" / "case-001" / "t1_post"),
     ]
+    assert [p.resolve() for _, p in session.series_paths("case-001")] == [
+        (tmp_path / "data" / "c1_t2").resolve(), (tmp_path / "data" / "c1_t1post").resolve()]
+    # a new read names its series relative to its own folder, as export-sr resolves them (item 12)
+    read = session.load_read("alice", "case-001")
+    assert read["series"][0]["file"] == "../../series/case-001/t2_sagittal"
+    assert (session.read_path("alice", "case-001").parent / read["series"][0]["file"]).resolve() == \
+        (tmp_path / "data" / "c1_t2").resolve()
     assert open_session(tmp_path / "sess").case_ids == ["case-001", "case-002", "case-003"]
 
 
-def test_paths_only_sharing_the_root_stay_absolute(tmp_path: Path) -> None:
+def test_paths_only_sharing_the_root_are_linked_too(tmp_path: Path) -> None:
     root_path = "/" + "_iscm_no_such_folder/t2"  # shares only "/" with tmp_path
     csv_path = _write_csv(tmp_path / "cases.csv", f"case_id,role,path\nc1,t2_sagittal,{root_path}\n")
     session = create_session(tmp_path / "sess", csv_path, "alice")
-    assert json.loads((tmp_path / "sess" / "session.json").read_text())["cases"][0]["series"][0]["path"] == root_path
-    assert session.series_paths("c1") == [("t2_sagittal", Path(root_path))]
+    assert json.loads((tmp_path / "sess" / "session.json").read_text())["cases"][0]["series"][0]["path"] == \
+        "series/c1/t2_sagittal"
+    assert os.readlink(session.series_paths("c1")[0][1]) == root_path
 
 
 def test_create_refuses_an_existing_session(session_dir: Path, study: Path) -> None:
@@ -189,19 +200,23 @@ def test_next_resume_done_and_progress(session_dir: Path) -> None:
     assert reopened.next_case("alice") == "case-002"
     reopened.mark_done("alice", "case-002")
 
-    # Done without any saved read: an empty read is saved so agreement/cohort find a file.
+    # Done without any saved read is refused: an empty read would be counted as a reading.
+    with pytest.raises(SessionError, match="no saved read"):
+        reopened.mark_done("alice", "case-003")
+    assert not (session_dir / "reads/alice/case-003.json").exists()
     for case_id in ("case-001", "case-003"):
+        reopened.autosave("alice", case_id, reopened.load_read("alice", case_id))
         reopened.mark_done("alice", case_id)
     assert reopened.next_case("alice") is None
     assert reopened.progress("alice") == (3, 3)
-    assert case_io.load_case(session_dir / "reads/alice/case-003.json")["lesions"] == []
 
 
 def test_open_case_gives_series_read_and_ui_state(session_dir: Path, tmp_path: Path) -> None:
     session = open_session(session_dir)
     first = session.open_case("alice")
     assert (first.case_id, first.status, first.ui, first.case["lesions"]) == ("case-001", "unread", {}, [])
-    assert first.series[0] == ("t2_sagittal", (tmp_path / "data" / "c1_t2").resolve())
+    assert first.series[0][0] == "t2_sagittal"
+    assert first.series[0][1].resolve() == (tmp_path / "data" / "c1_t2").resolve()
     case = first.case
     case["lesions"].append(_lesion("L1", 50.0, position="exophytic"))
     session.autosave("alice", "case-001", case, ui_state={"lesion": "L1"})
@@ -213,6 +228,7 @@ def test_open_case_gives_series_read_and_ui_state(session_dir: Path, tmp_path: P
     assert session.read_files("alice") == {"case-001": session_dir / "reads" / "alice" / "case-001.json"}
     assert session.read_files("alice", only_done=True) == {}
     for case_id in session.case_ids:
+        session.autosave("alice", case_id, session.load_read("alice", case_id))
         session.mark_done("alice", case_id)
     assert session.open_case("alice") is None
     assert list(session.read_files("alice", only_done=True)) == ["case-001", "case-002", "case-003"]
@@ -233,8 +249,8 @@ def test_new_read_has_reader_and_series_and_is_valid(session_dir: Path) -> None:
     assert case["case_id"] == "case-001"
     assert case["reader"]["name"] == "bob"
     assert case["series"] == [
-        {"role": "t2_sagittal", "file": "../data/c1_t2"},
-        {"role": "t1_post", "file": "../data/c1_t1post"},
+        {"role": "t2_sagittal", "file": "../../series/case-001/t2_sagittal"},
+        {"role": "t1_post", "file": "../../series/case-001/t1_post"},
     ]
     assert not (session_dir / "reads" / "bob").exists()  # loading writes nothing
 
@@ -442,7 +458,7 @@ def test_start_consensus_saves_a_third_reader(session_dir: Path) -> None:
     with pytest.raises(SessionError, match="two or more different readers"):
         session.start_consensus("case-001", ["alice"])
     draft = session.start_consensus("case-001", ["alice", "bob"])
-    assert draft["series"][0] == {"role": "t2_sagittal", "file": "../data/c1_t2"}
+    assert draft["series"][0] == {"role": "t2_sagittal", "file": "../../series/case-001/t2_sagittal"}
     saved = session.load_read(CONSENSUS_READER, "case-001")
     assert saved["lesions"][0]["hemorrhage"] is None and len(saved["lesions"]) == 3
     assert session.status(CONSENSUS_READER, "case-001") == "in_progress"
@@ -471,8 +487,11 @@ def test_cli_create_status_next_done_consensus(tmp_path: Path, study: Path, caps
     assert cli.main(["session", "next", directory, "--reader", "alice"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "case-001"
-    assert lines[1] == f"t2_sagittal\t{(tmp_path / 'data' / 'c1_t2').resolve()}"
+    assert lines[1] == f"t2_sagittal\t{tmp_path / 'sess' / 'series' / 'case-001' / 't2_sagittal'}"
 
+    assert cli.main(["session", "done", directory, "--reader", "alice", "--case", "case-001"]) == 2
+    assert "no saved read" in capsys.readouterr().err
+    open_session(directory).autosave("alice", "case-001", open_session(directory).load_read("alice", "case-001"))
     assert cli.main(["session", "done", directory, "--reader", "alice", "--case", "case-001"]) == 0
     assert "alice: 1 of 3 read" in capsys.readouterr().out
     assert cli.main(["session", "next", directory, "--reader", "bob"]) == 0

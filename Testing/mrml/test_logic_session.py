@@ -68,7 +68,8 @@ def test_crash_then_reopen_resumes_the_same_case_and_read(session_dir, phantom):
     ctx, logic = new_logic()
     logic.openSession(session_dir, "reader1")
     assert logic.openSessionCase("case-003") == "case-003"
-    assert any("not-mounted.nii.gz not found" in warning for warning in logic.warnings())
+    # the path shown is the session's link (issue 12 item 8: no folder name of the data), not the data's own
+    assert any("series/case-003/t2_sagittal.nii.gz not found" in warning for warning in logic.warnings())
     first, second = place_read(logic, phantom)
     assert logic.autosaveNow() is True
     assert logic.autosaveNow() is False                      # nothing changed since
@@ -116,7 +117,7 @@ def test_next_case_loads_series_mark_done_moves_on(session_dir, logic):
     logic.openSession(session_dir, "reader1")
     assert logic.sessionProgressText() == "reader1: 0 of 3 read"
     assert logic.nextCase() == "case-001"
-    assert logic.seriesVolume("t2_sagittal").GetName() == "t2"
+    assert logic.seriesVolume("t2_sagittal").GetName() == "t2_sagittal"     # named by the session's link
     assert logic.seriesVolume("t1_post").GetName() == "t1_post"
     assert logic.getCase()["reader"]["name"] == "reader1"
     assert logic.sessionProgressText() == "reader1: 0 of 3 read (1 in progress); case case-001"

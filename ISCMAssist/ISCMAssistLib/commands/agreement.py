@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
     from .. import agreement
     from ..cli import CommandError
-    from ..files import atomic_write_text
+    from ..files import atomic_write_text, refuse_links
 
     try:
         with tqdm(desc="reading reads", unit="file", file=sys.stderr, disable=args.quiet or None) as bar:
@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print(markdown)
         return 0
     out = Path(args.out)
+    refuse_links(out, out.parent)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -46,19 +46,28 @@ def run(args: argparse.Namespace) -> int:
             raise CommandError(f"{args.folder}: no reads of reader {args.reader!r} "
                                f"(looked for {candidates[0]} and {candidates[1]})")
     try:
-        paths = cohort.find_case_files(folder, exclude=out)
+        unsafe: list[tuple[str, str]] = []
+        paths = cohort.find_case_files(folder, exclude=out, skipped=unsafe)
     except cohort.CohortError as error:
         raise CommandError(str(error)) from None
     with tqdm(total=len(paths), desc="reading cases", unit="file", file=sys.stderr,
               disable=args.quiet or None) as bar:
-        cases, skipped = cohort.load_cases(paths, progress=lambda done, total: bar.update(1), workers=jobs)
+        reads, skipped = cohort.load_reads(paths, progress=lambda done, total: bar.update(1), workers=jobs)
+    skipped = unsafe + skipped
     for path, reason in skipped:
         print(f"skipped: {reason}" if reason.startswith(path) else f"skipped: {path}: {reason}", file=sys.stderr)
-    if not cases:
+    if not reads:
         raise CommandError(f"{args.folder}: no readable case JSON files ({len(paths)} *.json found)")
+    cases, warnings = cohort.one_read_per_case(reads)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     result = cohort.summarize(cases, skipped=skipped)
+    result.read_rule = (f"only reader {args.reader!r}'s reads, each case once" if args.reader
+                        else cohort.READ_RULE)
+    result.warnings = warnings
     written = cohort_report.write_report(result, out, figure=not args.no_figure)
-    print(f"{result.n_patients} patients, {result.n_lesions} lesions, {len(skipped)} files skipped")
+    print(f"{result.n_patients} patients, {result.n_lesions} lesions, {len(skipped)} files skipped "
+          f"({len(reads)} reads; {result.read_rule})")
     for comparison in result.comparisons:
         print(f"  solitary vs multiple, {comparison.label}: cohort {comparison.p_text()}, "
               f"study {comparison.study_p_text()}")

@@ -28,7 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from .. import RESEARCH_USE_LABEL
     from ..demo import run_demo
 
-    with tqdm(total=100, unit="%", file=sys.stderr, leave=False,
+    from ..cli import CommandError
+
+    if args.out.exists() and not args.out.is_dir():
+        raise CommandError(f"--out {args.out}: exists and is not a folder; give a new or existing folder")
+    with tqdm(total=100, unit="%", file=sys.stderr, leave=False, disable=None,  # a bar only on a terminal
               bar_format="{desc:22s} {percentage:3.0f}%|{bar}|") as bar:
         def progress(fraction: float, step: str) -> None:
             bar.set_description_str(step, refresh=False)

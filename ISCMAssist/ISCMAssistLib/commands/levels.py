@@ -18,14 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="write the proposed points as a Slicer .mrk.json point list")
     parser.add_argument("--figure", type=Path, help="also write a PNG of the sagittal slice with the proposed points")
     parser.add_argument("--contrast", choices=["auto", "t2", "t1"], default="auto",
-                        help="CSF bright (t2, also T2-like water images) or dark (t1); default: decide from the "
-                             "image, and say so when it cannot")
+                        help="discs and CSF bright (t2) or dark (t1); default: decide from the image")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Propose levels, print them (label, kind, RAS mm, confidence, each disc's plane normal) and the
-    verdict (names confident / from the anchor / NOT sure: confirm LEVEL; contrast, and whether sure);
-    write --out and --figure; return 0, or 1 when no spine is found."""
+    """Propose levels, print them (and write --out); return 0, or 1 when no spine is found."""
     from tqdm import tqdm
 
     from ..autolevels import parse_anchor, propose_levels
@@ -36,7 +33,9 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"--out {args.out}: the file name must end in .mrk.json")
     anchor = parse_anchor(args.anchor) if args.anchor else None
     volume = load_volume(args.volume)
-    with tqdm(total=5, desc="levels", unit="step", file=sys.stderr, leave=False, disable=not sys.stderr.isatty()) as bar:
+    for warning in volume.warnings:  # skipped files, blank slices inserted: never silent
+        print(f"warning: {warning}", file=sys.stderr)
+    with tqdm(total=5, desc="levels", unit="step", file=sys.stderr, leave=False, disable=None) as bar:  # terminal only
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
@@ -47,27 +46,19 @@ def run(args: argparse.Namespace) -> int:
     for message in proposal.messages:
         print(f"note: {message}", file=sys.stderr)
     if args.figure is not None:
-        from ..levels_figure import draw_levels_figure
+        from ..figures import draw_levels_figure
 
         draw_levels_figure(args.figure, volume, proposal, args.volume.name)
         print(f"wrote {args.figure}")
     if not proposal.spine_found:
         print(f"{args.volume}: no spine found; no levels proposed")
         return 1
-    print(f"{'label':>8}  {'kind':4}  {'R':>8} {'A':>8} {'S':>8}  confidence  disc plane normal (R, A, S)")
+    print(f"{'label':>8}  {'kind':4}  {'R':>8} {'A':>8} {'S':>8}  confidence")
     for point in proposal.points:
         r, a, s = point.position_ras
-        normal = "" if point.normal_ras is None else "{:6.2f} {:6.2f} {:6.2f}".format(*point.normal_ras)
-        print(f"{point.label:>8}  {point.kind:4}  {r:8.1f} {a:8.1f} {s:8.1f}  {point.confidence:10.2f}  {normal}")
-    if anchor:
-        naming = "from the anchor"
-    elif proposal.naming_confident:
-        naming = "confident"
-    else:
-        naming = f"NOT sure: confirm {proposal.confirm}" if proposal.confirm else "NOT sure"
-    contrast = proposal.contrast if proposal.contrast_sure else (
-        f"{proposal.contrast} (NOT sure: give --contrast t2 or --contrast t1)")
-    print(f"{len(proposal.discs())} discs, contrast {contrast}, names {naming}")
+        print(f"{point.label:>8}  {point.kind:4}  {r:8.1f} {a:8.1f} {s:8.1f}  {point.confidence:.2f}")
+    naming = "from the anchor" if anchor else ("confident" if proposal.naming_confident else "NOT sure")
+    print(f"{len(proposal.discs())} discs, contrast {proposal.contrast}, names {naming}")
     if args.out is not None:
         from ..markups_io import write_point_list
 

@@ -26,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="series role of --volume in the case (default t2_sagittal)")
     parser.add_argument("--case-id", default=DEFAULT_CASE_ID, help=f"pseudonymous case id (default {DEFAULT_CASE_ID})")
     parser.add_argument("--out", type=Path, help="write the case JSON here instead of printing it")
+    parser.add_argument("--resample-masks", action="store_true",
+                        help="resample masks drawn on another grid onto --volume's grid (nearest neighbour; "
+                             "a warning says so); without it such a mask is refused")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,11 +42,13 @@ def run(args: argparse.Namespace) -> int:
     if args.lesion_seg is None and args.edema_seg is None:
         raise CommandError("give --lesion-seg and/or --edema-seg: there is nothing to measure")
     volume = load_volume(args.volume)
+    for warning in volume.warnings:  # skipped files, blank slices inserted: never silent
+        print(f"warning: {warning}", file=sys.stderr)
     # Discs given as points take their tilt from the image the masks were drawn on.
     model = load_level_model(args.levels).with_image_planes(volume)
     warnings: list[str] = list(model.plane_notes)
-    lesion_mask = _measure_mask(args.lesion_seg, volume, model, "lesion", warnings)
-    edema_mask = _measure_mask(args.edema_seg, volume, model, "edema", warnings)
+    lesion_mask = _measure_mask(args.lesion_seg, volume, model, "lesion", warnings, args.resample_masks)
+    edema_mask = _measure_mask(args.edema_seg, volume, model, "edema", warnings, args.resample_masks)
 
     case = new_case(args.case_id)
     case["series"] = [{"role": args.role, "file": args.volume.name}]
@@ -100,17 +105,29 @@ def _is_markups(path: Path) -> bool:
     return path.name.lower().endswith(".json")
 
 
-def _measure_mask(path: Path | None, volume, model, what: str, warnings: list[str]):
+def _measure_mask(path: Path | None, volume, model, what: str, warnings: list[str], resample: bool = False):
+    from ..masks import check_mask_values, resample_to_grid, same_grid
     from ..measurements import mask_measurements
     from ..images import load_volume
 
     if path is None:
         return None
     mask = load_volume(path)
+    warnings.extend(f"{what} mask {path.name}: {text}" for text in mask.warnings)
+    check_mask_values(mask, f"{path}: the {what} mask")
     corners = mask.voxel_to_ras(_bounding_box_corners(mask))
     if not volume.contains_ras(corners).any():
         raise ValueError(f"{path}: the {what} mask lies wholly outside the volume it should measure")
     mask.require_no_gap(corners, f"the {what} mask")
+    volume.require_no_gap(corners, f"the {what} mask {path.name}")  # the image's own missing slices
+    if not same_grid(mask, volume):
+        if not resample:
+            raise ValueError(f"{path}: the {what} mask is not on the grid of {volume.source or 'the volume'} "
+                             f"(shape {mask.shape_ijk} vs {volume.shape_ijk}, or another position/spacing); "
+                             f"give --resample-masks to resample it on purpose")
+        mask = resample_to_grid(mask, volume)
+        warnings.append(f"{what} mask {path.name}: resampled onto the grid of {Path(volume.source).name or 'the volume'} "
+                        f"(nearest neighbour)")
     result = mask_measurements(mask, model)
     warnings.extend(f"{what} mask {path.name}: {text}" for text in result.warnings)
     return result

@@ -1,8 +1,9 @@
-"""``iscm-assist session``: research annotation sessions (create, status, next, done, consensus).
+"""``iscm-assist session``: research annotation sessions (create, status, next, read, done, consensus).
 
     iscm-assist session create DIR --cases cases.csv --reader NAME [--name TEXT]
     iscm-assist session status DIR
     iscm-assist session next DIR --reader NAME
+    iscm-assist session read DIR --reader NAME --case ID [--markups F.mrk.json...] [--case-json F] [--done]
     iscm-assist session done DIR --reader NAME --case ID
     iscm-assist session consensus DIR --case ID --readers A B [--overwrite]
 
@@ -16,7 +17,7 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the session actions (create, status, next, done, consensus) as sub-commands of ``parser``."""
+    """Add the session actions (create, status, next, read, done, consensus) as sub-commands of ``parser``."""
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     actions.required = True
 
@@ -27,21 +28,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--name", help="session name (default: the folder name)")
 
     status = actions.add_parser("status", help="n of N cases read, per reader")
-    status.add_argument("directory", metavar="DIR")
+    status.add_argument("directory", metavar="DIR", help="session folder")
 
     next_ = actions.add_parser("next", help="print the reader's next case id and its series paths")
-    next_.add_argument("directory", metavar="DIR")
-    next_.add_argument("--reader", required=True, metavar="NAME")
+    next_.add_argument("directory", metavar="DIR", help="session folder")
+    next_.add_argument("--reader", required=True, metavar="NAME", help="reader name (added to the session if new)")
 
     done = actions.add_parser("done", help="mark a case done for a reader")
-    done.add_argument("directory", metavar="DIR")
-    done.add_argument("--reader", required=True, metavar="NAME")
-    done.add_argument("--case", required=True, metavar="ID", dest="case_id")
+    done.add_argument("directory", metavar="DIR", help="session folder")
+    done.add_argument("--reader", required=True, metavar="NAME", help="reader name")
+    done.add_argument("--case", required=True, metavar="ID", dest="case_id",
+                      help="case id (it must have a saved read: session read, or the Slicer module)")
+
+    read = actions.add_parser("read", help="make or update a reader's read of a case from .mrk.json files "
+                                           "and/or a case JSON (no Slicer needed)")
+    read.add_argument("directory", metavar="DIR", help="session folder")
+    read.add_argument("--reader", required=True, metavar="NAME", help="the reader whose read it is")
+    read.add_argument("--case", required=True, metavar="ID", dest="case_id", help="case id in the session")
+    read.add_argument("--case-json", metavar="CASE.json", help="start from this case JSON (its case_id must match)")
+    read.add_argument("--markups", nargs="+", metavar="FILE.mrk.json", default=[],
+                      help="level point list and lines named 'Lesion 1 SI', 'Lesion 1 AP', 'Lesion 1 transverse', "
+                           "'Lesion 1 edema SI'")
+    read.add_argument("--done", action="store_true", help="also mark the case done")
 
     consensus = actions.add_parser("consensus", help="start the consensus read of a case from readers' reads")
-    consensus.add_argument("directory", metavar="DIR")
-    consensus.add_argument("--case", required=True, metavar="ID", dest="case_id")
-    consensus.add_argument("--readers", required=True, nargs="+", metavar="NAME")
+    consensus.add_argument("directory", metavar="DIR", help="session folder")
+    consensus.add_argument("--case", required=True, metavar="ID", dest="case_id", help="case id")
+    consensus.add_argument("--readers", required=True, nargs="+", metavar="NAME",
+                           help="two or more readers with saved reads (the first one's lines are kept)")
     consensus.add_argument("--overwrite", action="store_true", help="replace an existing consensus read")
 
 
@@ -79,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.case_id} done; {row.text()}")
         return 0
 
+    if args.action == "read":
+        return _read(session, args)
+
     if args.action == "consensus":
         session.start_consensus(args.case_id, args.readers, overwrite=args.overwrite)
         disagreements = session.disagreements(args.case_id)
@@ -92,12 +109,41 @@ def run(args: argparse.Namespace) -> int:
     raise CommandError(f"unknown session action {args.action!r}")
 
 
+def _read(session, args: argparse.Namespace) -> int:
+    """Make or update the reader's read of a case from --case-json and --markups; print one line; return 0."""
+    from ..case_io import load_case
+    from ..cli import CommandError
+    from ..read_markups import apply_markups
+
+    if not args.case_json and not args.markups:
+        raise CommandError("give --markups FILE.mrk.json... and/or --case-json CASE.json: nothing to read")
+    case = session.load_read(args.reader, args.case_id)
+    if args.case_json:
+        given = load_case(args.case_json)
+        if given.get("case_id") != args.case_id:
+            raise CommandError(f"{args.case_json}: case_id {given.get('case_id')!r} is not {args.case_id!r}")
+        given["series"] = given.get("series") or case.get("series") or []
+        if not (given.get("reader") or {}).get("name"):
+            given["reader"] = case["reader"]
+        case = given
+    warnings = apply_markups(case, args.markups) if args.markups else []
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    path = session.autosave(args.reader, args.case_id, case)
+    if args.done:
+        session.mark_done(args.reader, args.case_id)
+    count = len(case["lesions"])
+    print(f"{args.case_id}: read of {args.reader} saved ({count} lesion{'' if count == 1 else 's'}"
+          f"{', done' if args.done else ''}): {path}")
+    return 0
+
+
 def _status(session) -> int:
     """Print the session's progress table (one row per reader); return 0."""
     from tqdm import tqdm
 
     with tqdm(total=0, desc="reading states", file=sys.stderr, leave=False,
-              disable=len(session.cases) < 200) as bar:
+              disable=True if len(session.cases) < 200 else None) as bar:  # None: terminal only
         def advance(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
