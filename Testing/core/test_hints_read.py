@@ -204,12 +204,11 @@ def test_the_1_1_0_fields_round_trip_through_the_sr_coded(tmp_path):
     dataset = sr.case_to_sr(case, headers)
     assert sr.sr_to_case(dataset) == case
     # The values are coded, not only carried by the supplement.
-    supplement = json.loads(next(item.TextValue for container in dataset.ContentSequence
-                                 if container.ValueType == "CONTAINER" for item in getattr(container, "ContentSequence", [])
-                                 if item.ValueType == "TEXT" and item.ConceptNameCodeSequence[0].CodeValue == "CASE-SUPPLEMENT"))
-    coded = supplement["case"]
-    assert coded["lesions"][0]["central_dot_sign"] == sr.CODED and coded["lesions"][0]["t2_length_mm"] == sr.CODED
-    assert coded["patient_findings"]["new_iscm_on_follow_up"] == sr.CODED
+    from ISCMAssistLib.sr_private import CODED, read_supplement
+
+    coded = read_supplement(dataset, "test SR")["case"]  # the private supplement, outside the content tree
+    assert coded["lesions"][0]["central_dot_sign"] == CODED and coded["lesions"][0]["t2_length_mm"] == CODED
+    assert coded["patient_findings"]["new_iscm_on_follow_up"] == CODED
     assert "central_dot_sign" in sr_codes.LESION_EVALUATIONS and "t2_length_mm" in sr_codes.SEGMENT_MEASUREMENTS
 
 
