@@ -205,6 +205,20 @@ def apply_overrides(scan: ScanResult, proposals: dict[str, RoleProposal], overri
             raise IngestError(f"--role {role}={key}: that series is of another study than the one read "
                               f"({chosen.study_uid}); one read is of one study")
         result[role] = RoleProposal(role, chosen.uid, chosen.label, ["chosen by the reader"], overridden=True)
+    # One series has one role: the reader giving it two is refused; a proposal the reader's choice
+    # took the series from is cleared, and says so.
+    chosen_roles: dict[str, str] = {}
+    for role in overrides:
+        uid = result[role].series_uid
+        if uid is not None and uid in chosen_roles:
+            raise IngestError(f"--role {role}: series {result[role].label} is already given the role "
+                              f"{chosen_roles[uid]}; one series has one role")
+        if uid is not None:
+            chosen_roles[uid] = role
+    for role, proposal in list(result.items()):
+        if not proposal.overridden and proposal.series_uid in chosen_roles:
+            result[role] = RoleProposal(role, None, reasons=[
+                f"its series {proposal.label} was given the role {chosen_roles[proposal.series_uid]} by the reader"])
     return result
 
 

@@ -114,6 +114,19 @@ def test_reader_overrides_any_role(exam):
         series_roles.apply_overrides(scan, roles, {"t1_post": "99"})
 
 
+def test_one_series_never_takes_two_roles(exam):
+    scan = ingest.scan_folder(exam)
+    proposals = series_roles.propose_roles(scan.series)
+    taken = next(role for role, proposal in proposals.items() if proposal.series_uid is not None)
+    other = next(role for role in series_roles.ROLES if role != taken)
+    key = proposals[taken].series_uid
+    moved = series_roles.apply_overrides(scan, proposals, {other: key})
+    assert moved[other].series_uid == key and moved[taken].series_uid is None
+    assert f"given the role {other} by the reader" in moved[taken].reasons[0]
+    with pytest.raises(ingest.IngestError, match="already given the role"):
+        series_roles.apply_overrides(scan, proposals, {taken: key, other: key})
+
+
 def test_found_series_load_with_their_headers(exam):
     scan = ingest.scan_folder(exam)
     volume = ingest.load_series(scan.find("2"))
