@@ -28,12 +28,6 @@ def _write(folder: Path, number: int, description: str, study: str = STUDY_A, da
                         study_instance_uid=study, patient=patient, **tags)
 
 
-@pytest.fixture(scope="module")
-def real_dicom(shared_data) -> Path:
-    folder = shared_data / "real_dicom"
-    if not folder.is_dir():
-        pytest.skip(f"real scanner exports not found at {folder}")
-    return folder
 
 
 def test_real_exports_are_four_studies_and_the_reader_is_asked(real_dicom, capsys):

@@ -21,14 +21,6 @@ from ISCMAssistLib.images import load_volume
 TOLERANCE_MM = 4.0
 
 
-@pytest.fixture(scope="module")
-def real_lumbar(shared_data):
-    folder = shared_data / "real_lumbar"
-    if not folder.is_dir():
-        pytest.skip(f"real lumbar scans not found at {folder} (set ISCM_SHARED_DATA to the shared data folder)")
-    return folder
-
-
 def _truth(folder, subject):
     data = json.loads((folder / subject / "ground_truth.json").read_text())
     return {label: np.array(disc["ras"], dtype=float) for label, disc in data["discs"].items()}

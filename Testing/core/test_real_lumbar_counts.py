@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import real_lumbar  # noqa: E402
+import real_lumbar as lumbar  # noqa: E402
 from ISCMAssistLib.levels import LevelModel  # noqa: E402
 from ISCMAssistLib.autolevels import propose_levels  # noqa: E402
 from ISCMAssistLib.measurements import mask_measurements  # noqa: E402
@@ -25,20 +25,14 @@ from ISCMAssistLib.measurements import mask_measurements  # noqa: E402
 CASES = {"lesion": ("L2/L3", "L4/L5", 2, "L3-L4"), "edema": ("L1/L2", "L4/L5", 3, "L2-L4")}
 
 
-@pytest.fixture(scope="module")
-def lumbar_root(shared_data) -> Path:
-    root = shared_data / "real_lumbar"
-    if not root.is_dir():
-        pytest.skip(f"real lumbar scans not found at {root} (set ISCM_SHARED_DATA to the data folder)")
-    return root
 
 
 @pytest.fixture(scope="module")
-def counted(lumbar_root) -> dict[tuple[str, str, str], tuple[int, str]]:
+def counted(real_lumbar) -> dict[tuple[str, str, str], tuple[int, str]]:
     """(subject, levels source, case) -> (count, levels text), for every subject of the real set."""
     out = {}
-    for name in real_lumbar.subjects(lumbar_root):
-        subject = real_lumbar.load_subject(lumbar_root, name)
+    for name in lumbar.subjects(real_lumbar):
+        subject = lumbar.load_subject(real_lumbar, name)
         labels = list(subject.disc_centres)
         points = np.array([subject.disc_centres[label] for label in labels])
         models = {
@@ -46,15 +40,15 @@ def counted(lumbar_root) -> dict[tuple[str, str, str], tuple[int, str]]:
             "lines": LevelModel.from_landmarks([label for label in labels for _ in range(2)],
                                                np.array([end for label in labels for end in subject.disc_lines[label]])),
             "body map": LevelModel.from_label_map(subject.bodies),
-            "canal map": LevelModel.from_label_map(real_lumbar.canal_label_map(subject)),
+            "canal map": LevelModel.from_label_map(lumbar.canal_label_map(subject)),
         }
         proposal = propose_levels(subject.image, anchor=("L3/L4", subject.disc_centres["L3/L4"]))
         if proposal.spine_found:
             models["automatic"] = LevelModel.from_landmarks(
                 proposal.labels, proposal.positions_ras).with_image_planes(subject.image)
         for case, (top, bottom, _, _) in CASES.items():
-            for bound in real_lumbar.BOUNDS:
-                mask = real_lumbar.lesion_mask(subject, top, bottom, bound)
+            for bound in lumbar.BOUNDS:
+                mask = lumbar.lesion_mask(subject, top, bottom, bound)
                 for source, model in models.items():
                     result = mask_measurements(mask, model)
                     span = model.count_segments(result.u_min, result.u_max)
@@ -66,7 +60,7 @@ def counted(lumbar_root) -> dict[tuple[str, str, str], tuple[int, str]]:
 #: points + image or the body map, ends cut along image rows or across the canal at strongly
 #: tilted discs still miss a few (README, "Why 0.2").
 COUNTED_RIGHT = [("points+image", "disc"), ("body map", "disc")] + [
-    (source, bound) for source in ("lines", "canal map") for bound in real_lumbar.BOUNDS]
+    (source, bound) for source in ("lines", "canal map") for bound in lumbar.BOUNDS]
 
 
 @pytest.mark.parametrize("source, bound", COUNTED_RIGHT)
@@ -78,9 +72,9 @@ def test_every_subject_counts_the_segments_between_the_discs(counted, source, bo
     assert wrong == {}, f"{case} ({bound} ends) with levels from {source}: expected {count} ({text})"
 
 
-def test_canal_map_end_levels_are_cut_and_say_so(lumbar_root):
-    subject = real_lumbar.load_subject(lumbar_root, real_lumbar.subjects(lumbar_root)[0])
-    model = LevelModel.from_label_map(real_lumbar.canal_label_map(subject))
+def test_canal_map_end_levels_are_cut_and_say_so(real_lumbar):
+    subject = lumbar.load_subject(real_lumbar, lumbar.subjects(real_lumbar)[0])
+    model = LevelModel.from_label_map(lumbar.canal_label_map(subject))
     labels = [label for label, _ in model.landmarks]
     assert labels[0] == "L1/L2" and labels[-1] == "L4/L5"  # no L1 or L5 body centre
     assert any("L1, L5 cut by the field of view" in note for note in model.plane_notes)

@@ -116,7 +116,7 @@ def _print_skipped(scan) -> None:
     if scan.skipped:
         print(f"\nSkipped {len(scan.skipped)} file(s):")
         for skipped in scan.skipped[:20]:
-            print(f"  {skipped.path}: {skipped.reason}")
+            print(f"  {_relative(skipped.path, scan.root)}: {skipped.reason}")
         if len(scan.skipped) > 20:
             print(f"  ... and {len(scan.skipped) - 20} more (see --json)")
 
@@ -152,10 +152,12 @@ def run(args: argparse.Namespace) -> int:
             "root": str(scan.root),
             "studies": [s.to_dict() for s in scan.studies],
             "study": study.uid if study else None,
-            "series": [dict(s.to_dict(), key=scan.key(s)) for s in scan.series],
+            # paths relative to the folder given: folder names above it (often the patient's) stay out
+            "series": [dict(s.to_dict(), key=scan.key(s), path=_relative(s.path, scan.root)) for s in scan.series],
             "roles": {role: proposals[role].to_dict() for role in series_roles.ROLES} if study else None,
             "case_series": series_roles.case_series_entries(scan, proposals) if study else [],
-            "skipped": [{"path": str(s.path), "reason": s.reason, "category": s.category} for s in scan.skipped],
+            "skipped": [{"path": _relative(s.path, scan.root), "reason": s.reason, "category": s.category}
+                        for s in scan.skipped],
         }, indent=2))
     else:
         _print_series(scan)
@@ -168,3 +170,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"iscm-assist series: {choice.splitlines()[0]}: give --study UID or --study INDEX", file=sys.stderr)
         return 2
     return 0
+
+
+def _relative(path, root) -> str:
+    """Take a path found in the scanned folder and that folder; return the path relative to it."""
+    import os
+
+    try:
+        return os.path.relpath(path, root)
+    except ValueError:  # another drive (Windows)
+        return str(path)
