@@ -202,6 +202,36 @@ def test_export_sr_gives_a_download(page, tmp_path):
     assert path.name.endswith("_sr.dcm")
 
 
+def test_a_final_read_needs_its_reader_and_is_verified(page, demo_panel):
+    import pydicom
+
+    page.click("#tab-files")
+    page.locator("#read-final").check()
+    page.click("#export")
+    error = page.locator("#error-line")
+    def verdict():
+        return (error.count() and "reader" in error.inner_text().lower()) or _newest_sr(demo_panel)
+
+    wait_for(verdict, what="a verdict")
+    if error.count() and "reader" in error.inner_text().lower():  # the demo read names no reader: final is refused, says why
+        assert "final" in error.inner_text().lower()
+    else:
+        assert pydicom.dcmread(_newest_sr(demo_panel)).VerificationFlag == "VERIFIED"
+    page.locator("#read-final").uncheck()
+
+
+def _newest_sr(panel):
+    found = sorted((panel.out / "exports").glob("*_sr*.dcm"), key=lambda path: path.stat().st_mtime)
+    verified = [path for path in found if pydicom_flag(path) == "VERIFIED"]
+    return verified[-1] if verified else None
+
+
+def pydicom_flag(path):
+    import pydicom
+
+    return pydicom.dcmread(path, stop_before_pixels=True).get("VerificationFlag")
+
+
 def test_reload_keeps_the_read(page, demo_panel):
     page.reload()
     open_panel(page, demo_panel.url)

@@ -93,7 +93,7 @@ class PanelState:
             "checklist_lesion": [], "checklist_patient_findings": [], "checklist_clinical": [],
             "series_role": "t2_sagittal", "series_choices": [], "wl_window": 1.0, "wl_level": 0.0,
             "wl_min": 0.0, "wl_max": 1.0, "placing": False, "next_level_label": "", "level_points": [],
-            "files": [], "read_folder": str(self.out / "read"), "session_open": False,
+            "files": [], "read_folder": str(self.out / "read"), "read_final": False, "session_open": False,
             "session_progress": "", "session_cases": [], "session_case": "", "can_undo": False,
             "saved_at": "", "view_geometry": {},
         })
@@ -318,8 +318,9 @@ class PanelState:
 
     @action
     def export(self) -> None:
-        """Export the case JSON, CSV, DICOM SR and the .mrk.json markups; list their download links."""
-        self.logic.exportRead(self.out / "exports", progress=self._progress)
+        """Export the case JSON, CSV, report, DICOM SR (COMPLETE/VERIFIED when the read is marked final)
+        and the .mrk.json markups; list their download links."""
+        self.logic.exportRead(self.out / "exports", progress=self._progress, final=bool(self.state.read_final))
         self.logic.saveRead(self.out / "read")
         self.autosaver.mark_saved()
         self.list_files()
