@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     for message in proposal.messages:
         print(f"note: {message}", file=sys.stderr)
     if args.figure is not None:
-        from ..figures import draw_levels_figure
+        from ..levels_figure import draw_levels_figure
 
         draw_levels_figure(args.figure, volume, proposal, args.volume.name)
         print(f"wrote {args.figure}")
