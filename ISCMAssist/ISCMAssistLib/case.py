@@ -413,7 +413,8 @@ def _is_real(value: Any) -> bool:
 
 def _assign(record: dict, name: str, sub: str | None, value: Any) -> None:
     if sub is None:
-        record[name] = copy.deepcopy(value)
+        # scalars need no copy (this runs on every recomputation, after every point move)
+        record[name] = value if isinstance(value, (str, int, float, type(None))) else copy.deepcopy(value)
     else:
         if not isinstance(record.get(name), dict):
             record[name] = {axis: None for axis in SIZE_AXES}

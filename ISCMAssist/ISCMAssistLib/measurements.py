@@ -9,6 +9,7 @@ orthogonal to the local cord axis, plus one voxel size along that direction.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -54,6 +55,12 @@ class MaskMeasurements:
 
 def line_length_mm(p0_ras: Any, p1_ras: Any) -> float:
     """Take the two end points of a line (RAS mm, shape (3,) each); return its length in mm."""
+    try:  # the common case, without numpy's per-call cost: two points of three finite numbers
+        start_list, end_list = [float(v) for v in p0_ras], [float(v) for v in p1_ras]
+        if len(start_list) == len(end_list) == 3 and all(map(math.isfinite, start_list + end_list)):
+            return math.dist(start_list, end_list)
+    except (TypeError, ValueError):
+        pass  # the checks below name the problem
     start, end = (_points(point, "line end points") for point in (p0_ras, p1_ras))
     if len(start) != 1 or len(end) != 1:
         raise MeasurementError("line end points: need two RAS points of shape (3,)")
