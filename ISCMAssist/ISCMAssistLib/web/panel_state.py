@@ -58,6 +58,7 @@ class PanelState:
         self.history = needs_logic.CaseHistory(self.logic)
         self.autosaver = needs_logic.ReadAutosaver(self.logic, self.out / "read")
         self.session = None
+        self.pacs_server: Path | None = None  # the PACS server file of a study opened with --pacs
         self.exam: Path | None = None  # the exam folder, when one was opened (read-only for the panel)
         self.session_dir: Path | None = None
         self.reader: str | None = None
@@ -69,7 +70,7 @@ class PanelState:
         for name in ("add_lesion", "remove_lesion", "place", "stop_placing", "delete_markup",
                      "delete_level_point", "propose_levels", "shift_levels", "undo", "set_value",
                      "revert_value", "save_read", "open_read", "export", "next_case", "mark_done",
-                     "open_case", "focus_lesion"):
+                     "open_case", "focus_lesion", "send_sr"):
             server.trigger(name)(getattr(self, name))  # the page calls trigger('name', [args])
         self.state.change("active_lesion")(self._on_active_lesion)
         self.state.change("series_role")(self._on_series_role)
@@ -93,7 +94,7 @@ class PanelState:
             "checklist_lesion": [], "checklist_patient_findings": [], "checklist_clinical": [],
             "series_role": "t2_sagittal", "series_choices": [], "wl_window": 1.0, "wl_level": 0.0,
             "wl_min": 0.0, "wl_max": 1.0, "placing": False, "next_level_label": "", "level_points": [],
-            "files": [], "read_folder": str(self.out / "read"), "read_final": False, "session_open": False,
+            "files": [], "read_folder": str(self.out / "read"), "read_final": False, "pacs_open": False, "session_open": False,
             "session_progress": "", "session_cases": [], "session_case": "", "can_undo": False,
             "saved_at": "", "view_geometry": {},
         })
@@ -324,6 +325,15 @@ class PanelState:
         self.logic.saveRead(self.out / "read")
         self.autosaver.mark_saved()
         self.list_files()
+
+    @action
+    def send_sr(self) -> None:
+        """Write the read's SR (final when marked so) and store it on the PACS the exam came from."""
+        if self.pacs_server is None:
+            raise ValueError("this panel was not opened from a PACS (iscm-assist web --pacs URL --study UID)")
+        line = self.logic.sendSRToPACS(self.pacs_server, progress=self._progress, final=bool(self.state.read_final))
+        with self.state:
+            self.state.progress_text = line
 
     def list_files(self) -> None:
         """List the exported and saved files with their download links."""

@@ -158,6 +158,8 @@ def _files_tab() -> None:
         v.VBtn("Open", click="trigger('open_read')", size="small", classes="ml-1", id="open-read")
         v.VBtn("Export", click="trigger('export')", size="small", classes="ml-1", id="export",
                color="primary", variant="tonal")
+        v.VBtn("Send SR to PACS", click="trigger('send_sr')", v_if="pacs_open", size="small", classes="ml-1",
+               id="send-sr")
         v.VCheckbox(v_model=("read_final",), label="Read is final (SR verified by the reader)",
                     density="compact", hide_details=True, classes="ml-2", id="read-final")
     html.Div("Downloads (case JSON, CSV, DICOM SR, markups)", classes="text-subtitle-2 mt-3")

@@ -16,7 +16,8 @@ class PanelOptions:
 
     exam: an exam folder; session + reader: a research session; demo: the demo exam and read. out:
     the output folder (read/ autosaved read, exports/). host, port: where to listen; password_file:
-    needed for any host but loopback.
+    needed for any host but loopback. pacs_server: the server file of the PACS the exam was retrieved
+    from (``--pacs``), for "Send SR to PACS".
     """
 
     out: Path
@@ -27,6 +28,7 @@ class PanelOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     password_file: Path | None = None
+    pacs_server: Path | None = None  # the PACS the exam came from (a server file): the SR can go back
 
 
 class _TerminalProgress:
@@ -76,6 +78,9 @@ def build_panel(options: PanelOptions, progress: Callable[[float, str], None] | 
     gate = Gate(password, options.out)
     server.controller.on_server_bind.add(lambda wslink_server: gate.install(wslink_server.app))
     panel = PanelState(server, scene_app, gate, options.out)
+    panel.pacs_server = options.pacs_server
+    with server.state:
+        server.state.pacs_open = options.pacs_server is not None
     build_page(server, scene_app.layout_manager)
 
     read_folder = options.out / "read"
