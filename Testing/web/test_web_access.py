@@ -110,8 +110,9 @@ def test_password_login_in_the_browser(guarded_panel, browser):
 
 
 @pytest.mark.parametrize("args, message", [
-    ([], "give one of EXAM_FOLDER, --session DIR --reader NAME or --demo"),
+    ([], "give one of EXAM_FOLDER, --session DIR --reader NAME, --demo or --pacs URL --study UID"),
     (["--session", "somewhere"], "--session and --reader go together"),
+    (["--pacs", "http://127.0.0.1:1/dicom-web"], "--pacs and --study go together"),
 ])
 def test_cli_says_what_to_open(args, message):
     result = subprocess.run([sys.executable, "-m", "ISCMAssistLib.cli", "web", *args],
