@@ -75,9 +75,10 @@ def levelModel(state: SceneState, labels: list[str], points: np.ndarray) -> tupl
         try:
             model = LevelModel.from_landmarks(labels, points)
             if imageStamp is not None:
-                if state.discPlaneCache[0] != imageStamp:
-                    state.discPlaneCache = (imageStamp, {})
-                model = model.with_image_planes(volumeFromNode(imageNode), cache=state.discPlaneCache[1])
+                if state.discPlaneCache[0] != imageStamp:  # the image is copied once, not per level-point move
+                    state.discPlaneCache = (imageStamp, volumeFromNode(imageNode), {})
+                _, image, normals = state.discPlaneCache
+                model = model.with_image_planes(image, cache=normals)
             warnings.extend(f"levels: {note}" for note in model.plane_notes)
         except ValueError as error:
             warnings.append(f"levels: {error}")

@@ -54,8 +54,8 @@ class SceneState:
         self.model: Any = None
         self.modelWarnings: list[str] = []
         self.maskCache: dict[str, tuple[Any, Any]] = {}
-        # disc planes measured on the sagittal T2: (that image's stamp, {disc key: normal or None})
-        self.discPlaneCache: tuple[Any, dict] = (None, {})
+        # disc planes measured on the sagittal T2: (that image's stamp, its core Volume, {disc key: normal or None})
+        self.discPlaneCache: tuple[Any, Any, dict] = (None, None, {})
         # level naming: labels last seen on the level point list, and whether a relabel is running
         self.levelLabelsSeen: list[str] | None = None
         self.relabeling = False
@@ -70,7 +70,7 @@ class SceneState:
         self.caseText = self.case = None
         self.modelKey = self.model = None
         self.maskCache.clear()
-        self.discPlaneCache = (None, {})
+        self.discPlaneCache = (None, None, {})
         self.extraWarnings = []
         self.levelLabelsSeen = None
 
