@@ -85,7 +85,7 @@ def start_panel(args: list[str], out: Path, host: str = "127.0.0.1") -> PanelSer
         except urllib.error.HTTPError:
             return server  # it answers (e.g. 302/401 behind a password)
         except OSError:
-            time.sleep(0.3)
+            time.sleep(0.05)
     stop_panel(server)
     raise AssertionError(f"the panel server did not answer within {START_TIMEOUT_S} s:\n{server.log_text()}")
 

@@ -4,7 +4,7 @@ in front of it and keep the regular chain of its peaks."""
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
 from . import settings as cfg
 from .chain import extend_chain, refine_discs, regular_chain
@@ -83,7 +83,9 @@ def detect_chain(grid: Grid, polarity: int, through: tuple[np.ndarray, str] | No
     s = np.arange(profile.size, dtype=float)
     s_valid = (float(s[seen].min()), float(s[seen].max()))
     noise = 1.4826 * float(np.median(np.abs(profile[seen] - np.median(profile[seen])))) + 1e-9
-    peaks, props = signal.find_peaks(profile, distance=8, prominence=0.5 * noise)
+    from scipy.signal import find_peaks  # importing scipy.signal takes ~1 s; only a proposal needs it
+
+    peaks, props = find_peaks(profile, distance=8, prominence=0.5 * noise)
     if peaks.size == 0:
         return None
     strength = props["prominences"] / noise

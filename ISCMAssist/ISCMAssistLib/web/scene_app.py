@@ -7,7 +7,6 @@ module logics by name, as the Slicer app would hand them (see shared/reference/s
 
 from __future__ import annotations
 
-import asyncio
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -22,9 +21,6 @@ RENDER_FPS = 30.0
 BLUR_FPS = 10.0
 #: trame-rca's JPEG quality of a still frame
 STILL_QUALITY = 90
-#: how long a view waits before it renders, in s: an offscreen render blocks the server's loop for
-#: 10-30 ms, and the table and hints a point move changed are sent first
-RENDER_DELAY_S = 0.002
 
 
 def prepare_offscreen_rendering() -> None:
@@ -56,10 +52,11 @@ def create_scene_app(server: Any) -> SceneApp:
     import slicer
     import vtk
     from trame_slicer.core import LayoutManager, SlicerApp
-    from trame_slicer.rca_view import register_rca_factories
-    from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition
+    from trame_slicer.rca_view.rca_view_factory import RemoteViewFactory
+    from trame_slicer.views import Layout, LayoutDirection, ViewLayoutDefinition, ViewType
 
     from .logic_link import ISCMAssistLogic
+    from .slice_views import web_slice_view
 
     vtk.vtkLogger.SetStderrVerbosity(vtk.vtkLogger.VERBOSITY_OFF)
     vtk.vtkObject.GlobalWarningDisplayOff()
@@ -72,59 +69,15 @@ def create_scene_app(server: Any) -> SceneApp:
     module_logics["Tables"] = tables
     # One JPEG quality for moving and still frames: trame-rca renders a still frame again at a higher
     # quality after each interaction, a second full render that holds up the table update.
-    register_rca_factories(app.view_manager, server, slice_view_ui_f=_slice_gutter, target_fps=RENDER_FPS,
-                           blur_fps=BLUR_FPS, interactive_quality=STILL_QUALITY)
+    app.view_manager.register_factory(RemoteViewFactory(
+        server, web_slice_view, ViewType.SLICE_VIEW, populate_view_ui_f=_slice_gutter, target_fps=RENDER_FPS,
+        blur_fps=BLUR_FPS, interactive_quality=STILL_QUALITY))
     layout_manager = LayoutManager(app.scene, app.view_manager, server)
     layout_manager.register_layout(LAYOUT_ID, Layout(LayoutDirection.Horizontal, [
         ViewLayoutDefinition.sagittal_view(SAGITTAL_VIEW), ViewLayoutDefinition.axial_view(AXIAL_VIEW)]))
     layout_manager.set_layout(LAYOUT_ID)
     logic = ISCMAssistLogic(app.scene, module_logics)
-    scene_app = SceneApp(slicer_app=app, layout_manager=layout_manager, logic=logic)
-    for view in scene_app.slice_views().values():
-        _render_for_the_web(view)
-    return scene_app
-
-
-def _render_for_the_web(view: Any) -> None:
-    """Make one slice view cheap to render in software: no multisampling (on llvmpipe 4x MSAA doubles
-    a slice render, and a 2D image view gains nothing from it), and render requests that first let the
-    server send what changed (see RENDER_DELAY_S)."""
-    import slicer
-    from trame_slicer.views import ScheduledRenderStrategy
-
-    class MessagesFirst(ScheduledRenderStrategy):
-        """Pass render requests on RENDER_DELAY_S later, many requests as one."""
-
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner, self.pending = inner, False
-
-        def schedule_render(self) -> None:
-            if self.pending:
-                return
-            self.pending = True
-            # timed from the end of the event being handled (call_soon), so that the state it changed,
-            # sent when the handler ends, goes out first
-            loop = asyncio.get_event_loop()
-            loop.call_soon(loop.call_later, RENDER_DELAY_S, self._fire)
-
-        def _fire(self) -> None:
-            self.pending = False
-            self.inner.schedule_render()
-
-        def did_render(self) -> None:
-            self.inner.did_render()
-
-        def set_abstract_view(self, abstract_view: Any) -> None:
-            super().set_abstract_view(abstract_view)
-            self.inner.set_abstract_view(abstract_view)
-
-    view.render_window().SetMultiSamples(0)
-    # this manager draws models cut by the slice, and the panel shows none; it would render the axial
-    # view again on every sagittal scroll, as each slice's own plane model moves
-    view.get_displayable_manager_by_class(slicer.vtkMRMLModelSliceDisplayableManager).SetMRMLScene(None)
-    # trame-slicer 2.0 offers no getter for a view's render strategy (pinned: trame-slicer <2.1)
-    view.set_scheduled_render(MessagesFirst(view._scheduled_render))
+    return SceneApp(slicer_app=app, layout_manager=layout_manager, logic=logic)
 
 
 def _slice_gutter(server: Any, view_id: str, view: Any) -> None:
