@@ -24,11 +24,14 @@ class MessagesFirst(ScheduledRenderStrategy):
         self.inner, self.pending = inner, False
 
     def schedule_render(self) -> None:
+        loop = asyncio.get_event_loop()
+        if not loop.is_running():  # the server is not serving yet: nothing to send first
+            self.inner.schedule_render()
+            return
         if self.pending:
             return
         self.pending = True
         # call_soon: the delay starts once the handler that asked has ended and sent its state changes
-        loop = asyncio.get_event_loop()
         loop.call_soon(loop.call_later, RENDER_DELAY_S, self._fire)
 
     def _fire(self) -> None:
