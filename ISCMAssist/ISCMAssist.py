@@ -111,6 +111,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._checklistKeys: dict[str, list] = {}
         self._examRows: list[dict] = []
         self._autosaveTimer = None
+        self._undoTimer = None
         self._lastAutosaveError = None
 
     def setup(self) -> None:
@@ -158,6 +159,10 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.loadExamButton.connect("clicked(bool)", self.onLoadExam)
         self.ui.loadSeriesButton.connect("clicked(bool)", self.onLoadSeries)
         self.ui.loadSeriesButton.enabled = False
+        self.undoButton = qt.QPushButton(_("Undo"))
+        self.undoButton.toolTip = _("Undo the last change of the read (markups and checklist).")
+        self.ui.markupsCollapsibleButton.layout().addWidget(self.undoButton)
+        self.undoButton.connect("clicked(bool)", self.onUndo)
 
         # The Logic saves only when the read changed (dirty flag); this timer bounds it to one save
         # per interval however fast points are dragged.
@@ -166,14 +171,20 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self._autosaveTimer = qt.QTimer()
         self._autosaveTimer.setInterval(int(AUTOSAVE_INTERVAL_S * 1000))
         self._autosaveTimer.connect("timeout()", self.onAutosaveTimer)
+        # a read that stayed the same between two ticks becomes an undo step (a drag is one step)
+        self._undoTimer = qt.QTimer()
+        self._undoTimer.setInterval(int(AUTOSAVE_INTERVAL_S * 1000))
+        self._undoTimer.connect("timeout()", self.logic.recordUndoStep)
+        self._undoTimer.start()
         self._updateSessionControls()
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
         """Called when the application closes and the module widget is destroyed."""
         self.removeObservers()
-        if self._autosaveTimer is not None:
-            self._autosaveTimer.stop()
+        for timer in (self._autosaveTimer, self._undoTimer):
+            if timer is not None:
+                timer.stop()
         if self.logic is not None:
             self.logic.closeSession()  # flush the session case
             self.logic.cleanup()
@@ -253,6 +264,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                                  for row in self.logic.checklistRows(section)])
             self._fillHints()
             self._fillLevelPoints()
+            self.undoButton.enabled = self.logic.canUndo()
         finally:
             self._updating = False
 
@@ -339,16 +351,19 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def onPlaceLesionMarkup(self, role: str) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to start placing."), waitCursor=True):
-            node = self.logic.addLesionMarkup(self._parameterNode.activeLesionId, role)
-            self.logic.startPlacement(node)
+            self.logic.placeMarkup(role, self._parameterNode.activeLesionId)
 
     def onPlaceLevels(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to start placing levels."), waitCursor=True):
-            self.logic.startPlacement(self.logic.levelsNode(), persistent=True)
+            self.logic.placeMarkup("levels")
 
     def onPlaceConus(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Failed to start placing the conus tip."), waitCursor=True):
-            self.logic.startPlacement(self.logic.conusNode())
+            self.logic.placeMarkup("conus")
+
+    def onUndo(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Undo failed."), waitCursor=True):
+            self.logic.undo()
 
     def _selectedField(self, table, row: int) -> tuple[str, str]:
         return tuple(json.loads(table.item(row, 0).data(qt.Qt.UserRole)))
@@ -400,6 +415,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         if path:
             with slicer.util.tryWithErrorDisplay(_("Opening the read failed."), waitCursor=True):
                 self.logic.openAny(path, progress=self._progress)
+                self.logic.resetUndo()
             self._updateSessionControls()
 
     def onSendToPacs(self) -> None:
@@ -490,6 +506,7 @@ class ISCMAssistWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             else:
                 self._showSeries()
                 self.logic.restoreUiState(self.logic.sessionOpenedUiState())  # after the views' fit
+                self.logic.resetUndo()
         self._shownState = None
         self._updateSessionControls()
 

@@ -144,3 +144,21 @@ def test_scene_to_sr_to_new_scene(dicom_read, tmp_path, phantom, other_logic):
     (tmp_path / "fake.dcm").write_bytes(b"\0" * 128 + b"DICM" + b"\0" * 16)
     with pytest.raises((SRError, OSError), match="fake.dcm"):
         other_logic.openSR(tmp_path / "fake.dcm")
+
+
+def test_open_exam_loads_the_proposed_series(logic, phantom, tmp_path):
+    phantom.write_dicom(tmp_path / "exam")
+    loaded = logic.openExam(tmp_path / "exam")
+    assert {"t2_sagittal", "t1_post"} <= set(loaded)
+    assert logic.seriesVolume("t2_sagittal") is loaded["t2_sagittal"]
+
+
+def test_open_demo_loads_its_series_and_read_and_reuses_its_files(logic, tmp_path):
+    progress = []
+    case = logic.openDemo(tmp_path / "demo", progress=lambda fraction, message: progress.append(fraction))
+    assert logic.seriesVolume("t2_sagittal") is not None and logic.seriesVolume("t1_post") is not None
+    assert logic.lesionIds() == [lesion["id"] for lesion in case["lesions"]] and logic.levelLabels()
+    assert progress == sorted(progress) and progress[-1] == 1.0
+    written = (tmp_path / "demo" / "case.json").stat().st_mtime_ns
+    logic.openDemo(tmp_path / "demo")
+    assert (tmp_path / "demo" / "case.json").stat().st_mtime_ns == written

@@ -21,7 +21,6 @@ def test_web_opens_a_pacs_study_and_sends_the_sr_back(orthanc, stored_demo, demo
     pytest.importorskip("slicer")
     from ISCMAssistLib.scene.headless import create_headless_context
     from ISCMAssistLib.scene.logic import ISCMAssistLogic
-    from ISCMAssistLib.web import needs_logic
     from ISCMAssistLib.web.pacs_exam import retrieve_exam
 
     exam, server_file = retrieve_exam(orthanc.url, stored_demo, tmp_path / "out", user=orthanc.user)
@@ -31,7 +30,7 @@ def test_web_opens_a_pacs_study_and_sends_the_sr_back(orthanc, stored_demo, demo
     context = create_headless_context()
     logic = ISCMAssistLogic(context.scene, context.logics)
     try:
-        needs_logic.open_exam(logic, exam)
+        logic.openExam(exam)
         logic.openCaseFile(demo_exam / "case.json")
         line = logic.sendSRToPACS(server_file)
     finally:

@@ -106,3 +106,12 @@ def loadProposedSeries(state: SceneState, overrides: Mapping[str, str] | None = 
     state.requestRecompute()
     progress(1.0, f"Loaded {len(loaded)} series")
     return loaded
+
+
+def openExam(state: SceneState, folder: str | os.PathLike, progress: PanelProgress | None = None) -> dict[str, Any]:
+    """Scan an exam folder and load its proposed series (sagittal T2, T1 post, ...) into the series
+    selectors: :func:`scanExam` then :func:`loadProposedSeries`. Returns {role: volume node}.
+    Raises IngestError / VolumeLoadError naming the folder or file."""
+    progress = progress or no_progress
+    scanExam(state, folder, progress=lambda f, m: progress(0.3 * f, m))
+    return loadProposedSeries(state, progress=lambda f, m: progress(0.3 + 0.7 * f, m))

@@ -26,8 +26,13 @@ from .names import (
     LESION_ATTRIBUTE,
     LESION_ID_RE,
     LESION_ROLES,
+    LEVEL_POINTS_COLOR,
+    LEVEL_POINTS_GLYPH_SCALE,
+    LEVEL_POINTS_TEXT_SCALE,
     LEVELS_NODE_NAME,
+    LINE_ROLES,
     ROLE_ATTRIBUTE,
+    SCENE_ROLES,
     ROLE_CLASS,
     ROLE_TITLE,
     SEGMENT_ROLES,
@@ -159,6 +164,12 @@ def adoptNode(state: SceneState, node: Any) -> None:
                 segmentation.GetNthSegment(index).SetColor(*color)
     if role == "conus":
         node.SetMaximumNumberOfControlPoints(1)
+    if role == "levels" and node.GetDisplayNode() is not None:
+        display = node.GetDisplayNode()
+        display.SetSelectedColor(*LEVEL_POINTS_COLOR)
+        display.SetColor(*LEVEL_POINTS_COLOR)
+        display.SetTextScale(LEVEL_POINTS_TEXT_SCALE)
+        display.SetGlyphScale(LEVEL_POINTS_GLYPH_SCALE)
     state.observeNode(node)
 
 
@@ -232,20 +243,24 @@ def clearRead(state: SceneState) -> None:
         state.dirty = False
 
 
-def startPlacement(state: SceneState, node: Any, persistent: bool = False) -> bool:
-    """Make ``node`` the active markup and switch the views to place mode (app only); return whether
-    placement started (False headless, where there is no interaction node)."""
-    selectionNode = state.scene.GetNodeByID("vtkMRMLSelectionNodeSingleton")
-    interactionNode = state.scene.GetNodeByID("vtkMRMLInteractionNodeSingleton")
-    if selectionNode is None or interactionNode is None:
-        return False
-    # Set on the selection node itself: vtkSlicerMarkupsLogic.StartPlaceMode sets the class to place
-    # back to a point list, so a click while placing a line made a new point list instead.
-    selectionNode.SetReferenceActivePlaceNodeClassName(node.GetClassName())
-    selectionNode.SetActivePlaceNodeID(node.GetID())
-    interactionNode.SetPlaceModePersistence(1 if persistent else 0)
-    interactionNode.SetCurrentInteractionMode(interactionNode.Place)
-    return True
+def removeLesionMarkup(state: SceneState, lesionId: str, role: str) -> None:
+    """Delete one markup of a lesion (e.g. its edema line); the lesion, its folder and its checklist
+    stay. A role the lesion has no node for is a no-op; raises RoleError for a bad lesion id or role."""
+    lesionNumber(lesionId)
+    if role not in LESION_ROLES:
+        raise RoleError(f"lesion role '{role}' is not one of {', '.join(LESION_ROLES)}")
+    node = state.lesionNodes(lesionId).get(role)
+    if node is not None:
+        state.scene.RemoveNode(node)
+
+
+def removeControlPoint(state: SceneState, role: str, index: int, lesionId: str | None = None) -> None:
+    """Delete control point ``index`` of a lesion's markup (``role``, ``lesionId``) or of a scene-wide
+    point list ("levels", "conus"). Raises ValueError naming the role when there is no such point."""
+    node = state.roleNode(role) if role in SCENE_ROLES else state.lesionNodes(lesionId or "").get(role)
+    if node is None or not 0 <= int(index) < node.GetNumberOfControlPoints():
+        raise ValueError(f"{role}: no point {index} to delete")
+    node.RemoveNthControlPoint(int(index))
 
 
 def lesionRecord(state: SceneState, case: dict, lesionId: str) -> dict:
@@ -288,6 +303,22 @@ def roiLines(node: Any) -> dict[str, np.ndarray]:
         half = 0.5 * size[axisIndex] * direction / (np.linalg.norm(direction) or 1.0)
         lines[name] = np.vstack([centre - half, centre + half])
     return lines
+
+
+def focusPoint(state: SceneState, lesionId: str | None = None) -> list[float] | None:
+    """Return where the views should be centred (RAS mm, [R, A, S]): the middle of the lesion's SI line
+    (else its AP, transverse or edema line), else the mean of the level points; None when nothing
+    of these is placed."""
+    nodes = state.lesionNodes(lesionId) if lesionId else {}
+    for role in LINE_ROLES:
+        line = linePoints(nodes[role]) if role in nodes else None
+        if line is not None:
+            return line.mean(axis=0).tolist()
+    levels = state.roleNode("levels")
+    count = levels.GetNumberOfControlPoints() if levels is not None else 0
+    if count:
+        return np.array([levels.GetNthControlPointPositionWorld(i) for i in range(count)]).mean(axis=0).tolist()
+    return None
 
 
 def landmarks(state: SceneState) -> tuple[list[str], np.ndarray]:

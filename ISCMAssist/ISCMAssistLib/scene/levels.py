@@ -77,6 +77,21 @@ def labelPlacedPoint(state: SceneState, node: Any) -> None:
     parameterNode.SetParameter(NEXT_LEVEL_PARAMETER, nextLevelLabel(label))
 
 
+def proposeNextLevelLabel(state: SceneState) -> str:
+    """Before the reader places level points: when no next label is set, propose the one after the
+    lowest (most inferior, smallest S) level point ("T4" -> "T4/T5"). Returns the next label ("" when
+    none), which :func:`labelPlacedPoint` gives to the next point placed."""
+    parameterNode = state.parameterNode()
+    label = (parameterNode.GetParameter(NEXT_LEVEL_PARAMETER) or "").strip()
+    node = state.roleNode("levels")
+    count = node.GetNumberOfControlPoints() if node is not None else 0
+    if not label and count:
+        lowest = min(range(count), key=lambda index: node.GetNthControlPointPositionWorld(index)[2])
+        label = nextLevelLabel(node.GetNthControlPointLabel(lowest))
+        parameterNode.SetParameter(NEXT_LEVEL_PARAMETER, label)
+    return label
+
+
 def proposeLevels(state: SceneState, role: str = "t2_sagittal", progress: PanelProgress | None = None,
                   anchor: tuple[str, Sequence[float]] | None = None) -> Any:
     """Find and name the discs and body centres on the series selected for ``role`` and put them in
@@ -116,10 +131,11 @@ _CONFIDENCE = re.compile(r"confidence\s+([0-9]*\.?[0-9]+)")
 
 
 def levelPointRows(state: SceneState, model: Any = None) -> list[dict]:
-    """Return one row per level point, for the panels: {"label", "kind" ("disc" | "body"),
-    "confidence" (0-1 for a proposed point, None for one the reader placed), "plane" (where the
-    disc's plane came from: "image", "line", "label_map", "assumed"...; None for bodies or without a
-    level model)}. ``model`` is the current LevelModel, if any."""
+    """Return one row per level point, in point order, for the panels: {"index" (the control point's),
+    "label", "s_mm" (its S position, RAS mm, 0.1 mm), "kind" ("disc" | "body"), "confidence" (0-1
+    for a proposed point, None for one the reader placed), "plane" (where the disc's plane came
+    from: "image", "line", "label_map", "assumed"...; None for bodies or without a level model)}.
+    ``model`` is the current LevelModel, if any."""
     node = state.roleNode("levels")
     if node is None:
         return []
@@ -129,7 +145,9 @@ def levelPointRows(state: SceneState, model: Any = None) -> list[dict]:
         label = node.GetNthControlPointLabel(index)
         found = _CONFIDENCE.search(node.GetNthControlPointDescription(index) or "")
         kind = "disc" if "/" in label or "-" in label.strip("-") else "body"
-        rows.append({"label": label, "kind": kind, "confidence": float(found.group(1)) if found else None,
+        rows.append({"index": index, "label": label,
+                     "s_mm": round(node.GetNthControlPointPositionWorld(index)[2], 1) + 0.0,
+                     "kind": kind, "confidence": float(found.group(1)) if found else None,
                      "plane": planes.get(label.strip()) if kind == "disc" else None})
     return rows
 

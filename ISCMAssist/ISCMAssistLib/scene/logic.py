@@ -4,8 +4,9 @@
 Runs in the Slicer app and headless on slicer-core's MRML (scene/headless.py). The front ends (the
 module Widget, the web panel) call only this class. It owns the observers (scene and role nodes),
 batching and recomputation; each public method hands the shared SceneState to the part that holds
-the work (scene/lesions.py, checklist.py, series.py, exam.py, levels.py, opening.py, read_folder.py,
-session.py; case_builder.py rebuilds the read). Scene positions are RAS mm; the case holds LPS mm.
+the work (scene/lesions.py, placement.py, checklist.py, series.py, exam.py, levels.py, opening.py,
+read_folder.py, session.py, read_autosave.py, history.py; case_builder.py rebuilds the read). Scene
+positions are RAS mm; the case holds LPS mm.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from slicer.util import VTKObservationMixin
 
 from ..hints import EXPLANATION as HINTS_EXPLANATION
 from ..progress import PanelProgress
-from . import case_builder, checklist, exam, lesions, levels, opening, read_folder, series
+from . import case_builder, checklist, exam, lesions, levels, opening, placement, read_folder, series
+from .history import CaseHistory
 from .names import ROLE_ATTRIBUTE
+from .read_autosave import ReadAutosave
 from .session import SceneSession
 from .state import SceneState
 
@@ -64,6 +67,8 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         self.state.observeNode = self._observeNode
         self.moduleLogics = self.state.moduleLogics
         self._session = SceneSession(self.state)
+        self._readAutosave = ReadAutosave(self.state)
+        self._history = CaseHistory(self.state)
         self.addObserver(self.scene, slicer.vtkMRMLScene.NodeAddedEvent, self._onNodeAdded)
         self.addObserver(self.scene, slicer.vtkMRMLScene.NodeRemovedEvent, self._onNodeRemoved)
         self.addObserver(self.scene, slicer.vtkMRMLScene.StartCloseEvent, self._onSceneStartClose)
@@ -286,9 +291,35 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         """Remove every ISCMAssist node, lesion folder, the table and the stored case from the scene."""
         lesions.clearRead(self.state)
 
+    def removeLesionMarkup(self, lesionId: str, role: str) -> None:
+        """Delete one markup of a lesion (e.g. its edema line); the lesion and its checklist stay."""
+        lesions.removeLesionMarkup(self.state, lesionId, role)
+
+    def removeControlPoint(self, role: str, index: int, lesionId: str | None = None) -> None:
+        """Delete point ``index`` of a lesion's markup (``role``, ``lesionId``) or of "levels"/"conus"."""
+        lesions.removeControlPoint(self.state, role, index, lesionId)
+
+    def focusPointRas(self, lesionId: str | None = None) -> list[float] | None:
+        """Return where the views should be centred (RAS mm): the lesion's lines, else the level points."""
+        return lesions.focusPoint(self.state, lesionId)
+
+    # ------------------------------------------------------------------ placing with the mouse (scene/placement.py)
+
+    def placeMarkup(self, role: str, lesionId: str | None = None) -> Any:
+        """Start placing ``role`` (a lesion markup, "levels" or "conus") with the mouse; return its node."""
+        return placement.placeMarkup(self.state, role, lesionId)
+
     def startPlacement(self, node: Any, persistent: bool = False) -> bool:
-        """Switch the views to placing points into ``node`` (app only); return whether it started."""
-        return lesions.startPlacement(self.state, node, persistent)
+        """Switch the views to placing points into ``node``; return whether it started (not headless)."""
+        return placement.startPlacement(self.state, node, persistent)
+
+    def stopPlacement(self) -> None:
+        """Leave place mode (the views go back to window/level, pan and zoom)."""
+        placement.stopPlacement(self.state)
+
+    def isPlacing(self) -> bool:
+        """Return whether the views are in place mode."""
+        return placement.isPlacing(self.state)
 
     # ------------------------------------------------------------------ levels (scene/levels.py)
 
@@ -313,8 +344,12 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         """Return the level point labels in point order."""
         return levels.levelLabels(self.state)
 
+    def proposeNextLevelLabel(self) -> str:
+        """Propose the label after the lowest level point when none is set; return the next label."""
+        return levels.proposeNextLevelLabel(self.state)
+
     def levelPointRows(self) -> list[dict]:
-        """Return one row per level point (label, kind, confidence of a proposed point, disc plane source)."""
+        """Return one row per level point (index, label, S in RAS mm, kind, confidence, disc plane source)."""
         self.getCase()  # brings the level model up to date
         return levels.levelPointRows(self.state, self.state.model)
 
@@ -383,6 +418,14 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         """Return the volume node selected for a series role, or None."""
         return series.seriesVolume(self.state, role)
 
+    def seriesWindowLevel(self, role: str) -> dict[str, float]:
+        """Return the window, level and image range ("window", "level", "min", "max") of a series role."""
+        return series.seriesWindowLevel(self.state, role)
+
+    def setSeriesWindowLevel(self, role: str, window: float, level: float) -> None:
+        """Show the series of ``role`` with ``window`` and ``level`` (image units)."""
+        series.setSeriesWindowLevel(self.state, role, window, level)
+
     def addSeriesVolume(self, volume: Any, name: str, role: str | None = None) -> Any:
         """Put a core Volume into the scene as a volume node (selected for ``role``); return the node."""
         return series.addSeriesVolume(self.state, volume, name, role)
@@ -418,15 +461,23 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         """Load the proposed (or overridden) series as volume nodes; return {role: node}."""
         return exam.loadProposedSeries(self.state, overrides, progress)
 
+    def openExam(self, folder: str | os.PathLike, progress: PanelProgress | None = None) -> dict[str, Any]:
+        """Scan an exam folder and load its proposed series; return {role: node}."""
+        return exam.openExam(self.state, folder, progress)
+
     # ------------------------------------------------------------------ files (scene/read_folder.py, opening.py)
 
     def saveRead(self, folder: str | os.PathLike, progress: PanelProgress | None = None) -> Path:
         """Save the read into a read folder (atomically); return its path."""
-        return read_folder.saveRead(self.state, folder, progress)
+        path = read_folder.saveRead(self.state, folder, progress)
+        self._readAutosave.noteFolder(path)
+        return path
 
     def openRead(self, folder: str | os.PathLike, progress: PanelProgress | None = None) -> dict:
         """Open a read folder into the scene; return the case dict."""
-        return read_folder.openRead(self.state, folder, progress)
+        case = read_folder.openRead(self.state, folder, progress)
+        self._readAutosave.noteFolder(folder)
+        return case
 
     def exportRead(self, folder: str | os.PathLike, progress: PanelProgress | None = None,
                    final: bool = False) -> dict[str, Path]:
@@ -456,6 +507,30 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         """The panel's Open: a read folder, a case JSON or a DICOM SR; return the case dict."""
         return opening.openAny(self.state, path, progress)
 
+    def openDemo(self, out: str | os.PathLike, progress: PanelProgress | None = None) -> dict:
+        """Write (or reuse) the demo exam and read in ``out``, load its series and open its read; return the case."""
+        return opening.openDemo(self.state, out, progress)
+
+    # ------------------------------------------------------------------ undo (scene/history.py)
+
+    def resetUndo(self) -> None:
+        """Forget the undo steps (a new read was opened); the current read is the first step."""
+        self._history.reset()
+
+    def recordUndoStep(self) -> bool:
+        """Call on the panel's timer: a read that stayed the same since the last call becomes an undo
+        step (a drag is one step); return whether one was added."""
+        return self._history.recordStep()
+
+    def canUndo(self) -> bool:
+        """Return whether there is a change to undo (cheap: called on every refresh)."""
+        return self._history.canUndo()
+
+    def undo(self) -> bool:
+        """Put back the read before the last change; return False when there is none. Raises
+        ValueError for a read with an ROI or a segmentation."""
+        return self._history.undo()
+
     # ------------------------------------------------------------------ research sessions (scene/session.py)
 
     def openSession(self, folder: str | os.PathLike, reader: str) -> Any:
@@ -479,8 +554,20 @@ class ISCMAssistLogic(_LogicBase, VTKObservationMixin):
         return self._session.openSessionCase(caseId, progress)
 
     def autosaveNow(self, force: bool = False) -> bool:
-        """Save the session case when it changed (or ``force``); return whether it saved."""
-        return self._session.autosaveNow(force)
+        """Save the session case when a session is open, else the read into the autosave folder
+        (:meth:`setAutosaveFolder`), when it changed (or ``force``); return whether it saved."""
+        if self.sessionIsOpen():
+            return self._session.autosaveNow(force)
+        return self._readAutosave.autosave(force)
+
+    def setAutosaveFolder(self, folder: str | os.PathLike | None, intervalS: float = 1.0) -> None:
+        """Outside sessions, let :meth:`autosaveNow` save the read into read folder ``folder`` (None:
+        not), at most once per ``intervalS`` s; the current read counts as saved."""
+        self._readAutosave.setFolder(folder, intervalS)
+
+    def markReadSaved(self) -> None:
+        """Take the current read as saved in the autosave folder (e.g. just opened)."""
+        self._readAutosave.markSaved()
 
     def markDone(self) -> None:
         """Save the session case and mark it done for the reader."""

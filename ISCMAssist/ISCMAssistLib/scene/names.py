@@ -96,6 +96,12 @@ LESION_COLORS: tuple[tuple[float, float, float], ...] = (
     (0.55, 0.34, 0.29), (0.89, 0.47, 0.76), (0.74, 0.74, 0.13), (0.09, 0.75, 0.81), (0.50, 0.50, 0.50),
 )
 LESION_ID_RE = re.compile(r"^L([1-9][0-9]*)$")
+#: the level points' colour (RGB 0-1), apart from every lesion colour: their labels are read beside
+#: the lesions' lines
+LEVEL_POINTS_COLOR: tuple[float, float, float] = (1.0, 0.85, 0.25)
+#: the level points' label and glyph sizes (Slicer's defaults are 3; a column of 20 labels crowds them)
+LEVEL_POINTS_TEXT_SCALE = 2.5
+LEVEL_POINTS_GLYPH_SCALE = 2.0
 
 
 def lesionNumber(lesionId: str) -> int:

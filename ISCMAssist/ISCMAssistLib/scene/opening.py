@@ -1,5 +1,5 @@
 """Opening a read that comes from outside the scene: a case dict, a case JSON file, a DICOM SR, or any
-of these and a read folder by what the path is.
+of these and a read folder by what the path is; and the demo exam with its read.
 
 A case dict holds everything the scene needs to show the read again: the level landmarks (LPS mm),
 the conus tip and per lesion its lines (``lines_lps``) plus the reader's values and their provenance.
@@ -19,6 +19,7 @@ from ..dicom_header import has_dicm_preamble
 from ..progress import PanelProgress, no_progress
 from .checklist import setCase
 from .errors import OpenFileError
+from .exam import openExam
 from .lesions import addLesionMarkup, clearRead, lesionFolder
 from .levels import setConus, setLevelLandmarks
 from .names import ACTIVE_LESION_PARAMETER, LEVELS_SOURCE_ATTRIBUTE, LINE_NAME_ROLES
@@ -95,3 +96,17 @@ def openAny(state: SceneState, path: str | os.PathLike, progress: PanelProgress 
     if path.suffix.lower() == ".dcm" or has_dicm_preamble(path):
         return openSR(state, path, progress)
     raise OpenFileError(f"{path}: not a read folder, a case JSON (.json) or a DICOM SR (.dcm)")
+
+
+def openDemo(state: SceneState, out: str | os.PathLike, progress: PanelProgress | None = None) -> dict:
+    """Write the demo exam and read into ``out`` (ISCMAssistLib.demo.run_demo: DICOM series and
+    case.json; an earlier run's complete output is reused), load its series from DICOM
+    (exam.openExam) and open its read (:func:`openCaseFile`). Returns the case dict."""
+    from ..demo import run_demo  # the phantom and its writers: imported only when the demo is opened
+
+    progress = progress or no_progress
+    out = Path(out)
+    if not ((out / "case.json").is_file() and (out / "dicom" / "t1_post").is_dir()):
+        run_demo(out, progress=lambda f, m: progress(0.4 * f, f"Demo: {m}"))
+    openExam(state, out / "dicom", progress=lambda f, m: progress(0.4 + 0.4 * f, m))
+    return openCaseFile(state, out / "case.json", progress=lambda f, m: progress(0.8 + 0.2 * f, m))

@@ -36,8 +36,33 @@ def setSeriesVolume(state: SceneState, role: str, volumeNode: Any) -> None:
 
 
 def seriesVolume(state: SceneState, role: str) -> Any:
-    """Return the volume node selected for a series role, or None."""
+    """Return the volume node selected for a series role, or None. Raises RoleError for an unknown role."""
+    if role not in SERIES_PARAMETERS:
+        raise RoleError(f"series role '{role}' is not one of {sorted(SERIES_PARAMETERS)}")
     return state.parameterNode().GetNodeReference(SERIES_PARAMETERS[role])
+
+
+def seriesWindowLevel(state: SceneState, role: str) -> dict[str, float]:
+    """Return the window/level of the series selected for ``role`` with its image's range, for a
+    panel's sliders: {"window", "level", "min", "max"} (image units); 1/0/0/1 without an image."""
+    volumeNode = seriesVolume(state, role)
+    display = volumeNode.GetDisplayNode() if volumeNode is not None else None
+    image = volumeNode.GetImageData() if volumeNode is not None else None
+    if display is None or image is None:
+        return {"window": 1.0, "level": 0.0, "min": 0.0, "max": 1.0}
+    low, high = image.GetScalarRange()
+    return {"window": float(display.GetWindow()), "level": float(display.GetLevel()),
+            "min": float(low), "max": float(high)}
+
+
+def setSeriesWindowLevel(state: SceneState, role: str, window: float, level: float) -> None:
+    """Show the series selected for ``role`` with ``window`` and ``level`` (image units), automatic
+    window/level off; no-op without a selected series."""
+    volumeNode = seriesVolume(state, role)
+    display = volumeNode.GetDisplayNode() if volumeNode is not None else None
+    if display is not None:
+        display.AutoWindowLevelOff()
+        display.SetWindowLevel(float(window), float(level))
 
 
 def addSeriesVolume(state: SceneState, volume: Volume, name: str, role: str | None = None) -> Any:

@@ -45,7 +45,9 @@ class SceneState:
         self.dirty = False  # the scene changed since the last recomputation
         self.recomputing = False
         self.caseChanged = False  # the held case changed since the last session save
-        self.caseText: str | None = None
+        #: counts every change of the held case's text (undo and the read autosave compare it, not the JSON)
+        self.caseVersion = 0
+        self._caseText: str | None = None
         self.case: dict | None = None
         self.roleNodes: dict[str, Any] = {}  # node ID -> node, for every node with a role
         self.extraWarnings: list[str] = []  # warnings of actions (e.g. a missing series), kept until clearRead
@@ -111,6 +113,24 @@ class SceneState:
         return json.loads(text) if text else []
 
     # ------------------------------------------------------------------ the held case
+
+    @property
+    def caseText(self) -> str | None:
+        """The held case's JSON text as stored in the parameter node (None: nothing held)."""
+        return self._caseText
+
+    @caseText.setter
+    def caseText(self, text: str | None) -> None:
+        if text != self._caseText:
+            self._caseText = text
+            self.caseVersion += 1
+
+    def caseStamp(self) -> tuple[int, str]:
+        """Return (caseVersion, the held case's JSON text) without serialising it again (only an empty
+        scene's new case, which is not stored yet, is dumped). Picks up a case text put into the
+        parameter node from outside."""
+        case = self.getCase()
+        return self.caseVersion, self.caseText or json.dumps(case, separators=(",", ":"))
 
     def getCase(self) -> dict:
         """Return the case dict held in the parameter node (a new empty case when none is held yet);

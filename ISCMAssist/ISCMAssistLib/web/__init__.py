@@ -4,7 +4,6 @@ Layout, as trame-slicer's own ``app/logic`` beside ``app/ui``:
 
 - ``logic_link.py``  the one place that imports the module Logic (ISCMAssistLogic and its names);
 - ``scene_app.py``   the Slicer application on slicer-core (scene, module logics, slice views) + Logic;
-- ``needs_logic.py`` small pieces both front ends need that the Logic does not have yet;
 - ``panel_state.py`` state wiring: trame state and buttons <-> Logic calls (no reading decision here);
 - ``panel_ui.py``    the page layout (Vuetify), bound to that state;
 - ``access.py``      password login, and file downloads limited to the exam/session/output folders;

@@ -7,7 +7,6 @@ Everything the web panel calls on the Logic goes through the names below, so a m
 from __future__ import annotations
 
 from ..scene.headless import create_headless_context  # noqa: F401  (benchmark peer)
-from ..scene.levels import nextLevelLabel  # noqa: F401
 from ..scene.logic import ISCMAssistLogic  # noqa: F401
 from ..scene.names import ACTIVE_LESION_PARAMETER, NEXT_LEVEL_PARAMETER, lesionColor, lesionName  # noqa: F401
 from ..scene.session import AUTOSAVE_INTERVAL_S  # noqa: F401

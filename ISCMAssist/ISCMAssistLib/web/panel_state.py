@@ -1,6 +1,6 @@
 """State wiring of the web panel: the page's controls call the Logic; the Logic's results go to the
-page's state. Nothing is decided here: every count, size, hint, checklist value and file comes from
-the Logic (or ``needs_logic``, on the Logic's public methods), as in the Slicer module Widget.
+page's state. Nothing is decided here: every count, size, hint, checklist value, file, undo step and
+autosave comes from the Logic (ISCMAssistLogic), through the methods the Slicer module Widget calls.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import functools
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable
 
-from . import needs_logic
 from .logic_link import ACTIVE_LESION_PARAMETER, AUTOSAVE_INTERVAL_S, NEXT_LEVEL_PARAMETER, lesionColor
 
 #: the series the views can show (the T2 / T1 post switch)
@@ -48,15 +48,16 @@ class PanelState:
 
     Takes the server, the SceneApp, the access Gate (download links) and the output folder ``out``
     (read/ autosaved read, exports/). For a session call :meth:`open_session`; run
-    :meth:`tick_forever` on the server's loop (undo steps, autosave).
+    :meth:`tick_forever` on the server's loop (the Logic's undo steps and autosave).
     """
 
     def __init__(self, server: Any, scene_app: Any, gate: Any, out: Path) -> None:
         self.server, self.state = server, server.state
         self.app, self.logic, self.gate = scene_app, scene_app.logic, gate
         self.out = Path(out)
-        self.history = needs_logic.CaseHistory(self.logic)
-        self.autosaver = needs_logic.ReadAutosaver(self.logic, self.out / "read")
+        self.logic.setAutosaveFolder(self.out / "read")
+        # server.build_panel calls panel.autosaver.mark_saved() after opening; the Logic holds the state
+        self.autosaver = SimpleNamespace(mark_saved=self.logic.markReadSaved)
         self.session = None
         self.pacs_server: Path | None = None  # the PACS server file of a study opened with --pacs
         self.exam: Path | None = None  # the exam folder, when one was opened (read-only for the panel)
@@ -123,10 +124,10 @@ class PanelState:
                            "lesion": hint.get("lesion_id") or "",
                            "evidence": [item["line"] for item in hint.get("evidence", [])]} for hint in logic.hints()],
                 "warnings": logic.warnings(),
-                "level_points": needs_logic.level_points(logic),
+                "level_points": logic.levelPointRows(),
                 "next_level_label": logic.getParameterNode().GetParameter(NEXT_LEVEL_PARAMETER) or "",
-                "placing": needs_logic.placing(logic),
-                "can_undo": self.history.can_undo(),
+                "placing": logic.isPlacing(),
+                "can_undo": logic.canUndo(),
             }
             self._checklists_stale = not checklists
             if checklists:
@@ -165,7 +166,7 @@ class PanelState:
         if volume is not None:
             with s:
                 s.series_role = role
-                s.update({f"wl_{k}": v for k, v in needs_logic.series_display(volume).items()})
+                s.update({f"wl_{k}": v for k, v in self.logic.seriesWindowLevel(role).items()})
         if focus:
             self._jump_to(s.active_lesion)
         self._fit_until = time.monotonic() + 10.0  # the browser sizes the views after the first load
@@ -174,7 +175,7 @@ class PanelState:
         """Move the slices (not the zoom) onto the lesion's lines, else the level points."""
         import slicer
 
-        point = needs_logic.focus_point_ras(self.logic, lesion_id)
+        point = self.logic.focusPointRas(lesion_id)
         if point is not None:
             slicer.vtkMRMLSliceNode.JumpAllSlices(self.logic.scene, *point, slicer.vtkMRMLSliceNode.OffsetJumpSlice)
 
@@ -196,8 +197,7 @@ class PanelState:
 
     def opened(self, message: str) -> None:
         """After a read or case was opened: a new undo history, the series shown, ``message`` shown."""
-        self.history.reset()
-        needs_logic.style_level_points(self.logic)
+        self.logic.resetUndo()
         self.show_series()
         with self.state:
             self.state.progress_text = message
@@ -220,7 +220,8 @@ class PanelState:
             self.show_series(series_role, focus=False)
 
     def _on_window_level(self, wl_window: float = 1.0, wl_level: float = 0.0, **_: Any) -> None:
-        needs_logic.set_window_level(self.logic.seriesVolume(self.state.series_role), wl_window, wl_level)
+        if self.state.series_role in VIEW_SERIES:
+            self.logic.setSeriesWindowLevel(self.state.series_role, wl_window, wl_level)
 
     def _on_next_level_label(self, next_level_label: str = "", **_: Any) -> None:
         self._sent["next_level_label"] = next_level_label
@@ -242,24 +243,24 @@ class PanelState:
     @action
     def place(self, role: str) -> None:
         """Place a line of the active lesion (a new lesion when none) or level points, with the mouse."""
-        needs_logic.place_markup(self.logic, role, self.state.active_lesion or None)
+        self.logic.placeMarkup(role, self.state.active_lesion or None)
 
     @action
     def stop_placing(self) -> None:
         """Leave place mode."""
-        needs_logic.stop_placement(self.logic)
+        self.logic.stopPlacement()
 
     @action
     def delete_markup(self, role: str) -> None:
         """Delete one line of the active lesion."""
-        needs_logic.remove_lesion_markup(self.logic, self.state.active_lesion, role)
+        self.logic.removeLesionMarkup(self.state.active_lesion, role)
 
     @action
     def delete_level_point(self, index: int, label: str) -> None:
         """Delete level point ``index`` if it still carries ``label`` (a repeated click is a no-op)."""
-        points = needs_logic.level_points(self.logic)
+        points = self.logic.levelPointRows()
         if 0 <= int(index) < len(points) and points[int(index)]["label"] == label:
-            needs_logic.remove_control_point(self.logic, "levels", int(index))
+            self.logic.removeControlPoint("levels", int(index))
 
     @action
     def propose_levels(self) -> None:
@@ -275,7 +276,7 @@ class PanelState:
     @action
     def undo(self) -> None:
         """Undo the last change of the read."""
-        if self.history.undo():
+        if self.logic.undo():
             self.show_series(focus=False)
 
     @action
@@ -308,7 +309,6 @@ class PanelState:
         """Save the read into the read folder (Logic.saveRead)."""
         folder = self._allowed(self.state.read_folder, write=True)
         self.logic.saveRead(folder, progress=self._progress)
-        self.autosaver.mark_saved()
         self.list_files()
 
     @action
@@ -323,7 +323,6 @@ class PanelState:
         and the .mrk.json markups; list their download links."""
         self.logic.exportRead(self.out / "exports", progress=self._progress, final=bool(self.state.read_final))
         self.logic.saveRead(self.out / "read")
-        self.autosaver.mark_saved()
         self.list_files()
 
     @action
@@ -406,14 +405,14 @@ class PanelState:
     def tick(self) -> None:
         """One timer step (see :meth:`tick_forever`)."""
         try:
-            self.history.observe()
+            self.logic.recordUndoStep()
             if self._checklists_stale:
                 self.refresh()
-            saved = self.logic.autosaveNow() if self.session is not None else self.autosaver.autosave()
+            saved = self.logic.autosaveNow()  # the session case, else the read folder
             if saved:
                 with self.state:
                     self.state.saved_at = time.strftime("%H:%M:%S")
-            self._publish({"can_undo": self.history.can_undo(), "placing": needs_logic.placing(self.logic)})
+            self._publish({"can_undo": self.logic.canUndo(), "placing": self.logic.isPlacing()})
         except (OSError, ValueError) as error:
             with self.state:
                 self.state.error = f"autosave: {error}"

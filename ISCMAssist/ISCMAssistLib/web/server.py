@@ -68,7 +68,6 @@ def build_panel(options: PanelOptions, progress: Callable[[float, str], None] | 
     from trame.app import get_server
     from trame_slicer import module as trame_slicer_module
 
-    from . import needs_logic
     from .panel_state import PanelState
     from .panel_ui import build_page
 
@@ -88,10 +87,10 @@ def build_panel(options: PanelOptions, progress: Callable[[float, str], None] | 
         panel.open_session(options.session, options.reader)
     else:
         if options.demo:
-            needs_logic.open_demo(scene_app.logic, options.out / "demo", progress)
+            scene_app.logic.openDemo(options.out / "demo", progress)
         elif options.exam:
             panel.exam = options.exam.resolve()
-            needs_logic.open_exam(scene_app.logic, options.exam, progress)
+            scene_app.logic.openExam(options.exam, progress)
         if (read_folder / "iscm-assist-read.json").is_file():
             scene_app.logic.openRead(read_folder)  # the autosaved read of an earlier run
         panel.autosaver.mark_saved()
