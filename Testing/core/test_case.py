@@ -82,6 +82,12 @@ def test_schema_has_id_with_version_and_is_draft_2020_12():
     assert C.load_schema()["title"] != "changed"
 
 
+def test_schema_is_a_valid_draft_2020_12_schema():
+    import jsonschema
+
+    jsonschema.Draft202012Validator.check_schema(C.load_schema())  # the tool does not check it at run time
+
+
 def test_message_names_the_json_path_of_the_field():
     case = full_case()
     case["lesions"][0]["position"] = "middle"

@@ -10,7 +10,6 @@ import functools
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Callable
 
 from .logic_link import ACTIVE_LESION_PARAMETER, AUTOSAVE_INTERVAL_S, NEXT_LEVEL_PARAMETER, lesionColor
@@ -18,6 +17,9 @@ from .logic_link import ACTIVE_LESION_PARAMETER, AUTOSAVE_INTERVAL_S, NEXT_LEVEL
 #: the series the views can show (the T2 / T1 post switch)
 VIEW_SERIES = {"t2_sagittal": "T2", "t1_post": "T1 post", "t1_pre": "T1 pre"}
 CHECKLIST_SECTIONS = ("lesion", "patient_findings", "clinical")
+#: the side panel (controls, checklists, files) is mounted this long after the browser first sized the
+#: views, in s: time for their first image to be rendered and shown
+SIDE_PANEL_AFTER_S = 0.25
 
 
 def _rgb(color: tuple[float, float, float]) -> str:
@@ -56,8 +58,6 @@ class PanelState:
         self.app, self.logic, self.gate = scene_app, scene_app.logic, gate
         self.out = Path(out)
         self.logic.setAutosaveFolder(self.out / "read")
-        # server.build_panel calls panel.autosaver.mark_saved() after opening; the Logic holds the state
-        self.autosaver = SimpleNamespace(mark_saved=self.logic.markReadSaved)
         self.session = None
         self.pacs_server: Path | None = None  # the PACS server file of a study opened with --pacs
         self.exam: Path | None = None  # the exam folder, when one was opened (read-only for the panel)
@@ -82,6 +82,7 @@ class PanelState:
         # on the timer, as re-drawing them on each mouse move would slow the drag
         parameter_node.AddObserver("ModifiedEvent", lambda *_: self.refresh(checklists=False))
         self._fit_until = 0.0
+        self._built_at = time.monotonic()
         for name, view in self.app.slice_views().items():
             view.interactor().AddObserver("WindowResizeEvent", lambda *_: self._fit_after_resize(), -1.0)
             view.get_view_node().AddObserver("ModifiedEvent", lambda node, _e, name=name: self._view_moved(name, node))
@@ -97,7 +98,7 @@ class PanelState:
             "wl_min": 0.0, "wl_max": 1.0, "placing": False, "next_level_label": "", "level_points": [],
             "files": [], "read_folder": str(self.out / "read"), "read_final": False, "pacs_open": False, "session_open": False,
             "session_progress": "", "session_cases": [], "session_case": "", "can_undo": False,
-            "saved_at": "", "view_geometry": {},
+            "saved_at": "", "view_geometry": {}, "side_panel_ready": False,
         })
 
     # ------------------------------------------------------------------ Logic -> page
@@ -194,6 +195,12 @@ class PanelState:
     def _fit_after_resize(self) -> None:
         if time.monotonic() < self._fit_until:
             self.show_series(focus=True)
+        if not self.state.side_panel_ready:
+            asyncio.get_event_loop().call_later(SIDE_PANEL_AFTER_S, self._show_side_panel)
+
+    def _show_side_panel(self) -> None:
+        with self.state:
+            self.state.side_panel_ready = True
 
     def opened(self, message: str) -> None:
         """After a read or case was opened: a new undo history, the series shown, ``message`` shown."""
@@ -413,6 +420,8 @@ class PanelState:
                 with self.state:
                     self.state.saved_at = time.strftime("%H:%M:%S")
             self._publish({"can_undo": self.logic.canUndo(), "placing": self.logic.isPlacing()})
+            if time.monotonic() - self._built_at > 5.0:  # in case the browser never sized the views
+                self._publish({"side_panel_ready": True})
         except (OSError, ValueError) as error:
             with self.state:
                 self.state.error = f"autosave: {error}"

@@ -44,7 +44,10 @@ def build_page(server: Any, layout_manager: Any) -> Any:
             html.Span("{{ progress_text }}", classes="text-caption mr-4", id="progress-text")
             html.Span("saved {{ saved_at }}", v_if="saved_at", classes="text-caption mr-4", id="saved-at")
         with v.VNavigationDrawer(location="right", width=470, permanent=True):
-            _side_panel()
+            # mounted just after the views' first image (panel_state.SIDE_PANEL_AFTER_S): building it
+            # takes the browser about 0.3 s, which would otherwise come before the first image
+            with html.Div(v_if="side_panel_ready"):
+                _side_panel()
         with v.VMain(), html.Div(classes="d-flex flex-column", style="height: calc(100vh - 48px);"):
             v.VAlert("{{ error }}", v_if="error", type="error", density="compact", id="error-line",
                      closable=True, click_close="error = ''")

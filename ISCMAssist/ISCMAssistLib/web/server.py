@@ -93,7 +93,7 @@ def build_panel(options: PanelOptions, progress: Callable[[float, str], None] | 
             scene_app.logic.openExam(options.exam, progress)
         if (read_folder / "iscm-assist-read.json").is_file():
             scene_app.logic.openRead(read_folder)  # the autosaved read of an earlier run
-        panel.autosaver.mark_saved()
+        scene_app.logic.markReadSaved()
         panel.opened("Ready")
     panel.refresh()
     panel.list_files()
