@@ -96,6 +96,7 @@ def logic_peer_ms(out: Path, moves: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=40, help="drag steps and scroll steps (default 40)")
+    parser.add_argument("--figure", type=Path, help="also write the round trips' distributions as a PNG")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -137,9 +138,37 @@ def main() -> int:
         figures[name.split()[0] + "_p95_ms"] = round(p95, 1)
         figures[name.split()[0] + "_p95_from_call_ms"] = round(float(np.nanpercentile(from_call, 95)), 1)
     print(f"peer: the Logic's own recomputation of one point move {peer:.1f} ms")
+    if args.figure:
+        write_figure(args.figure, drag, scroll, first_image_s)
+        print(f"figure: {args.figure}")
     print(f"server memory, one reader:     {memory:6.0f} MB  (target < 1024 MB)")
     print(json.dumps(figures))
     return 0
+
+
+def write_figure(path: Path, drag: list, scroll: list, first_image_s: float) -> None:
+    """Write the drag and scroll round trips (ms, from the browser's input event) as histograms with
+    their target and p95 to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(1, 2, figsize=(10, 3.6), constrained_layout=True)
+    for axis, (title, target, times) in zip(axes, (("point drag -> updated table", 100, drag),
+                                                   ("slice scroll -> new image", 50, scroll))):
+        values = np.array(times)[:, 1]
+        values = values[np.isfinite(values)]
+        axis.hist(values, bins=20, color="#4c78a8")
+        p95 = float(np.percentile(values, 95))
+        axis.axvline(target, color="#d62728", label=f"target {target} ms")
+        axis.axvline(p95, color="black", linestyle="--", label=f"p95 {p95:.0f} ms")
+        axis.set(title=title, xlabel="ms from the browser's input event", ylabel="steps")
+        axis.legend(frameon=False)
+    figure.suptitle(f"Web panel round trips ({os.cpu_count()} cores, software rendering; first image "
+                    f"{first_image_s:.1f} s)", fontsize=10)
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
 
 
 def _ras_to_page(tab, ras) -> tuple[float, float]:
