@@ -74,6 +74,15 @@ def test_level_point_rows_give_index_label_and_s_position(logic):
         [(0, "T4", 20.0, "body"), (1, "T4/T5", 10.0, "disc"), (2, "T5", 0.0, "body")]
 
 
+def test_the_point_following_the_mouse_while_placing_is_not_a_level_point(logic):
+    logic.setLevelLandmarks(["T4", "T5"], [[0, 0, 20], [0, 0, 0]])
+    node = logic.levelsNode()
+    preview = node.AddControlPoint(0, 0, -40, "T5/T6")
+    node.SetNthControlPointPosition(preview, 0, 0, -40, node.PositionPreview)
+    assert [row["label"] for row in logic.levelPointRows()] == ["T4", "T5"]
+    assert logic.focusPointRas() == [0.0, 0.0, 10.0]
+
+
 def test_deleting_a_level_point_and_a_lesion_line(logic):
     logic.setLevelLandmarks(["T4", "T5", "T6"], [[0, 0, 20], [0, 0, 0], [0, 0, -20]])
     logic.removeControlPoint("levels", 1)

@@ -275,6 +275,29 @@ def test_place_level_point_takes_the_proposed_next_label(page):
     assert not page.evaluate("window.trame.state.get('error')")
 
 
+def test_delete_key_removes_the_point_under_the_mouse(page):
+    """As in Slicer: click a point (the view takes the keyboard), press Delete."""
+    page.evaluate("window.trame.state.set('panel_tab', 'read')")
+    count = len(page.evaluate("window.trame.state.get('level_points')"))
+    page.click("#place-levels")
+    box = view_box(page, "sagittal")
+    x, y = box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.88
+    page.mouse.move(x, y)
+    time.sleep(0.3)
+    page.mouse.click(x, y)
+    wait_for(lambda: len(page.evaluate("window.trame.state.get('level_points')")) == count + 1, what="the new point")
+    page.click("#stop-placing")
+    page.mouse.move(x + 5, y)
+    time.sleep(0.2)
+    page.mouse.move(x, y)
+    time.sleep(0.3)
+    page.mouse.click(x, y)
+    time.sleep(0.5)
+    assert len(page.evaluate("window.trame.state.get('level_points')")) == count + 1  # a click deletes nothing
+    page.keyboard.press("Delete")
+    wait_for(lambda: len(page.evaluate("window.trame.state.get('level_points')")) == count, what="Delete")
+
+
 def test_save_and_open_stay_inside_the_panel_folders(page, demo_panel):
     page.evaluate("window.trame.state.set('panel_tab', 'files')")
     lesions = sorted(r["Lesion ID"] for r in table(page))

@@ -307,7 +307,7 @@ def roiLines(node: Any) -> dict[str, np.ndarray]:
 
 def focusPoint(state: SceneState, lesionId: str | None = None) -> list[float] | None:
     """Return where the views should be centred (RAS mm, [R, A, S]): the middle of the lesion's SI line
-    (else its AP, transverse or edema line), else the mean of the level points; None when nothing
+    (else its AP, transverse or edema line), else the mean of the placed level points; None when nothing
     of these is placed."""
     nodes = state.lesionNodes(lesionId) if lesionId else {}
     for role in LINE_ROLES:
@@ -316,9 +316,9 @@ def focusPoint(state: SceneState, lesionId: str | None = None) -> list[float] | 
             return line.mean(axis=0).tolist()
     levels = state.roleNode("levels")
     count = levels.GetNumberOfControlPoints() if levels is not None else 0
-    if count:
-        return np.array([levels.GetNthControlPointPositionWorld(i) for i in range(count)]).mean(axis=0).tolist()
-    return None
+    points = [levels.GetNthControlPointPositionWorld(i) for i in range(count)
+              if levels.GetNthControlPointPositionStatus(i) == levels.PositionDefined]
+    return np.array(points).mean(axis=0).tolist() if points else None
 
 
 def landmarks(state: SceneState) -> tuple[list[str], np.ndarray]:

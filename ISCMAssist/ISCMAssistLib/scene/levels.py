@@ -131,7 +131,7 @@ _CONFIDENCE = re.compile(r"confidence\s+([0-9]*\.?[0-9]+)")
 
 
 def levelPointRows(state: SceneState, model: Any = None) -> list[dict]:
-    """Return one row per level point, in point order, for the panels: {"index" (the control point's),
+    """Return one row per placed level point, in point order, for the panels: {"index" (the control point's),
     "label", "s_mm" (its S position, RAS mm, 0.1 mm), "kind" ("disc" | "body"), "confidence" (0-1
     for a proposed point, None for one the reader placed), "plane" (where the disc's plane came
     from: "image", "line", "label_map", "assumed"...; None for bodies or without a level model)}.
@@ -142,6 +142,8 @@ def levelPointRows(state: SceneState, model: Any = None) -> list[dict]:
     planes = {label: source for label, _, _, source in model.disc_planes} if model is not None else {}
     rows = []
     for index in range(node.GetNumberOfControlPoints()):
+        if node.GetNthControlPointPositionStatus(index) != node.PositionDefined:
+            continue  # the point following the mouse while placing, or one whose position was cleared
         label = node.GetNthControlPointLabel(index)
         found = _CONFIDENCE.search(node.GetNthControlPointDescription(index) or "")
         kind = "disc" if "/" in label or "-" in label.strip("-") else "body"
