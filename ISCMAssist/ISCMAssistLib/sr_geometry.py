@@ -127,6 +127,10 @@ def _affines(planes: Sequence[ImagePlane]) -> np.ndarray:
     return np.stack([ReferenceToImageTransformer(p.position, p.orientation, p.spacing).affine for p in planes])
 
 
+#: how far past an image's edge a point may lie and still be on the image, in pixels
+_EDGE_PX = 1e-6
+
+
 class PlaneFinder:
     """The image planes of the source images, ready to place many lines and points quickly."""
 
@@ -146,7 +150,10 @@ class PlaneFinder:
         homogeneous = np.vstack([points.T, np.ones(len(points))])
         coordinates = np.einsum("pij,jn->pin", self._affines, homogeneous)[:, :3, :]  # (P, 3, N)
         distance = np.abs(coordinates[:, 2, :]).max(axis=1)
-        inside = np.all((coordinates[:, :2, :] >= 0) & (coordinates[:, :2, :] <= self._size[:, :, None]), axis=(1, 2))
+        # within a micro-pixel of the edge counts as on it: a point drawn on the edge comes back from
+        # LPS with rounding (48.000000000000007 of 48 columns)
+        inside = np.all((coordinates[:, :2, :] >= -_EDGE_PX) & (coordinates[:, :2, :] <= self._size[:, :, None] + _EDGE_PX),
+                        axis=(1, 2))
         fits = np.flatnonzero((distance <= self._half) & inside)
         if not len(fits):
             return None

@@ -354,6 +354,17 @@ def _random_line(draw, headers):
     return (np.asarray(points) + offset * normal).tolist()
 
 
+def test_a_line_drawn_to_the_image_edge_stays_on_the_image():
+    """Found by the random test: an end on the last column comes back from LPS a hair past the edge."""
+    from ISCMAssistLib.sr_geometry import ImagePlane, PlaneFinder
+
+    plane = ImagePlane("1.2", "1.2.3", None, (0.0, 0.0, 0.0), (0, 1, 0, 0, 0, -1), (0.75, 0.75), 64, 48, 1.5)
+    # the image position is the first pixel's centre, (0.5, 0.5): column 48.0 is the right edge
+    ends = [[0.0, 0.0, -10.0], [0.0, 47.5 * 0.75 + 7e-15, -10.0]]
+    found = PlaneFinder([plane]).place(ends)
+    assert found is not None and found[1][1][0] == pytest.approx(48.0)
+
+
 def test_random_lines_on_the_images_round_trip_exactly(read):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
