@@ -278,6 +278,13 @@ def lesionRecord(state: SceneState, case: dict, lesionId: str) -> dict:
 
 # ---------------------------------------------------------------------- geometry read back (RAS mm)
 
+def definedPointIndices(node: Any) -> list[int]:
+    """Return the indices of a markup's placed control points: not the one following the mouse while
+    placing (preview), nor one whose position was cleared."""
+    return [index for index in range(node.GetNumberOfControlPoints())
+            if node.GetNthControlPointPositionStatus(index) == node.PositionDefined]
+
+
 def linePoints(node: Any) -> np.ndarray | None:
     """Take a line node; return its first two defined control points (RAS mm, (2, 3)), or None."""
     defined = node.GetNumberOfDefinedControlPoints()
@@ -285,8 +292,7 @@ def linePoints(node: Any) -> np.ndarray | None:
         return None
     if defined == node.GetNumberOfControlPoints():  # the usual case; skips the status checks
         return np.array([node.GetNthControlPointPositionWorld(0), node.GetNthControlPointPositionWorld(1)])
-    points = [node.GetNthControlPointPositionWorld(i) for i in range(node.GetNumberOfControlPoints())
-              if node.GetNthControlPointPositionStatus(i) == node.PositionDefined]
+    points = [node.GetNthControlPointPositionWorld(i) for i in definedPointIndices(node)]
     return np.array(points[:2], dtype=float)
 
 
@@ -315,9 +321,7 @@ def focusPoint(state: SceneState, lesionId: str | None = None) -> list[float] | 
         if line is not None:
             return line.mean(axis=0).tolist()
     levels = state.roleNode("levels")
-    count = levels.GetNumberOfControlPoints() if levels is not None else 0
-    points = [levels.GetNthControlPointPositionWorld(i) for i in range(count)
-              if levels.GetNthControlPointPositionStatus(i) == levels.PositionDefined]
+    points = [levels.GetNthControlPointPositionWorld(i) for i in definedPointIndices(levels)] if levels else []
     return np.array(points).mean(axis=0).tolist() if points else None
 
 
@@ -329,9 +333,7 @@ def landmarks(state: SceneState) -> tuple[list[str], np.ndarray]:
         if node is None:
             continue
         isConus = node.GetAttribute(ROLE_ATTRIBUTE) == "conus"
-        for index in range(node.GetNumberOfControlPoints()):
-            if node.GetNthControlPointPositionStatus(index) != node.PositionDefined:
-                continue
+        for index in definedPointIndices(node):
             labels.append("conus" if isConus else node.GetNthControlPointLabel(index).strip())
             points.append(node.GetNthControlPointPositionWorld(index))
     return labels, np.array(points, dtype=float).reshape(-1, 3)

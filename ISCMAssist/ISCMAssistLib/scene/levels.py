@@ -20,7 +20,7 @@ from .. import vertebrae
 from ..autolevels import AutoLevelsError, propose_levels, relabel_from_anchor, shift_labels
 from ..progress import PanelProgress, no_progress, steps_to_panel
 from .errors import RoleError
-from .lesions import conusNode, levelsNode, setControlPoints
+from .lesions import conusNode, definedPointIndices, levelsNode, setControlPoints
 from .names import LEVEL_MESSAGES_ATTRIBUTE, LEVELS_SOURCE_ATTRIBUTE, NEXT_LEVEL_PARAMETER
 from .series import seriesVolume, volumeFromNode
 from .state import SceneState
@@ -84,9 +84,9 @@ def proposeNextLevelLabel(state: SceneState) -> str:
     parameterNode = state.parameterNode()
     label = (parameterNode.GetParameter(NEXT_LEVEL_PARAMETER) or "").strip()
     node = state.roleNode("levels")
-    count = node.GetNumberOfControlPoints() if node is not None else 0
-    if not label and count:
-        lowest = min(range(count), key=lambda index: node.GetNthControlPointPositionWorld(index)[2])
+    placed = definedPointIndices(node) if node is not None else []
+    if not label and placed:
+        lowest = min(placed, key=lambda index: node.GetNthControlPointPositionWorld(index)[2])
         label = nextLevelLabel(node.GetNthControlPointLabel(lowest))
         parameterNode.SetParameter(NEXT_LEVEL_PARAMETER, label)
     return label
@@ -141,9 +141,7 @@ def levelPointRows(state: SceneState, model: Any = None) -> list[dict]:
         return []
     planes = {label: source for label, _, _, source in model.disc_planes} if model is not None else {}
     rows = []
-    for index in range(node.GetNumberOfControlPoints()):
-        if node.GetNthControlPointPositionStatus(index) != node.PositionDefined:
-            continue  # the point following the mouse while placing, or one whose position was cleared
+    for index in definedPointIndices(node):
         label = node.GetNthControlPointLabel(index)
         found = _CONFIDENCE.search(node.GetNthControlPointDescription(index) or "")
         kind = "disc" if "/" in label or "-" in label.strip("-") else "body"
